@@ -1,0 +1,169 @@
+#include "meter.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "meter_parts.h"
+
+struct meter {
+	struct meter_conf conf;
+	struct meter_health health;     /* hooks, filled at open */
+	struct meter_http *http;
+	struct meter_cgroup *cgroup;
+};
+
+int meter_rows_push(struct meter_rows *rows, const struct meter_row *row)
+{
+	if (rows->n == rows->cap) {
+		size_t cap = rows->cap ? rows->cap * 2 : 256;
+		struct meter_row *v = realloc(rows->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		rows->v = v;
+		rows->cap = cap;
+	}
+	rows->v[rows->n++] = *row;
+	return 0;
+}
+
+void meter_health_hook(struct meter_health *h, const char *name, bool attached)
+{
+	size_t *n = attached ? &h->n_attached : &h->n_missing;
+	char (*names)[METER_HOOK_NAME_LEN] = attached ? h->attached : h->missing;
+
+	if (*n == METER_MAX_HOOKS)
+		return;
+	snprintf(names[*n], METER_HOOK_NAME_LEN, "%s", name);
+	(*n)++;
+}
+
+int meter_pin_reuse(struct bpf_map *map, const char *dir)
+{
+	char path[512];
+	int err;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	err = bpf_map__set_pin_path(map, path);
+	if (err)
+		return err;
+	/* libbpf reuses a compatible pinned map at load time and fails on an
+	 * incompatible one; remove that so a changed layout starts fresh. */
+	int fd = bpf_obj_get(path);
+
+	if (fd >= 0) {
+		struct bpf_map_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    (info.type != bpf_map__type(map) ||
+		     info.key_size != bpf_map__key_size(map) ||
+		     info.value_size != bpf_map__value_size(map) ||
+		     info.max_entries != bpf_map__max_entries(map))) {
+			log_warn("pinned map %s has another layout; starting it afresh "
+				 "(its counts are lost)", path);
+			unlink(path);
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int ensure_bpffs(const char *pin_dir)
+{
+	int err = fileio_mkdirs(pin_dir, 0700);
+
+	if (err)
+		log_warn("cannot create pin directory %s: %s (is bpffs mounted at "
+			 "/sys/fs/bpf?)", pin_dir, strerror(-err));
+	return err;
+}
+
+int meter_open(const struct meter_conf *conf, struct meter **out)
+{
+	struct meter *m;
+	int err;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->conf = *conf;
+	libbpf_set_print(log_libbpf_print);
+	err = ensure_bpffs(conf->pin_dir);
+	if (err)
+		goto cleanup;
+	if (conf->n_ports) {
+		err = meter_http_open(&m->conf, &m->health, &m->http);
+		if (err) {
+			log_warn("HTTP metering unavailable: %s", strerror(-err));
+			meter_health_hook(&m->health, "http", false);
+		}
+	}
+	if (conf->n_cgroups || conf->n_cidrs) {
+		err = meter_cgroup_open(&m->conf, &m->health, &m->cgroup);
+		if (err) {
+			log_warn("cgroup/CIDR metering unavailable: %s", strerror(-err));
+			meter_health_hook(&m->health, "cgroup", false);
+		}
+	}
+	if (!m->http && !m->cgroup) {
+		log_warn("no meter could be attached");
+		err = err ? err : -ENOENT;
+		goto cleanup;
+	}
+	err = 0;
+	*out = m;
+	m = NULL;
+cleanup:
+	meter_close(m);
+	return err;
+}
+
+int meter_read(struct meter *m, struct meter_row **rows_out, size_t *n,
+	       struct meter_health *health)
+{
+	struct meter_rows rows = { 0 };
+	int err = 0;
+
+	*rows_out = NULL;
+	*n = 0;
+	*health = m->health;
+	health->map_overflow = 0;
+	health->event_drops = 0;
+	if (m->http) {
+		err = meter_http_read(m->http, &rows, health);
+		if (err)
+			goto cleanup;
+	}
+	if (m->cgroup) {
+		err = meter_cgroup_read(m->cgroup, &rows, health);
+		if (err)
+			goto cleanup;
+	}
+	*rows_out = rows.v;
+	*n = rows.n;
+	rows.v = NULL;
+cleanup:
+	free(rows.v);
+	return err;
+}
+
+void meter_close(struct meter *m)
+{
+	if (!m)
+		return;
+	meter_http_close(m->http);
+	meter_cgroup_close(m->cgroup);
+	free(m);
+}

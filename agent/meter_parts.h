@@ -1,0 +1,44 @@
+/* Internal interface between the meter (agent/meter.c) and its parts:
+ * meter_http (bpf/http.bpf.c: HTTP API requests on configured ports) and
+ * meter_cgroup (bpf/tenant.bpf.c: cgroup and peer-CIDR tenants).
+ *
+ * Each part's open() loads and attaches what it can, records attached and
+ * missing hooks with meter_health_hook(), and returns -ENOENT-free success
+ * even when an optional hook is missing.  read() appends cumulative rows. */
+#ifndef TM_METER_PARTS_H
+#define TM_METER_PARTS_H
+
+#include <bpf/libbpf.h>
+
+#include "meter.h"
+
+/* Growable row array; meter_rows_push copies the row.  Owned by meter.c. */
+struct meter_rows {
+	struct meter_row *v;
+	size_t n, cap;
+};
+
+/* Each part pushes every key once (it sums per-CPU values and, for a
+ * tenant with several cgroups, the cgroups itself). */
+int meter_rows_push(struct meter_rows *rows, const struct meter_row *row);
+void meter_health_hook(struct meter_health *h, const char *name, bool attached);
+
+/* Pins map under dir/name, reusing a map pinned there by an earlier agent
+ * when its definition matches; call between open and load. */
+int meter_pin_reuse(struct bpf_map *map, const char *dir);
+
+struct meter_http;
+int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
+		    struct meter_http **out);
+int meter_http_read(struct meter_http *m, struct meter_rows *rows,
+		    struct meter_health *h);
+void meter_http_close(struct meter_http *m);
+
+struct meter_cgroup;
+int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,
+		      struct meter_cgroup **out);
+int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
+		      struct meter_health *h);
+void meter_cgroup_close(struct meter_cgroup *m);
+
+#endif

@@ -1,0 +1,97 @@
+/* The collector's store: verified reports and their usage rows, metering
+ * gaps, and (store_billing.h) billing records, pricing and alerts.
+ *
+ * Callers see only this interface; store_sqlite.c is the backend (SQLite,
+ * WAL, synchronous=FULL).  A PostgreSQL backend would implement the same
+ * functions.  Strings passed in are copied; strings handed to callbacks
+ * are valid only during the callback. */
+#ifndef TM_STORE_H
+#define TM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report.h"
+
+struct store;
+
+/* path: a SQLite file, created with the schema if missing. */
+int store_open(const char *path, struct store **out);
+void store_close(struct store *s);
+
+/* What the collector knows of an agent's chain in one epoch. */
+struct store_chain {
+	bool found;                      /* any report of (agent, epoch) stored */
+	uint64_t last_seq;
+	uint8_t last_digest[REPORT_DIGEST_LEN];
+};
+
+int store_chain_get(struct store *s, const uint8_t agent[REPORT_PK_LEN],
+		    uint64_t epoch, struct store_chain *chain);
+
+/* Looks up one stored report: 1 and its digest if present, 0 if not. */
+int store_report_digest(struct store *s, const uint8_t agent[REPORT_PK_LEN],
+			uint64_t epoch, uint64_t seq,
+			uint8_t digest[REPORT_DIGEST_LEN]);
+
+enum store_put_result { STORE_PUT_NEW = 0, STORE_PUT_DUPLICATE = 1 };
+
+/* Stores a verified report, its usage rows and, when gap_from <= gap_to,
+ * the metering gap it reveals (seqs never received), in one transaction.
+ * Returns STORE_PUT_NEW, STORE_PUT_DUPLICATE when (agent, epoch, seq) is
+ * already stored (nothing written), or a negative errno. */
+int store_report_put(struct store *s, const Truemeter__Report *r,
+		     const uint8_t digest[REPORT_DIGEST_LEN],
+		     uint64_t gap_from, uint64_t gap_to, const char *gap_reason);
+
+/* Usage summed per tenant x metric over windows that start within
+ * [from_ms, to_ms).  tenant NULL = all tenants, metric 0 = all metrics. */
+struct store_usage {
+	const char *tenant;
+	int metric;
+	uint64_t value;
+	int64_t first_ms, last_ms;       /* earliest window start, latest end */
+};
+typedef int (*store_usage_cb)(const struct store_usage *u, void *arg);
+int store_usage_sum(struct store *s, const char *tenant, int metric,
+		    int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg);
+
+/* Usage with its dimensions, summed per tenant x metric x route x method x
+ * status class over [from_ms, to_ms). */
+struct store_usage_detail {
+	const char *tenant;
+	int metric;
+	const char *route, *method;
+	int status_class;
+	uint64_t value;
+};
+typedef int (*store_usage_detail_cb)(const struct store_usage_detail *u, void *arg);
+int store_usage_details(struct store *s, const char *tenant, int64_t from_ms,
+			int64_t to_ms, store_usage_detail_cb cb, void *arg);
+
+/* Hourly series for one tenant x metric: cb per hour bucket that has data,
+ * in time order (hour_ms = bucket start). */
+typedef int (*store_hourly_cb)(int64_t hour_ms, uint64_t value, void *arg);
+int store_usage_hourly(struct store *s, const char *tenant, int metric,
+		       int64_t from_ms, int64_t to_ms, store_hourly_cb cb, void *arg);
+
+/* Metering gaps overlapping [from_ms, to_ms): reports that never arrived
+ * (seq range) or a chain that could not be verified. */
+struct store_gap {
+	const char *agent_hex;
+	uint64_t epoch, from_seq, to_seq;
+	int64_t from_ms, to_ms;          /* the unverifiable time range */
+	const char *reason;
+};
+typedef int (*store_gap_cb)(const struct store_gap *g, void *arg);
+int store_gaps(struct store *s, int64_t from_ms, int64_t to_ms,
+	       store_gap_cb cb, void *arg);
+
+/* Counters for /metrics and tests. */
+struct store_stats {
+	uint64_t reports, rows, gaps;
+};
+int store_stats_get(struct store *s, struct store_stats *st);
+
+#endif

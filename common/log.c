@@ -1,0 +1,96 @@
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/libbpf.h>
+
+static const char *log_prog = "truemeter";
+static enum log_level log_level = LOG_LVL_INFO;
+
+void log_init(const char *prog, enum log_level level)
+{
+	const char *slash = prog ? strrchr(prog, '/') : NULL;
+
+	log_prog = slash ? slash + 1 : (prog ? prog : "truemeter");
+	log_level = level;
+}
+
+void log_set_level(enum log_level level)
+{
+	log_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return log_level;
+}
+
+void log_vlog(enum log_level level, const char *fmt, va_list ap)
+{
+	static const char *const names[] = { "warn", "info", "debug" };
+	char line[2048];
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	if (level > log_level)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	/* One fprintf per line so concurrent threads do not interleave. */
+	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%s]: %s\n",
+		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_prog,
+		names[level], line);
+}
+
+void log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_LVL_WARN, fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_LVL_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vlog(LOG_LVL_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+int log_libbpf_print(int level, const char *fmt, va_list ap)
+{
+	enum log_level lvl;
+
+	switch (level) {
+	case LIBBPF_WARN:
+		lvl = LOG_LVL_WARN;
+		break;
+	case LIBBPF_INFO:
+		lvl = LOG_LVL_INFO;
+		break;
+	default:
+		lvl = LOG_LVL_DEBUG;
+		break;
+	}
+	log_vlog(lvl, fmt, ap);
+	return 0;
+}

@@ -1,0 +1,23 @@
+/* Metric names: the same everywhere (reports, store, pricing, alerts,
+ * /metrics).  Numbers match enum Truemeter__Metric in the wire format. */
+#ifndef TM_METRIC_H
+#define TM_METRIC_H
+
+enum metric {
+	METRIC_NONE = 0,
+	METRIC_API_REQUESTS = 1,
+	METRIC_API_REQUEST_BYTES = 2,
+	METRIC_API_RESPONSE_BYTES = 3,
+	METRIC_NET_RX_BYTES = 4,
+	METRIC_NET_TX_BYTES = 5,
+	METRIC_CPU_NS = 6,
+	METRIC_TCP_CONNECTIONS = 7,
+	METRIC_COUNT
+};
+
+/* Static string, or NULL for an unknown number. */
+const char *metric_name(int metric);
+/* Metric number for a name, or -EINVAL. */
+int metric_from_name(const char *name);
+
+#endif
