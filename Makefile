@@ -38,7 +38,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wformat=2 -Wmissing-prototypes -Wno-missing-field-initializers \
 	-fno-strict-aliasing
-CPPFLAGS += -I. -Icommon -I$(BUILD) -I$(BUILD)/proto $(PKG_CFLAGS) -MMD -MP
+CPPFLAGS += -I. -Icommon -Iagent -Icollector -I$(BUILD) -I$(BUILD)/proto $(PKG_CFLAGS) -MMD -MP
 LDLIBS  += $(PKG_LIBS) -lnng -lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm
 
 ifeq ($(SAN),1)

@@ -7,9 +7,12 @@
 
 #include "store.h"
 
+/* One store per thread: SQLite connections are not shared across threads. */
 struct store {
 	sqlite3 *db;
 	char *path;
+	sqlite3_stmt *put_report;       /* cached for ingest */
+	sqlite3_stmt *put_usage;
 };
 
 /* Runs SQL without results; logs and returns -EIO on failure. */

@@ -76,7 +76,7 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-int log_libbpf_print(int level, const char *fmt, va_list ap)
+int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	enum log_level lvl;
 

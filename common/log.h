@@ -4,6 +4,7 @@
 #define TM_LOG_H
 
 #include <stdarg.h>
+#include <bpf/libbpf.h>
 
 enum log_level { LOG_LVL_WARN = 0, LOG_LVL_INFO = 1, LOG_LVL_DEBUG = 2 };
 
@@ -18,8 +19,7 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_vlog(enum log_level level, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
-/* Suitable for libbpf_set_print(); declared with a plain int level so this
- * header does not need libbpf's. */
-int log_libbpf_print(int level, const char *fmt, va_list ap);
+/* For libbpf_set_print(): libbpf's messages go through this logger. */
+int log_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap);
 
 #endif

@@ -1,0 +1,614 @@
+/* SQLite backend of the store: WAL, synchronous=FULL, one transaction per
+ * report.  Schema versioned through PRAGMA user_version. */
+#include "store_sqlite.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+static const char *const store_schema =
+	"CREATE TABLE IF NOT EXISTS reports ("
+	"  id INTEGER PRIMARY KEY,"
+	"  agent TEXT NOT NULL,"
+	"  epoch INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  window_start_ms INTEGER NOT NULL,"
+	"  window_end_ms INTEGER NOT NULL,"
+	"  digest BLOB NOT NULL,"
+	"  prev_digest BLOB NOT NULL,"
+	"  hostname TEXT NOT NULL DEFAULT '',"
+	"  received_ms INTEGER NOT NULL,"
+	"  n_rows INTEGER NOT NULL,"
+	"  map_overflow INTEGER NOT NULL DEFAULT 0,"
+	"  event_drops INTEGER NOT NULL DEFAULT 0,"
+	"  spool_drops INTEGER NOT NULL DEFAULT 0,"
+	"  hooks_attached TEXT NOT NULL DEFAULT '',"
+	"  hooks_missing TEXT NOT NULL DEFAULT '',"
+	"  UNIQUE (agent, epoch, seq));"
+	"CREATE TABLE IF NOT EXISTS usage ("
+	"  report_id INTEGER NOT NULL REFERENCES reports(id),"
+	"  tenant TEXT NOT NULL,"
+	"  metric INTEGER NOT NULL,"
+	"  route TEXT NOT NULL DEFAULT '',"
+	"  method TEXT NOT NULL DEFAULT '',"
+	"  status_class INTEGER NOT NULL DEFAULT 0,"
+	"  window_start_ms INTEGER NOT NULL,"
+	"  window_end_ms INTEGER NOT NULL,"
+	"  value INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS usage_by_tenant"
+	"  ON usage (tenant, metric, window_start_ms);"
+	"CREATE INDEX IF NOT EXISTS usage_by_time ON usage (window_start_ms);"
+	"CREATE TABLE IF NOT EXISTS gaps ("
+	"  id INTEGER PRIMARY KEY,"
+	"  agent TEXT NOT NULL,"
+	"  epoch INTEGER NOT NULL,"
+	"  from_seq INTEGER NOT NULL,"
+	"  to_seq INTEGER NOT NULL,"
+	"  from_ms INTEGER NOT NULL,"
+	"  to_ms INTEGER NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  detected_ms INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS gaps_by_time ON gaps (to_ms);";
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int db_error(struct store *s, const char *what)
+{
+	log_warn("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	return -EIO;
+}
+
+int store_sqlite_exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_warn("store %s: %s", s->path, msg ? msg : "exec failed");
+		sqlite3_free(msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_sqlite_begin(struct store *s)
+{
+	return store_sqlite_exec(s, "BEGIN IMMEDIATE");
+}
+
+int store_sqlite_commit(struct store *s)
+{
+	return store_sqlite_exec(s, "COMMIT");
+}
+
+void store_sqlite_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int store_sqlite_prepare(struct store *s, const char *sql, sqlite3_stmt **st)
+{
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_error(s, "prepare");
+	return 0;
+}
+
+static int store_migrate(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int version = 0, err;
+
+	err = store_sqlite_prepare(s, "PRAGMA user_version", &st);
+	if (err)
+		goto cleanup;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	if (version > STORE_SCHEMA_VERSION) {
+		log_warn("store %s: schema version %d is newer than this program's %d",
+			 s->path, version, STORE_SCHEMA_VERSION);
+		err = -EPROTO;
+		goto cleanup;
+	}
+	err = store_sqlite_exec(s, store_schema);
+	if (err)
+		goto cleanup;
+	err = store_sqlite_exec(s, "PRAGMA user_version = 1");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_open(const char *path, struct store **out)
+{
+	struct store *s;
+	int err;
+
+	*out = NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->path = strdup(path);
+	if (!s->path) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		err = s->db ? db_error(s, "open") : -ENOMEM;
+		goto cleanup;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	err = store_sqlite_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				"PRAGMA foreign_keys=ON;");
+	if (err)
+		goto cleanup;
+	err = store_migrate(s);
+	if (err)
+		goto cleanup;
+	err = store_sqlite_prepare(s,
+		"INSERT INTO reports (agent, epoch, seq, window_start_ms, window_end_ms,"
+		" digest, prev_digest, hostname, received_ms, n_rows, map_overflow,"
+		" event_drops, spool_drops, hooks_attached, hooks_missing)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s->put_report);
+	if (err)
+		goto cleanup;
+	err = store_sqlite_prepare(s,
+		"INSERT INTO usage (report_id, tenant, metric, route, method,"
+		" status_class, window_start_ms, window_end_ms, value)"
+		" VALUES (?,?,?,?,?,?,?,?,?)", &s->put_usage);
+	if (err)
+		goto cleanup;
+	*out = s;
+	s = NULL;
+cleanup:
+	store_close(s);
+	return err;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	sqlite3_finalize(s->put_report);
+	sqlite3_finalize(s->put_usage);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+static void agent_hex(const uint8_t agent[REPORT_PK_LEN], char out[REPORT_PK_HEX_LEN + 1])
+{
+	report_hex(agent, REPORT_PK_LEN, out);
+}
+
+int store_chain_get(struct store *s, const uint8_t agent[REPORT_PK_LEN],
+		    uint64_t epoch, struct store_chain *chain)
+{
+	char hex[REPORT_PK_HEX_LEN + 1];
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	memset(chain, 0, sizeof(*chain));
+	agent_hex(agent, hex);
+	err = store_sqlite_prepare(s, "SELECT seq, digest FROM reports WHERE agent = ?"
+				   " AND epoch = ? ORDER BY seq DESC LIMIT 1", &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)epoch);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		chain->found = true;
+		chain->last_seq = (uint64_t)sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == REPORT_DIGEST_LEN)
+			memcpy(chain->last_digest, sqlite3_column_blob(st, 1),
+			       REPORT_DIGEST_LEN);
+	} else if (rc != SQLITE_DONE) {
+		err = db_error(s, "chain lookup");
+	}
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_report_digest(struct store *s, const uint8_t agent[REPORT_PK_LEN],
+			uint64_t epoch, uint64_t seq,
+			uint8_t digest[REPORT_DIGEST_LEN])
+{
+	char hex[REPORT_PK_HEX_LEN + 1];
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	agent_hex(agent, hex);
+	err = store_sqlite_prepare(s, "SELECT digest FROM reports WHERE agent = ?"
+				   " AND epoch = ? AND seq = ?", &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)epoch);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memset(digest, 0, REPORT_DIGEST_LEN);
+		if (sqlite3_column_bytes(st, 0) == REPORT_DIGEST_LEN)
+			memcpy(digest, sqlite3_column_blob(st, 0), REPORT_DIGEST_LEN);
+		err = 1;
+	} else if (rc != SQLITE_DONE) {
+		err = db_error(s, "report lookup");
+	}
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* Joined hook names for the reports table ("a,b,c"). */
+static char *join_strings(char **v, size_t n)
+{
+	size_t len = 1;
+	char *out;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 1;
+	out = calloc(1, len);
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strcat(out, ",");
+		strcat(out, v[i]);
+	}
+	return out;
+}
+
+static const char *row_string(const Truemeter__Report *r, uint32_t idx)
+{
+	return idx < r->n_strings && r->strings[idx] ? r->strings[idx] : NULL;
+}
+
+static int insert_report(struct store *s, const Truemeter__Report *r,
+			 const uint8_t digest[REPORT_DIGEST_LEN], const char *hex,
+			 sqlite3_int64 *id)
+{
+	const Truemeter__Health *h = r->health;
+	char *attached = NULL, *missing = NULL;
+	sqlite3_stmt *st = s->put_report;
+	int err = 0, rc;
+
+	attached = join_strings(h ? h->hooks_attached : NULL, h ? h->n_hooks_attached : 0);
+	missing = join_strings(h ? h->hooks_missing : NULL, h ? h->n_hooks_missing : 0);
+	if (!attached || !missing) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->epoch);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)r->seq);
+	sqlite3_bind_int64(st, 4, r->window_start_ms);
+	sqlite3_bind_int64(st, 5, r->window_end_ms);
+	sqlite3_bind_blob(st, 6, digest, REPORT_DIGEST_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 7, r->prev_digest.data ? (const void *)r->prev_digest.data : "",
+			  (int)r->prev_digest.len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->hostname ? r->hostname : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 9, now_ms());
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->n_rows);
+	sqlite3_bind_int64(st, 11, h ? (sqlite3_int64)h->map_overflow : 0);
+	sqlite3_bind_int64(st, 12, h ? (sqlite3_int64)h->event_drops : 0);
+	sqlite3_bind_int64(st, 13, h ? (sqlite3_int64)h->spool_drops : 0);
+	sqlite3_bind_text(st, 14, attached, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 15, missing, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE) {
+		err = db_error(s, "insert report");
+		goto cleanup;
+	}
+	*id = sqlite3_last_insert_rowid(s->db);
+cleanup:
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	free(attached);
+	free(missing);
+	return err;
+}
+
+static int insert_rows(struct store *s, const Truemeter__Report *r, sqlite3_int64 id)
+{
+	sqlite3_stmt *st = s->put_usage;
+
+	for (size_t i = 0; i < r->n_rows; i++) {
+		const Truemeter__UsageRow *u = r->rows[i];
+		const char *tenant = row_string(r, u->tenant);
+		const char *route = row_string(r, u->route);
+		const char *method = row_string(r, u->method);
+
+		if (!tenant || !*tenant || !route || !method ||
+		    u->value > (uint64_t)INT64_MAX) {
+			log_warn("store: report seq %llu row %zu has bad string "
+				 "indexes or value", (unsigned long long)r->seq, i);
+			return -EINVAL;
+		}
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, (int)u->metric);
+		sqlite3_bind_text(st, 4, route, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, method, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 6, (int)u->status_class);
+		sqlite3_bind_int64(st, 7, r->window_start_ms);
+		sqlite3_bind_int64(st, 8, r->window_end_ms);
+		sqlite3_bind_int64(st, 9, (sqlite3_int64)u->value);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			sqlite3_reset(st);
+			return db_error(s, "insert usage");
+		}
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int insert_gap(struct store *s, const Truemeter__Report *r, const char *hex,
+		      uint64_t from, uint64_t to, const char *reason)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t from_ms = r->window_start_ms;
+	int err;
+
+	/* The gap starts where the last report before it ended, if stored. */
+	err = store_sqlite_prepare(s, "SELECT window_end_ms FROM reports WHERE agent = ?"
+				   " AND epoch = ? AND seq < ? ORDER BY seq DESC LIMIT 1", &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->epoch);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)from);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		from_ms = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	err = store_sqlite_prepare(s, "INSERT INTO gaps (agent, epoch, from_seq, to_seq,"
+				   " from_ms, to_ms, reason, detected_ms)"
+				   " VALUES (?,?,?,?,?,?,?,?)", &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)r->epoch);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)from);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)to);
+	sqlite3_bind_int64(st, 5, from_ms);
+	sqlite3_bind_int64(st, 6, r->window_start_ms);
+	sqlite3_bind_text(st, 7, reason ? reason : "reports missing", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = db_error(s, "insert gap");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_report_put(struct store *s, const Truemeter__Report *r,
+		     const uint8_t digest[REPORT_DIGEST_LEN],
+		     uint64_t gap_from, uint64_t gap_to, const char *gap_reason)
+{
+	uint8_t old[REPORT_DIGEST_LEN];
+	char hex[REPORT_PK_HEX_LEN + 1];
+	sqlite3_int64 id = 0;
+	int err;
+
+	if (r->agent_id.len != REPORT_PK_LEN)
+		return -EINVAL;
+	agent_hex(r->agent_id.data, hex);
+	err = store_sqlite_begin(s);
+	if (err)
+		return err;
+	err = store_report_digest(s, r->agent_id.data, r->epoch, r->seq, old);
+	if (err < 0)
+		goto cleanup;
+	if (err == 1) {
+		err = STORE_PUT_DUPLICATE;
+		goto cleanup;
+	}
+	err = insert_report(s, r, digest, hex, &id);
+	if (err)
+		goto cleanup;
+	err = insert_rows(s, r, id);
+	if (err)
+		goto cleanup;
+	if (gap_from <= gap_to) {
+		err = insert_gap(s, r, hex, gap_from, gap_to, gap_reason);
+		if (err)
+			goto cleanup;
+	}
+	err = store_sqlite_commit(s);
+	if (err)
+		goto cleanup;
+	return STORE_PUT_NEW;
+cleanup:
+	store_sqlite_rollback(s);
+	return err;
+}
+
+/* Binds the optional tenant/metric filters used by the usage queries. */
+static void bind_filters(sqlite3_stmt *st, const char *tenant, int metric,
+			 int64_t from_ms, int64_t to_ms)
+{
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	if (tenant)
+		sqlite3_bind_text(st, 3, tenant, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int(st, 4, metric);
+}
+
+#define USAGE_FILTER " window_start_ms >= ?1 AND window_start_ms < ?2" \
+	" AND (?3 IS NULL OR tenant = ?3) AND (?4 = 0 OR metric = ?4)"
+
+int store_usage_sum(struct store *s, const char *tenant, int metric,
+		    int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = store_sqlite_prepare(s, "SELECT tenant, metric, SUM(value),"
+				   " MIN(window_start_ms), MAX(window_end_ms) FROM usage"
+				   " WHERE" USAGE_FILTER
+				   " GROUP BY tenant, metric ORDER BY tenant, metric", &st);
+	if (err)
+		goto cleanup;
+	bind_filters(st, tenant, metric, from_ms, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_usage u = {
+			.tenant = (const char *)sqlite3_column_text(st, 0),
+			.metric = sqlite3_column_int(st, 1),
+			.value = (uint64_t)sqlite3_column_int64(st, 2),
+			.first_ms = sqlite3_column_int64(st, 3),
+			.last_ms = sqlite3_column_int64(st, 4),
+		};
+
+		err = cb(&u, arg);
+		if (err)
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(s, "usage query");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_usage_details(struct store *s, const char *tenant, int64_t from_ms,
+			int64_t to_ms, store_usage_detail_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = store_sqlite_prepare(s, "SELECT tenant, metric, route, method, status_class,"
+				   " SUM(value) FROM usage WHERE" USAGE_FILTER
+				   " GROUP BY tenant, metric, route, method, status_class"
+				   " ORDER BY tenant, metric, route, method, status_class", &st);
+	if (err)
+		goto cleanup;
+	bind_filters(st, tenant, 0, from_ms, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_usage_detail u = {
+			.tenant = (const char *)sqlite3_column_text(st, 0),
+			.metric = sqlite3_column_int(st, 1),
+			.route = (const char *)sqlite3_column_text(st, 2),
+			.method = (const char *)sqlite3_column_text(st, 3),
+			.status_class = sqlite3_column_int(st, 4),
+			.value = (uint64_t)sqlite3_column_int64(st, 5),
+		};
+
+		err = cb(&u, arg);
+		if (err)
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(s, "usage detail query");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_usage_hourly(struct store *s, const char *tenant, int metric,
+		       int64_t from_ms, int64_t to_ms, store_hourly_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = store_sqlite_prepare(s, "SELECT (window_start_ms / 3600000) * 3600000 AS h,"
+				   " SUM(value) FROM usage WHERE" USAGE_FILTER
+				   " GROUP BY h ORDER BY h", &st);
+	if (err)
+		goto cleanup;
+	bind_filters(st, tenant, metric, from_ms, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		err = cb(sqlite3_column_int64(st, 0),
+			 (uint64_t)sqlite3_column_int64(st, 1), arg);
+		if (err)
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(s, "hourly query");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_gaps(struct store *s, int64_t from_ms, int64_t to_ms,
+	       store_gap_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = store_sqlite_prepare(s, "SELECT agent, epoch, from_seq, to_seq, from_ms,"
+				   " to_ms, reason FROM gaps WHERE to_ms > ? AND from_ms < ?"
+				   " ORDER BY from_ms", &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_gap g = {
+			.agent_hex = (const char *)sqlite3_column_text(st, 0),
+			.epoch = (uint64_t)sqlite3_column_int64(st, 1),
+			.from_seq = (uint64_t)sqlite3_column_int64(st, 2),
+			.to_seq = (uint64_t)sqlite3_column_int64(st, 3),
+			.from_ms = sqlite3_column_int64(st, 4),
+			.to_ms = sqlite3_column_int64(st, 5),
+			.reason = (const char *)sqlite3_column_text(st, 6),
+		};
+
+		err = cb(&g, arg);
+		if (err)
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(s, "gap query");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int count_rows(struct store *s, const char *sql, uint64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int err;
+
+	err = store_sqlite_prepare(s, sql, &st);
+	if (err)
+		goto cleanup;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		err = db_error(s, "count");
+		goto cleanup;
+	}
+	*out = (uint64_t)sqlite3_column_int64(st, 0);
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_stats_get(struct store *s, struct store_stats *stats)
+{
+	int err;
+
+	memset(stats, 0, sizeof(*stats));
+	err = count_rows(s, "SELECT COUNT(*) FROM reports", &stats->reports);
+	if (!err)
+		err = count_rows(s, "SELECT COUNT(*) FROM usage", &stats->rows);
+	if (!err)
+		err = count_rows(s, "SELECT COUNT(*) FROM gaps", &stats->gaps);
+	return err;
+}
