@@ -18,7 +18,7 @@
 #define METER_CONF_PATH_LEN 256
 
 struct meter_conf_route {
-	char pattern[METER_CONF_NAME_LEN];      /* e.g. "/v1/items/{*}" */
+	char pattern[METER_CONF_NAME_LEN];      /* route pattern, see README */
 };
 
 struct meter_conf_key {
