@@ -45,6 +45,19 @@ int store_report_put(struct store *s, const Truemeter__Report *r,
 		     const uint8_t digest[REPORT_DIGEST_LEN],
 		     uint64_t gap_from, uint64_t gap_to, const char *gap_reason);
 
+/* As store_report_put, and keeps the signed envelope (env, borrowed) so an
+ * auditor can verify the usage record without trusting the collector. */
+int store_report_put_signed(struct store *s, const Truemeter__Report *r,
+			    const uint8_t digest[REPORT_DIGEST_LEN],
+			    const uint8_t *env, size_t env_len,
+			    uint64_t gap_from, uint64_t gap_to, const char *gap_reason);
+
+/* Signed envelopes of the reports whose windows start in [from_ms, to_ms),
+ * ordered by agent, epoch, seq.  Reports stored without one are skipped. */
+typedef int (*store_envelope_cb)(const uint8_t *env, size_t len, void *arg);
+int store_envelopes(struct store *s, int64_t from_ms, int64_t to_ms,
+		    store_envelope_cb cb, void *arg);
+
 /* Usage summed per tenant x metric over windows that start within
  * [from_ms, to_ms).  tenant NULL = all tenants, metric 0 = all metrics. */
 struct store_usage {

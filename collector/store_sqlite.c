@@ -30,6 +30,7 @@ static const char *const store_schema =
 	"  spool_drops INTEGER NOT NULL DEFAULT 0,"
 	"  hooks_attached TEXT NOT NULL DEFAULT '',"
 	"  hooks_missing TEXT NOT NULL DEFAULT '',"
+	"  envelope BLOB,"
 	"  UNIQUE (agent, epoch, seq));"
 	"CREATE TABLE IF NOT EXISTS usage ("
 	"  report_id INTEGER NOT NULL REFERENCES reports(id),"
@@ -160,8 +161,8 @@ int store_open(const char *path, struct store **out)
 	err = store_sqlite_prepare(s,
 		"INSERT INTO reports (agent, epoch, seq, window_start_ms, window_end_ms,"
 		" digest, prev_digest, hostname, received_ms, n_rows, map_overflow,"
-		" event_drops, spool_drops, hooks_attached, hooks_missing)"
-		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s->put_report);
+		" event_drops, spool_drops, hooks_attached, hooks_missing, envelope)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s->put_report);
 	if (err)
 		goto cleanup;
 	err = store_sqlite_prepare(s,
@@ -277,9 +278,14 @@ static const char *row_string(const Truemeter__Report *r, uint32_t idx)
 	return idx < r->n_strings && r->strings[idx] ? r->strings[idx] : NULL;
 }
 
+struct signed_env {
+	const uint8_t *data;
+	size_t len;
+};
+
 static int insert_report(struct store *s, const Truemeter__Report *r,
 			 const uint8_t digest[REPORT_DIGEST_LEN], const char *hex,
-			 sqlite3_int64 *id)
+			 const struct signed_env *env, sqlite3_int64 *id)
 {
 	const Truemeter__Health *h = r->health;
 	char *attached = NULL, *missing = NULL;
@@ -309,6 +315,10 @@ static int insert_report(struct store *s, const Truemeter__Report *r,
 	sqlite3_bind_int64(st, 13, h ? (sqlite3_int64)h->spool_drops : 0);
 	sqlite3_bind_text(st, 14, attached, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 15, missing, -1, SQLITE_STATIC);
+	if (env->data)
+		sqlite3_bind_blob(st, 16, env->data, (int)env->len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 16);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		err = db_error(s, "insert report");
@@ -401,6 +411,16 @@ int store_report_put(struct store *s, const Truemeter__Report *r,
 		     const uint8_t digest[REPORT_DIGEST_LEN],
 		     uint64_t gap_from, uint64_t gap_to, const char *gap_reason)
 {
+	return store_report_put_signed(s, r, digest, NULL, 0, gap_from, gap_to,
+				       gap_reason);
+}
+
+int store_report_put_signed(struct store *s, const Truemeter__Report *r,
+			    const uint8_t digest[REPORT_DIGEST_LEN],
+			    const uint8_t *env_data, size_t env_len,
+			    uint64_t gap_from, uint64_t gap_to, const char *gap_reason)
+{
+	struct signed_env env = { env_data, env_len };
 	uint8_t old[REPORT_DIGEST_LEN];
 	char hex[REPORT_PK_HEX_LEN + 1];
 	sqlite3_int64 id = 0;
@@ -419,7 +439,7 @@ int store_report_put(struct store *s, const Truemeter__Report *r,
 		err = STORE_PUT_DUPLICATE;
 		goto cleanup;
 	}
-	err = insert_report(s, r, digest, hex, &id);
+	err = insert_report(s, r, digest, hex, &env, &id);
 	if (err)
 		goto cleanup;
 	err = insert_rows(s, r, id);
@@ -577,6 +597,32 @@ int store_gaps(struct store *s, int64_t from_ms, int64_t to_ms,
 	}
 	if (rc != SQLITE_DONE)
 		err = db_error(s, "gap query");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_envelopes(struct store *s, int64_t from_ms, int64_t to_ms,
+		    store_envelope_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	err = store_sqlite_prepare(s, "SELECT envelope FROM reports"
+				   " WHERE window_start_ms >= ? AND window_start_ms < ?"
+				   " AND envelope IS NOT NULL ORDER BY agent, epoch, seq", &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		err = cb(sqlite3_column_blob(st, 0),
+			 (size_t)sqlite3_column_bytes(st, 0), arg);
+		if (err)
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(s, "envelope query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
