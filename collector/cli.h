@@ -9,5 +9,6 @@ struct cli_env {
 };
 
 int cli_usage(const struct cli_env *env, int argc, char **argv);
+int cli_audit(const struct cli_env *env, int argc, char **argv);
 
 #endif

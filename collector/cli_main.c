@@ -15,6 +15,7 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
 	{ "usage", "stored usage per tenant x metric x period", cli_usage },
+	{ "audit", "export signed reports / verify an export independently", cli_audit },
 	{ NULL, NULL, NULL },
 };
 

@@ -1,0 +1,203 @@
+/* Audit bundles: export from a real store, verify independently, and catch
+ * forged, missing, untrusted and re-chained reports. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "fileio.h"
+#include "metric.h"
+#include "store.h"
+
+struct fixture {
+	char dir[64], db[128], bundle[128];
+	struct report_key key, other;
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char priv[160], pub[160];
+
+	strcpy(f->dir, "/tmp/tm-test-audit.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/t.db", f->dir);
+	snprintf(f->bundle, sizeof(f->bundle), "%s/audit.tmb", f->dir);
+	snprintf(priv, sizeof(priv), "%s/a.key", f->dir);
+	snprintf(pub, sizeof(pub), "%s/a.pub", f->dir);
+	assert_int_equal(report_keygen(priv, pub), 0);
+	assert_int_equal(report_key_load(priv, &f->key), 0);
+	snprintf(priv, sizeof(priv), "%s/b.key", f->dir);
+	snprintf(pub, sizeof(pub), "%s/b.pub", f->dir);
+	assert_int_equal(report_keygen(priv, pub), 0);
+	assert_int_equal(report_key_load(priv, &f->other), 0);
+	assert_int_equal(store_open(f->db, &f->s), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	store_close(f->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Stores reports seq 1..n (skipping `skip`), each with `per` api_requests
+ * for tenant "acme", chained with real signatures. */
+static void store_chain(struct fixture *f, const struct report_key *k, int n,
+			int skip, uint64_t per, int break_at)
+{
+	uint8_t prev[REPORT_DIGEST_LEN], digest[REPORT_DIGEST_LEN];
+	char *strings[] = { "", "acme" };
+
+	for (int seq = 1; seq <= n; seq++) {
+		Truemeter__Report r;
+		Truemeter__UsageRow row, *rows[1] = { &row };
+		uint8_t *env;
+		size_t len;
+
+		truemeter__report__init(&r);
+		truemeter__usage_row__init(&row);
+		r.agent_id.data = (uint8_t *)k->pk;
+		r.agent_id.len = REPORT_PK_LEN;
+		r.epoch = 9;
+		r.seq = (uint64_t)seq;
+		r.window_start_ms = 1000 * seq;
+		r.window_end_ms = 1000 * (seq + 1);
+		r.strings = strings;
+		r.n_strings = 2;
+		r.rows = rows;
+		r.n_rows = 1;
+		row.tenant = 1;
+		row.metric = TRUEMETER__METRIC__API_REQUESTS;
+		row.value = per;
+		if (seq > 1) {
+			if (seq == break_at)
+				prev[0] ^= 1;
+			r.prev_digest.data = prev;
+			r.prev_digest.len = REPORT_DIGEST_LEN;
+		}
+		assert_int_equal(report_seal(k, &r, &env, &len, digest), 0);
+		if (seq != skip)
+			assert_true(store_report_put_signed(f->s, &r, digest, env, len,
+							    1, 0, NULL) >= 0);
+		memcpy(prev, digest, sizeof(prev));
+		free(env);
+	}
+}
+
+static void export_all(struct fixture *f, size_t expect)
+{
+	size_t n = 0;
+
+	assert_int_equal(audit_export(f->s, 0, INT64_MAX, f->bundle, &n), 0);
+	assert_int_equal(n, expect);
+}
+
+static void test_clean_chain_verifies(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_result r;
+
+	store_chain(f, &f->key, 20, 0, 7, 0);
+	export_all(f, 20);
+	assert_int_equal(audit_verify(f->bundle, (const uint8_t (*)[32])&f->key.pk, 1, &r), 0);
+	assert_int_equal(r.verified, 20);
+	assert_int_equal(r.bad_signatures + r.untrusted + r.chain_breaks + r.gaps, 0);
+	assert_int_equal(r.n_totals, 1);
+	assert_string_equal(r.totals[0].tenant, "acme");
+	assert_int_equal(r.totals[0].metric, METRIC_API_REQUESTS);
+	assert_int_equal(r.totals[0].value, 140);
+	audit_result_free(&r);
+}
+
+static void test_missing_report_is_a_gap(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_result r;
+
+	store_chain(f, &f->key, 10, 4, 1, 0);
+	export_all(f, 9);
+	assert_int_equal(audit_verify(f->bundle, (const uint8_t (*)[32])&f->key.pk, 1, &r), 0);
+	assert_int_equal(r.gaps, 1);
+	assert_int_equal(r.chain_breaks, 0);
+	assert_non_null(strstr(r.problems[0], "reports 4..4 are missing"));
+	audit_result_free(&r);
+}
+
+static void test_broken_link_detected(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_result r;
+
+	store_chain(f, &f->key, 6, 0, 1, 5);
+	export_all(f, 6);
+	assert_int_equal(audit_verify(f->bundle, (const uint8_t (*)[32])&f->key.pk, 1, &r), 0);
+	assert_int_equal(r.chain_breaks, 1);
+	audit_result_free(&r);
+}
+
+static void test_untrusted_and_tampered(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_result r;
+	char *buf;
+	size_t len;
+
+	store_chain(f, &f->other, 3, 0, 1, 0);
+	export_all(f, 3);
+	/* Signed by a key the auditor did not supply. */
+	assert_int_equal(audit_verify(f->bundle, (const uint8_t (*)[32])&f->key.pk, 1, &r), 0);
+	assert_int_equal(r.untrusted, 3);
+	assert_int_equal(r.verified, 0);
+	assert_int_equal(r.n_totals, 0);
+	audit_result_free(&r);
+	/* Flip one byte inside the bundle's last envelope. */
+	assert_int_equal(fileio_read_all(f->bundle, 1 << 20, &buf, &len), 0);
+	buf[len - 10] ^= 0x40;
+	assert_int_equal(fileio_write_atomic(f->bundle, buf, len, 0644), 0);
+	free(buf);
+	assert_int_equal(audit_verify(f->bundle, (const uint8_t (*)[32])&f->other.pk, 1, &r), 0);
+	assert_int_equal(r.bad_signatures, 1);
+	assert_int_equal(r.verified, 2);
+	audit_result_free(&r);
+}
+
+static void test_garbage_file(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_result r;
+
+	assert_int_equal(fileio_write_atomic(f->bundle, "\xff\xff\xff garbage", 11, 0644), 0);
+	assert_int_equal(audit_verify(f->bundle, NULL, 0, &r), -EBADMSG);
+	audit_result_free(&r);
+	assert_int_equal(audit_verify("/nonexistent/bundle", NULL, 0, &r), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_clean_chain_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_report_is_a_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_link_detected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_untrusted_and_tampered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
