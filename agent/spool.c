@@ -1,0 +1,513 @@
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+
+static const char spool_magic[8] = { 'T', 'M', 'S', 'P', 'O', 'O', 'L', '1' };
+
+/* Header layout (little-endian):
+ *   0  magic[8]  8 epoch  16 seq  24 len (u32)  28 zero (u32)
+ *   32 BLAKE2b-256 of bytes 0..31 followed by the payload */
+struct spool {
+	char *dir;
+	int64_t max_bytes, max_reports;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool wakeup;
+	struct spool_entry *v;       /* v[head .. n) is the index, oldest first */
+	size_t head, n, cap;
+	uint64_t bytes, next_serial;
+	uint64_t corrupt, rejected, dropped;
+};
+
+void spool_entry_name(const struct spool_entry *e, char *buf, size_t size)
+{
+	snprintf(buf, size, "%020" PRIu64 "-%016" PRIx64 "-%020" PRIu64 ".rep",
+		 e->serial, e->epoch, e->seq);
+}
+
+static int entry_path(const struct spool *s, const struct spool_entry *e,
+		      const char *sub, char *buf, size_t size)
+{
+	char name[80];
+
+	spool_entry_name(e, name, sizeof(name));
+	if (snprintf(buf, size, "%s/%s%s%s", s->dir, sub ? sub : "", sub ? "/" : "",
+		     name) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static void checksum(const uint8_t *hdr, const uint8_t *payload, size_t len,
+		     uint8_t out[32])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, hdr, 32);
+	crypto_generichash_update(&st, payload, len);
+	crypto_generichash_final(&st, out, 32);
+}
+
+/* Index insert keeping serial order (entries almost always arrive last). */
+static int index_insert(struct spool *s, const struct spool_entry *e)
+{
+	size_t i;
+
+	if (s->head > 0 && s->head == s->n) {
+		s->head = s->n = 0;
+	}
+	if (s->n == s->cap) {
+		if (s->head > s->cap / 2) {
+			memmove(s->v, s->v + s->head, (s->n - s->head) * sizeof(*s->v));
+			s->n -= s->head;
+			s->head = 0;
+		} else {
+			size_t cap = s->cap ? s->cap * 2 : 64;
+			struct spool_entry *v = realloc(s->v, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			s->v = v;
+			s->cap = cap;
+		}
+	}
+	i = s->n;
+	while (i > s->head && s->v[i - 1].serial > e->serial)
+		i--;
+	memmove(s->v + i + 1, s->v + i, (s->n - i) * sizeof(*s->v));
+	s->v[i] = *e;
+	s->n++;
+	s->bytes += e->size;
+	if (e->serial >= s->next_serial)
+		s->next_serial = e->serial + 1;
+	return 0;
+}
+
+/* Removes the entry with e's serial; false if it is not indexed. */
+static bool index_remove(struct spool *s, const struct spool_entry *e)
+{
+	for (size_t i = s->head; i < s->n; i++) {
+		if (s->v[i].serial != e->serial)
+			continue;
+		s->bytes -= s->v[i].size;
+		if (i == s->head) {
+			s->head++;
+		} else {
+			memmove(s->v + i, s->v + i + 1, (s->n - i - 1) * sizeof(*s->v));
+			s->n--;
+		}
+		return true;
+	}
+	return false;
+}
+
+static int make_subdirs(const char *dir)
+{
+	char p[PATH_MAX];
+	int err;
+
+	err = fileio_mkdirs(dir, 0700);
+	if (err)
+		return err;
+	snprintf(p, sizeof(p), "%s/corrupt", dir);
+	err = fileio_mkdirs(p, 0700);
+	if (err)
+		return err;
+	snprintf(p, sizeof(p), "%s/rejected", dir);
+	return fileio_mkdirs(p, 0700);
+}
+
+/* Reads the directory into the index; temp files of a crashed write are
+ * removed, unknown names are left alone. */
+static int scan(struct spool *s)
+{
+	DIR *d;
+	struct dirent *de;
+	int err = 0;
+
+	d = opendir(s->dir);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct spool_entry e = { 0 };
+		char path[PATH_MAX];
+		struct stat st;
+		int used = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", s->dir, de->d_name) >=
+		    (int)sizeof(path))
+			continue;
+		if (strstr(de->d_name, ".rep.tmp.")) {
+			log_info("spool: removing unfinished write %s", path);
+			unlink(path);
+			continue;
+		}
+		if (sscanf(de->d_name, "%20" SCNu64 "-%16" SCNx64 "-%20" SCNu64 ".rep%n",
+			   &e.serial, &e.epoch, &e.seq, &used) != 3 ||
+		    de->d_name[used] != '\0')
+			continue;
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		e.size = (size_t)st.st_size;
+		err = index_insert(s, &e);
+		if (err)
+			break;
+	}
+	closedir(d);
+	return err;
+}
+
+int spool_open(const char *dir, int64_t max_bytes, int64_t max_reports,
+	       struct spool **out)
+{
+	struct spool *s;
+	int err;
+
+	*out = NULL;
+	if (sodium_init() < 0)
+		return -EIO;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->max_bytes = max_bytes;
+	s->max_reports = max_reports;
+	s->next_serial = 1;
+	s->dir = strdup(dir);
+	if (!s->dir) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = make_subdirs(dir);
+	if (err) {
+		log_warn("spool: cannot create %s: %s", dir, strerror(-err));
+		goto cleanup;
+	}
+	err = scan(s);
+	if (err) {
+		log_warn("spool: cannot read %s: %s", dir, strerror(-err));
+		goto cleanup;
+	}
+	if (s->n - s->head)
+		log_info("spool: %zu reports (%" PRIu64 " bytes) waiting in %s",
+			 s->n - s->head, s->bytes, dir);
+	*out = s;
+	s = NULL;
+cleanup:
+	spool_close(s);
+	return err;
+}
+
+void spool_close(struct spool *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->v);
+	free(s->dir);
+	free(s);
+}
+
+static bool full_for(const struct spool *s, size_t size)
+{
+	uint64_t count = s->n - s->head;
+
+	if (count == 0)
+		return false;
+	if (s->max_reports && count + 1 > (uint64_t)s->max_reports)
+		return true;
+	return s->max_bytes && s->bytes + size > (uint64_t)s->max_bytes;
+}
+
+int spool_make_room(struct spool *s, size_t payload_len, uint64_t *dropped)
+{
+	size_t size = payload_len + SPOOL_HEADER_LEN;
+	bool synced = true;
+
+	*dropped = 0;
+	pthread_mutex_lock(&s->lock);
+	while (full_for(s, size)) {
+		struct spool_entry e = s->v[s->head];
+		char path[PATH_MAX];
+
+		index_remove(s, &e);
+		s->dropped++;
+		(*dropped)++;
+		if (entry_path(s, &e, NULL, path, sizeof(path)) == 0 &&
+		    unlink(path) < 0 && errno != ENOENT)
+			log_warn("spool: cannot remove %s: %s", path, strerror(errno));
+		synced = false;
+		log_warn("spool full (%" PRId64 " bytes / %" PRId64 " reports max): "
+			 "dropped unsent report epoch %016" PRIx64 " seq %" PRIu64,
+			 s->max_bytes, s->max_reports, e.epoch, e.seq);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!synced)
+		fileio_sync_dir(s->dir);
+	return 0;
+}
+
+int spool_add(struct spool *s, uint64_t epoch, uint64_t seq,
+	      const uint8_t *payload, size_t len)
+{
+	struct spool_entry e = { .epoch = epoch, .seq = seq };
+	uint8_t *buf = NULL;
+	char path[PATH_MAX];
+	int err;
+
+	if (len > SPOOL_MAX_PAYLOAD)
+		return -EFBIG;
+	buf = malloc(SPOOL_HEADER_LEN + len);
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, spool_magic, 8);
+	put64(buf + 8, epoch);
+	put64(buf + 16, seq);
+	put64(buf + 24, (uint64_t)len);       /* u32 len + u32 zero */
+	memcpy(buf + SPOOL_HEADER_LEN, payload, len);
+	checksum(buf, payload, len, buf + 32);
+	e.size = SPOOL_HEADER_LEN + len;
+	pthread_mutex_lock(&s->lock);
+	e.serial = s->next_serial++;
+	pthread_mutex_unlock(&s->lock);
+	err = entry_path(s, &e, NULL, path, sizeof(path));
+	if (err)
+		goto cleanup;
+	err = fileio_write_atomic(path, buf, e.size, 0600);
+	if (err) {
+		log_warn("spool: cannot write %s: %s", path, strerror(-err));
+		goto cleanup;
+	}
+	pthread_mutex_lock(&s->lock);
+	err = index_insert(s, &e);
+	s->wakeup = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+cleanup:
+	free(buf);
+	return err;
+}
+
+int spool_oldest(struct spool *s, struct spool_entry *e)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->head < s->n) {
+		*e = s->v[s->head];
+		found = 1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+int spool_find(struct spool *s, uint64_t epoch, uint64_t seq, struct spool_entry *e)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = s->n; i > s->head; i--) {
+		if (s->v[i - 1].epoch == epoch && s->v[i - 1].seq == seq) {
+			*e = s->v[i - 1];
+			found = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+/* Moves an entry's file into sub/ and drops it from the index. */
+static int move_aside(struct spool *s, const struct spool_entry *e, const char *sub)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	index_remove(s, e);
+	pthread_mutex_unlock(&s->lock);
+	err = entry_path(s, e, NULL, from, sizeof(from));
+	if (!err)
+		err = entry_path(s, e, sub, to, sizeof(to));
+	if (err)
+		return err;
+	if (rename(from, to) < 0 && errno != ENOENT) {
+		err = -errno;
+		log_warn("spool: cannot move %s to %s/: %s", from, sub, strerror(errno));
+		unlink(from);
+	}
+	fileio_sync_dir(s->dir);
+	return err;
+}
+
+static int verify(const uint8_t *buf, size_t n, const struct spool_entry *e,
+		  const char **why)
+{
+	uint8_t sum[32];
+	uint64_t len;
+
+	if (n < SPOOL_HEADER_LEN || memcmp(buf, spool_magic, 8) != 0) {
+		*why = "bad header";
+		return -EBADMSG;
+	}
+	len = get64(buf + 24);
+	if (len != n - SPOOL_HEADER_LEN) {
+		*why = "length does not match the file size";
+		return -EBADMSG;
+	}
+	if (get64(buf + 8) != e->epoch || get64(buf + 16) != e->seq) {
+		*why = "header names another report than the file name";
+		return -EBADMSG;
+	}
+	checksum(buf, buf + SPOOL_HEADER_LEN, len, sum);
+	if (sodium_memcmp(sum, buf + 32, 32) != 0) {
+		*why = "checksum mismatch";
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int spool_read(struct spool *s, const struct spool_entry *e, uint8_t **payload,
+	       size_t *len)
+{
+	char path[PATH_MAX];
+	char *buf = NULL;
+	const char *why = NULL;
+	size_t n = 0;
+	int err;
+
+	*payload = NULL;
+	*len = 0;
+	err = entry_path(s, e, NULL, path, sizeof(path));
+	if (err)
+		goto cleanup;
+	err = fileio_read_all(path, SPOOL_MAX_PAYLOAD + SPOOL_HEADER_LEN, &buf, &n);
+	if (err == -ENOENT)
+		goto cleanup;
+	if (err == -EFBIG) {
+		why = "file too large";
+		err = -EBADMSG;
+	} else if (err) {
+		log_warn("spool: cannot read %s: %s", path, strerror(-err));
+		goto cleanup;
+	} else {
+		err = verify((uint8_t *)buf, n, e, &why);
+	}
+	if (err == -EBADMSG) {
+		log_warn("spool: corrupt report file %s (%s): moved to %s/corrupt/, "
+			 "not sent", path, why, s->dir);
+		pthread_mutex_lock(&s->lock);
+		s->corrupt++;
+		pthread_mutex_unlock(&s->lock);
+		move_aside(s, e, "corrupt");
+		goto cleanup;
+	}
+	memmove(buf, buf + SPOOL_HEADER_LEN, n - SPOOL_HEADER_LEN);
+	*payload = (uint8_t *)buf;
+	*len = n - SPOOL_HEADER_LEN;
+	buf = NULL;
+cleanup:
+	free(buf);
+	return err;
+}
+
+int spool_remove(struct spool *s, const struct spool_entry *e)
+{
+	char path[PATH_MAX];
+	int err;
+
+	pthread_mutex_lock(&s->lock);
+	index_remove(s, e);
+	pthread_mutex_unlock(&s->lock);
+	err = entry_path(s, e, NULL, path, sizeof(path));
+	if (err)
+		return err;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return fileio_sync_dir(s->dir);
+}
+
+int spool_reject(struct spool *s, const struct spool_entry *e)
+{
+	pthread_mutex_lock(&s->lock);
+	s->rejected++;
+	pthread_mutex_unlock(&s->lock);
+	return move_aside(s, e, "rejected");
+}
+
+int spool_wait(struct spool *s, int64_t timeout_ms)
+{
+	struct timespec ts;
+	int nonempty;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->head == s->n && !s->wakeup) {
+		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	s->wakeup = false;
+	nonempty = s->head < s->n;
+	pthread_mutex_unlock(&s->lock);
+	return nonempty;
+}
+
+void spool_wakeup(struct spool *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->wakeup = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void spool_stats_get(struct spool *s, struct spool_stats *st)
+{
+	pthread_mutex_lock(&s->lock);
+	st->reports = s->n - s->head;
+	st->bytes = s->bytes;
+	st->corrupt = s->corrupt;
+	st->rejected = s->rejected;
+	st->dropped = s->dropped;
+	pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,34 @@
+/* The agent's durable state (STATE_DIR/state): the epoch, the last sealed
+ * report's seq and digest, the end of its window, cumulative spool drops
+ * and the baseline of every counter.  Written atomically (temp, fsync,
+ * rename, fsync dir) after each report is spooled; a BLAKE2b-256 checksum
+ * over the whole file is verified on load.
+ *
+ * Ownership: state_init()/state_load() fill *st, whose baseline is owned by
+ * it and freed by state_free(). */
+#ifndef TM_STATE_H
+#define TM_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "delta.h"
+#include "report.h"
+
+struct agent_state {
+	uint64_t epoch;
+	uint64_t seq;                           /* last report sealed, 0 = none */
+	uint8_t last_digest[REPORT_DIGEST_LEN]; /* valid when seq > 0 */
+	int64_t window_end_ms;                  /* end of the last window, 0 = none */
+	uint64_t spool_drops;                   /* cumulative */
+	struct delta_table *baseline;
+};
+
+/* A fresh state: new random epoch, seq 0, empty baseline. */
+int state_init(struct agent_state *st);
+/* 0; -ENOENT when there is no state file; -EBADMSG when it is corrupt. */
+int state_load(const char *path, struct agent_state *st);
+int state_save(const char *path, const struct agent_state *st);
+void state_free(struct agent_state *st);
+
+#endif
