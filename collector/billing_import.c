@@ -1,0 +1,405 @@
+/* billing import: CSV with a header, JSON lines, and Stripe invoice lists.
+ * The whole file is parsed first; only a file without a single bad row is
+ * stored, in one transaction. */
+#include "billing.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "metric.h"
+#include "stripe.h"
+
+#define IMPORT_MAX (1u << 30)
+#define CSV_MAX_FIELDS 32
+
+enum col {
+	COL_TENANT, COL_METRIC, COL_PSTART, COL_PEND, COL_QTY, COL_AMOUNT,
+	COL_CURRENCY, COL_INVOICE, COL_LINE, COL_STATUS, COL_COUNT
+};
+
+static const char *const col_names[COL_COUNT] = {
+	"tenant", "metric", "period_start", "period_end", "quantity", "amount",
+	"currency", "invoice_id", "line_id", "status",
+};
+#define COL_REQUIRED COL_LINE   /* columns before this one are required */
+
+/* One parsed row's fields, by column (NULL if absent). */
+struct row {
+	const char *v[COL_COUNT];
+};
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Validates a row and adds it to the batch; err gets "what" only. */
+static int row_to_bill(const struct row *r, size_t line, struct billing_batch *bb,
+		       char *err, size_t errlen)
+{
+	struct store_bill b = { .source = "import", .status = "imported" };
+	char cur[4], line_id[64];
+
+	for (int c = 0; c < COL_REQUIRED; c++)
+		if (!r->v[c] || !*r->v[c]) {
+			snprintf(err, errlen, "missing %s", col_names[c]);
+			return -EINVAL;
+		}
+	b.tenant = r->v[COL_TENANT];
+	b.invoice_id = r->v[COL_INVOICE];
+	b.metric = metric_from_name(r->v[COL_METRIC]);
+	if (b.metric < 0) {
+		snprintf(err, errlen, "unknown metric '%s'", r->v[COL_METRIC]);
+		return -EINVAL;
+	}
+	if (billing_parse_time(r->v[COL_PSTART], &b.period_start_ms) ||
+	    billing_parse_time(r->v[COL_PEND], &b.period_end_ms)) {
+		snprintf(err, errlen, "bad period_start/period_end '%s'/'%s' (YYYY-MM-DD, "
+			 "RFC 3339 or unix seconds)", r->v[COL_PSTART], r->v[COL_PEND]);
+		return -EINVAL;
+	}
+	if (b.period_end_ms <= b.period_start_ms) {
+		snprintf(err, errlen, "period_end must be after period_start");
+		return -EINVAL;
+	}
+	if (parse_u64(r->v[COL_QTY], &b.quantity) || b.quantity > (uint64_t)INT64_MAX) {
+		snprintf(err, errlen, "bad quantity '%s' (a non-negative integer)", r->v[COL_QTY]);
+		return -EINVAL;
+	}
+	if (parse_i64(r->v[COL_AMOUNT], &b.amount)) {
+		snprintf(err, errlen, "bad amount '%s' (an integer in minor units)",
+			 r->v[COL_AMOUNT]);
+		return -EINVAL;
+	}
+	if (billing_currency_norm(r->v[COL_CURRENCY], cur)) {
+		snprintf(err, errlen, "bad currency '%s' (3 letters)", r->v[COL_CURRENCY]);
+		return -EINVAL;
+	}
+	b.currency = cur;
+	/* Without a line id, metric + period identify the line: a re-import
+	 * replaces instead of doubling. */
+	if (r->v[COL_LINE] && *r->v[COL_LINE])
+		b.line_id = r->v[COL_LINE];
+	else {
+		snprintf(line_id, sizeof(line_id), "%s@%lld", metric_name(b.metric),
+			 (long long)b.period_start_ms);
+		b.line_id = line_id;
+	}
+	if (r->v[COL_STATUS] && *r->v[COL_STATUS])
+		b.status = r->v[COL_STATUS];
+	(void)line;
+	return billing_batch_add(bb, &b);
+}
+
+/* ---- CSV (RFC 4180 without embedded newlines) -------------------------------- */
+
+/* Splits one line in place into fields; quotes may hold commas and "". */
+static int csv_split(char *line, char **fields, int max, int *n)
+{
+	char *p = line, *w;
+
+	*n = 0;
+	for (;;) {
+		if (*n == max)
+			return -E2BIG;
+		if (*p == '"') {
+			fields[(*n)++] = w = ++p;
+			for (;;) {
+				if (!*p)
+					return -EINVAL;          /* unterminated quote */
+				if (*p == '"' && p[1] == '"') {
+					*w++ = '"';
+					p += 2;
+				} else if (*p == '"') {
+					p++;
+					break;
+				} else {
+					*w++ = *p++;
+				}
+			}
+			if (*p != ',' && *p)
+				return -EINVAL;
+			*w = '\0';
+		} else {
+			fields[(*n)++] = p;
+			p += strcspn(p, ",");
+		}
+		if (!*p)
+			return 0;
+		*p++ = '\0';
+	}
+}
+
+static void trim(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n && (s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+static int import_csv(char *text, const char *path, struct billing_batch *bb,
+		      char *err, size_t errlen)
+{
+	int map[CSV_MAX_FIELDS], nhdr = 0, rc;
+	char *fields[CSV_MAX_FIELDS], msg[200];
+	size_t lineno = 0;
+	char *next = text, *line;
+
+	while (next && *next) {
+		struct row r = { 0 };
+		int n;
+
+		line = next;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		trim(line);
+		if (!*line || *line == '#')
+			continue;
+		rc = csv_split(line, fields, CSV_MAX_FIELDS, &n);
+		if (rc) {
+			snprintf(err, errlen, "%s:%zu: %s", path, lineno,
+				 rc == -E2BIG ? "too many columns" : "unterminated or stray quote");
+			return -EINVAL;
+		}
+		if (!nhdr) {
+			bool seen[COL_COUNT] = { 0 };
+
+			for (int i = 0; i < n; i++) {
+				map[i] = -1;
+				for (int c = 0; c < COL_COUNT; c++)
+					if (strcmp(fields[i], col_names[c]) == 0) {
+						map[i] = c;
+						seen[c] = true;
+					}
+			}
+			for (int c = 0; c < COL_REQUIRED; c++)
+				if (!seen[c]) {
+					snprintf(err, errlen, "%s:%zu: header lacks column '%s'",
+						 path, lineno, col_names[c]);
+					return -EINVAL;
+				}
+			nhdr = n;
+			continue;
+		}
+		if (n != nhdr) {
+			snprintf(err, errlen, "%s:%zu: %d fields, the header has %d",
+				 path, lineno, n, nhdr);
+			return -EINVAL;
+		}
+		for (int i = 0; i < n; i++)
+			if (map[i] >= 0)
+				r.v[map[i]] = fields[i];
+		rc = row_to_bill(&r, lineno, bb, msg, sizeof(msg));
+		if (rc) {
+			snprintf(err, errlen, "%s:%zu: %s", path, lineno, msg);
+			return rc;
+		}
+	}
+	if (!nhdr) {
+		snprintf(err, errlen, "%s: empty file (a CSV header is required)", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- JSON lines ---------------------------------------------------------------- */
+
+static int jsonl_row(json_object *o, struct row *r, char bufs[][64], char *err, size_t errlen)
+{
+	if (!json_object_is_type(o, json_type_object)) {
+		snprintf(err, errlen, "each line must be a JSON object");
+		return -EINVAL;
+	}
+	for (int c = 0; c < COL_COUNT; c++) {
+		json_object *v;
+
+		if (!json_object_object_get_ex(o, col_names[c], &v) ||
+		    json_object_is_type(v, json_type_null))
+			continue;
+		if (json_object_is_type(v, json_type_int)) {
+			snprintf(bufs[c], 64, "%lld", (long long)json_object_get_int64(v));
+			r->v[c] = bufs[c];
+		} else if (json_object_is_type(v, json_type_string)) {
+			r->v[c] = json_object_get_string(v);
+		} else {
+			snprintf(err, errlen, "'%s' must be a string or an integer", col_names[c]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int import_jsonl(char *text, const char *path, struct billing_batch *bb,
+			char *err, size_t errlen)
+{
+	size_t lineno = 0;
+	char *p = text, msg[200];
+	int rc = 0;
+
+	while (*p) {
+		char *nl = strchr(p, '\n'), bufs[COL_COUNT][64];
+		struct row r = { 0 };
+		json_object *o;
+
+		if (nl)
+			*nl = '\0';
+		lineno++;
+		trim(p);
+		if (*p) {
+			o = json_tokener_parse(p);
+			if (!o) {
+				snprintf(err, errlen, "%s:%zu: not valid JSON", path, lineno);
+				return -EINVAL;
+			}
+			rc = jsonl_row(o, &r, bufs, msg, sizeof(msg));
+			if (!rc)
+				rc = row_to_bill(&r, lineno, bb, msg, sizeof(msg));
+			json_object_put(o);
+			if (rc) {
+				snprintf(err, errlen, "%s:%zu: %s", path, lineno, msg);
+				return rc;
+			}
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return 0;
+}
+
+/* ---- Stripe invoice list ----------------------------------------------------- */
+
+static int import_stripe(const char *text, const char *path, struct store *s,
+			 const struct billing_maps *maps, struct billing_event *ev,
+			 char *err, size_t errlen)
+{
+	json_object *root = json_tokener_parse(text), *data;
+	char where[32], msg[300];
+	int rc = 0;
+
+	if (!root) {
+		snprintf(err, errlen, "%s: not valid JSON", path);
+		return -EINVAL;
+	}
+	/* The list object {"object": "list", "data": [...]}, or a bare array. */
+	if (json_object_is_type(root, json_type_array))
+		data = root;
+	else if (!json_object_object_get_ex(root, "data", &data) ||
+		 !json_object_is_type(data, json_type_array)) {
+		snprintf(err, errlen, "%s: expected a Stripe list {\"object\": \"list\", "
+			 "\"data\": [invoices]}", path);
+		rc = -EINVAL;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < json_object_array_length(data); i++) {
+		snprintf(where, sizeof(where), "data[%zu]", i);
+		rc = stripe_invoice_add(json_object_array_get_idx(data, i), s, maps, ev,
+					where, msg, sizeof(msg));
+		if (rc) {
+			snprintf(err, errlen, "%s: %s", path, msg);
+			goto cleanup;
+		}
+	}
+cleanup:
+	json_object_put(root);
+	return rc;
+}
+
+static enum billing_format detect(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	if (!dot)
+		return BILLING_FORMAT_AUTO;
+	if (strcasecmp(dot, ".csv") == 0)
+		return BILLING_FORMAT_CSV;
+	if (strcasecmp(dot, ".jsonl") == 0 || strcasecmp(dot, ".ndjson") == 0)
+		return BILLING_FORMAT_JSONL;
+	if (strcasecmp(dot, ".json") == 0)
+		return BILLING_FORMAT_STRIPE;
+	return BILLING_FORMAT_AUTO;
+}
+
+int billing_import_file(struct store *s, const char *path, enum billing_format fmt,
+			const struct billing_maps *maps, struct billing_import_result *res,
+			char *err, size_t errlen)
+{
+	struct billing_event ev = { .source = "import" };
+	char *text = NULL;
+	size_t len;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if (fmt == BILLING_FORMAT_AUTO)
+		fmt = detect(path);
+	if (fmt == BILLING_FORMAT_AUTO) {
+		snprintf(err, errlen, "%s: cannot tell the format from the name; use "
+			 "--format csv|jsonl|stripe", path);
+		return -EINVAL;
+	}
+	rc = fileio_read_all(path, IMPORT_MAX, &text, &len);
+	if (rc) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-rc));
+		goto cleanup;
+	}
+	if (strlen(text) != len) {
+		snprintf(err, errlen, "%s: contains NUL bytes (not a text file)", path);
+		rc = -EINVAL;
+		goto cleanup;
+	}
+	if (fmt == BILLING_FORMAT_CSV)
+		rc = import_csv(text, path, &ev.bb, err, errlen);
+	else if (fmt == BILLING_FORMAT_JSONL)
+		rc = import_jsonl(text, path, &ev.bb, err, errlen);
+	else
+		rc = import_stripe(text, path, s, maps, &ev, err, errlen);
+	if (rc == -ENOMEM)
+		snprintf(err, errlen, "%s: out of memory", path);
+	if (rc)
+		goto cleanup;
+	rc = billing_event_apply(s, &ev);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: storing failed: %s", path, strerror(-rc));
+		goto cleanup;
+	}
+	rc = 0;
+	res->records = ev.bb.nbills;
+	res->skipped = ev.skipped;
+cleanup:
+	billing_event_free(&ev);
+	free(text);
+	return rc;
+}
