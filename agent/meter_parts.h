@@ -40,5 +40,8 @@ int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,
 int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
 		      struct meter_health *h);
 void meter_cgroup_close(struct meter_cgroup *m);
+/* Removes everything the cgroup meter pinned under pin_dir/tenant (its
+ * links detach, its counters are gone).  For the agent's detach command. */
+int meter_cgroup_unpin(const char *pin_dir);
 
 #endif

@@ -1,0 +1,770 @@
+/* meter_cgroup: cgroup and peer-CIDR tenants (bpf/tenant.bpf.c).
+ *
+ * Everything lives pinned under <pin_dir>/tenant/: the counter and
+ * settings maps, one link per hook, and a "meta" map pinned last that
+ * records the fingerprint (object bytes + settings + tenant list) and the
+ * hooks that were attached.  The links stay pinned when the agent exits, so
+ * counting goes on while it is down.  On open, a matching fingerprint means
+ * "reuse without reloading"; anything else unpins the old links and loads
+ * afresh, keeping the counters when the tenant list is unchanged.  (bpffs
+ * holds no regular files, so the fingerprint is a pinned map, not a file.)
+ *
+ * Tenants are numbered in config order of first appearance; the kernel only
+ * sees those indexes, this file maps them back to names. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "meter_parts.h"
+#include "metric.h"
+#include "bpf/tenant.h"
+#include "bpf/tenant.skel.h"
+
+#define PIN_SUBDIR "tenant"
+#define META_PIN "meta"
+
+enum hook {
+	HOOK_CPU,
+	HOOK_INGRESS,
+	HOOK_EGRESS,
+	HOOK_SOCKOPS,
+	HOOK_COUNT
+};
+
+static const char *const hook_names[HOOK_COUNT] = {
+	[HOOK_CPU] = "tenant:sched_stat_runtime",
+	[HOOK_INGRESS] = "tenant:cgroup_skb_ingress",
+	[HOOK_EGRESS] = "tenant:cgroup_skb_egress",
+	[HOOK_SOCKOPS] = "tenant:sockops",
+};
+
+static const char *const hook_pins[HOOK_COUNT] = {
+	[HOOK_CPU] = "link_cpu",
+	[HOOK_INGRESS] = "link_ingress",
+	[HOOK_EGRESS] = "link_egress",
+	[HOOK_SOCKOPS] = "link_sockops",
+};
+
+/* Value of the single-entry "meta" array pinned last. */
+struct tenant_meta {
+	__u64 abi;
+	__u64 fingerprint;
+	__u64 tenants_hash;
+	__u32 hooks;            /* bit per enum hook that is attached */
+	__u32 pad;
+};
+
+struct cg_entry {
+	__u64 id;
+	__u32 tenant;
+};
+
+struct meter_cgroup {
+	char dir[PATH_MAX];             /* <pin_dir>/tenant */
+	char root[PATH_MAX];            /* cgroup v2 mount the hooks attach to */
+	size_t n_tenants;
+	char names[TENANT_MAX_TENANTS][METER_TENANT_LEN];
+	bool has_cgroup[TENANT_MAX_TENANTS];   /* tenant owns a cgroup: cpu_ns applies */
+	struct cg_entry cgs[METER_CONF_MAX_CGROUPS];
+	size_t n_cgs;
+	int counters_fd, overflow_fd;   /* owned; -1 if closed */
+	int ncpus;
+	__u64 *percpu;                  /* ncpus values: read buffer */
+};
+
+static const char *const map_pins[] = {
+	"counters", "overflow", "cgroup_tenants", "cidr4_tenants", "cidr6_tenants",
+};
+
+#define FNV64_OFFSET 0xcbf29ce484222325ULL
+#define FNV64_PRIME 0x100000001b3ULL
+
+static __u64 fnv(__u64 h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= FNV64_PRIME;
+	}
+	return h;
+}
+
+static int pin_path(char *out, size_t size, const char *dir, const char *name)
+{
+	if (snprintf(out, size, "%s/%s", dir, name) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void unpin(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (pin_path(path, sizeof(path), dir, name) == 0 && unlink(path) < 0 &&
+	    errno != ENOENT)
+		log_warn("cannot unpin %s: %s", path, strerror(errno));
+}
+
+static bool pinned(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (pin_path(path, sizeof(path), dir, name))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static bool is_fs(const char *path, long magic)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == magic;
+}
+
+static int find_root(const struct meter_conf *conf, char *out, size_t size)
+{
+	const char *cands[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+
+	if (conf->cgroup_root[0]) {
+		if (!is_fs(conf->cgroup_root, CGROUP2_SUPER_MAGIC)) {
+			log_warn("[meter] cgroup_root %s is not a cgroup v2 mount",
+				 conf->cgroup_root);
+			return -EINVAL;
+		}
+		snprintf(out, size, "%s", conf->cgroup_root);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(cands) / sizeof(cands[0]); i++) {
+		if (is_fs(cands[i], CGROUP2_SUPER_MAGIC)) {
+			snprintf(out, size, "%s", cands[i]);
+			return 0;
+		}
+	}
+	log_warn("no cgroup v2 mount at /sys/fs/cgroup or /sys/fs/cgroup/unified; "
+		 "set [meter] cgroup_root");
+	return -ENOENT;
+}
+
+static int tenant_index(struct meter_cgroup *m, const char *name, __u32 *idx)
+{
+	for (size_t i = 0; i < m->n_tenants; i++) {
+		if (strcmp(m->names[i], name) == 0) {
+			*idx = (__u32)i;
+			return 0;
+		}
+	}
+	if (m->n_tenants == TENANT_MAX_TENANTS) {
+		log_warn("more than %d cgroup/CIDR tenants", TENANT_MAX_TENANTS);
+		return -E2BIG;
+	}
+	snprintf(m->names[m->n_tenants], METER_TENANT_LEN, "%s", name);
+	*idx = (__u32)m->n_tenants++;
+	return 0;
+}
+
+/* A relative path is taken under the cgroup root.  The cgroup id is the
+ * directory's inode number (what bpf_get_current_cgroup_id returns). */
+static int resolve_cgroup(const struct meter_cgroup *m, const struct meter_conf_cgroup *g,
+			  __u64 *id)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s%s%s", g->path[0] == '/' ? "" : m->root,
+		     g->path[0] == '/' ? "" : "/", g->path) >= (int)sizeof(path)) {
+		log_warn("tenant '%s': cgroup path '%s' is too long", g->tenant, g->path);
+		return -ENAMETOOLONG;
+	}
+	if (stat(path, &st) < 0) {
+		log_warn("tenant '%s': cgroup path '%s': %s", g->tenant, path,
+			 strerror(errno));
+		return -EINVAL;
+	}
+	if (!S_ISDIR(st.st_mode) || !is_fs(path, CGROUP2_SUPER_MAGIC)) {
+		log_warn("tenant '%s': cgroup path '%s' is not a cgroup v2 directory",
+			 g->tenant, path);
+		return -EINVAL;
+	}
+	*id = st.st_ino;
+	return 0;
+}
+
+static int load_tenants(struct meter_cgroup *m, const struct meter_conf *conf)
+{
+	int err;
+
+	for (size_t i = 0; i < conf->n_cgroups; i++) {
+		const struct meter_conf_cgroup *g = &conf->cgroups[i];
+		struct cg_entry *e = &m->cgs[m->n_cgs];
+
+		err = resolve_cgroup(m, g, &e->id);
+		if (err)
+			return err;
+		err = tenant_index(m, g->tenant, &e->tenant);
+		if (err)
+			return err;
+		for (size_t j = 0; j < m->n_cgs; j++) {
+			if (m->cgs[j].id == e->id && m->cgs[j].tenant != e->tenant) {
+				log_warn("tenant '%s': cgroup '%s' already belongs to tenant '%s'",
+					 g->tenant, g->path, m->names[m->cgs[j].tenant]);
+				return -EINVAL;
+			}
+		}
+		m->has_cgroup[e->tenant] = true;
+		m->n_cgs++;
+	}
+	for (size_t i = 0; i < conf->n_cidrs; i++) {
+		__u32 idx;
+
+		err = tenant_index(m, conf->cidrs[i].tenant, &idx);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static __u64 tenants_hash(const struct meter_cgroup *m)
+{
+	__u64 h = fnv(FNV64_OFFSET, "abi", 3);
+	__u32 abi = TENANT_ABI_VERSION;
+
+	h = fnv(h, &abi, sizeof(abi));
+	for (size_t i = 0; i < m->n_tenants; i++)
+		h = fnv(h, m->names[i], strlen(m->names[i]) + 1);
+	return h;
+}
+
+static __u64 fingerprint(const struct meter_cgroup *m, const struct meter_conf *conf)
+{
+	size_t sz = 0;
+	const void *elf = tenant_bpf__elf_bytes(&sz);
+	__u64 h = fnv(FNV64_OFFSET, elf, sz);
+	__u64 th = tenants_hash(m);
+	__u8 flags[2] = { conf->n_cgroups > 0, conf->n_cidrs > 0 };
+
+	h = fnv(h, &th, sizeof(th));
+	h = fnv(h, m->root, strlen(m->root) + 1);
+	h = fnv(h, &conf->max_entries, sizeof(conf->max_entries));
+	return fnv(h, flags, sizeof(flags));
+}
+
+static int read_meta(const char *dir, struct tenant_meta *meta)
+{
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd, err = 0;
+
+	err = pin_path(path, sizeof(path), dir, META_PIN);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, meta) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int write_meta(const char *dir, const struct tenant_meta *meta)
+{
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd, err;
+
+	err = pin_path(path, sizeof(path), dir, META_PIN);
+	if (err)
+		return err;
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "tenant_meta", sizeof(__u32),
+			    sizeof(*meta), 1, NULL);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, &zero, meta, BPF_ANY) < 0 || bpf_obj_pin(fd, path) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Desired settings -> map, then remove entries no longer configured; an
+ * unchanged entry is never absent in between. */
+static int sync_map(int fd, const void *keys, size_t n, size_t key_size,
+		    const __u32 *vals, const char *what)
+{
+	unsigned char key[sizeof(struct tenant_lpm6) > 8 ? sizeof(struct tenant_lpm6) : 8];
+	unsigned char next[sizeof(key)];
+	unsigned char stale[TENANT_MAX_CGROUPS + TENANT_MAX_CIDRS][sizeof(key)];
+	size_t n_stale = 0;
+	void *prev = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (bpf_map_update_elem(fd, (const char *)keys + i * key_size, &vals[i],
+					BPF_ANY) < 0) {
+			int err = -errno;
+
+			log_warn("cannot set %s entry %zu: %s", what, i, strerror(-err));
+			return err;
+		}
+	}
+	while (bpf_map_get_next_key(fd, prev, next) == 0 &&
+	       n_stale < sizeof(stale) / sizeof(stale[0])) {
+		bool wanted = false;
+
+		for (size_t i = 0; i < n && !wanted; i++)
+			wanted = memcmp((const char *)keys + i * key_size, next, key_size) == 0;
+		if (!wanted)
+			memcpy(stale[n_stale++], next, key_size);
+		memcpy(key, next, key_size);
+		prev = key;
+	}
+	for (size_t i = 0; i < n_stale; i++)
+		bpf_map_delete_elem(fd, stale[i]);
+	return 0;
+}
+
+static void mask_prefix(__u8 *addr, size_t len, unsigned plen)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned bits = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * i : 0;
+
+		addr[i] &= (__u8)(0xff00u >> bits);
+	}
+}
+
+static int sync_cidrs(struct meter_cgroup *m, const struct meter_conf *conf,
+		      int fd4, int fd6)
+{
+	static struct tenant_lpm4 k4[METER_CONF_MAX_CIDRS];
+	static struct tenant_lpm6 k6[METER_CONF_MAX_CIDRS];
+	__u32 v4[METER_CONF_MAX_CIDRS], v6[METER_CONF_MAX_CIDRS];
+	size_t n4 = 0, n6 = 0;
+	int err;
+
+	for (size_t i = 0; i < conf->n_cidrs; i++) {
+		const struct meter_conf_cidr *c = &conf->cidrs[i];
+		bool v4fam = c->family == 4;
+		size_t alen = v4fam ? 4 : 16;
+		void *key = v4fam ? (void *)&k4[n4] : (void *)&k6[n6];
+		__u32 *prefix = key;
+		__u8 *addr = (__u8 *)key + sizeof(__u32);
+		__u32 idx;
+
+		memset(key, 0, v4fam ? sizeof(k4[0]) : sizeof(k6[0]));
+		*prefix = c->prefix_len;
+		memcpy(addr, c->addr, alen);
+		mask_prefix(addr, alen, c->prefix_len);
+		err = tenant_index(m, c->tenant, &idx);
+		if (err)
+			return err;
+		for (size_t j = 0; j < (v4fam ? n4 : n6); j++) {
+			const void *other = v4fam ? (void *)&k4[j] : (void *)&k6[j];
+			__u32 ot = v4fam ? v4[j] : v6[j];
+
+			if (memcmp(other, key, v4fam ? sizeof(k4[0]) : sizeof(k6[0])) == 0 &&
+			    ot != idx) {
+				log_warn("tenant '%s': cidr given twice (also tenant '%s')",
+					 c->tenant, m->names[ot]);
+				return -EINVAL;
+			}
+		}
+		if (v4fam)
+			v4[n4++] = idx;
+		else
+			v6[n6++] = idx;
+	}
+	err = sync_map(fd4, k4, n4, sizeof(k4[0]), v4, "IPv4 CIDR");
+	if (!err)
+		err = sync_map(fd6, k6, n6, sizeof(k6[0]), v6, "IPv6 CIDR");
+	return err;
+}
+
+static int sync_cgroups(struct meter_cgroup *m, int fd)
+{
+	__u64 keys[METER_CONF_MAX_CGROUPS];
+	__u32 vals[METER_CONF_MAX_CGROUPS];
+
+	for (size_t i = 0; i < m->n_cgs; i++) {
+		keys[i] = m->cgs[i].id;
+		vals[i] = m->cgs[i].tenant;
+	}
+	return sync_map(fd, keys, m->n_cgs, sizeof(keys[0]), vals, "cgroup");
+}
+
+/* Create every tenant x metric key up front so the kernel side never has
+ * to insert (an insert that fails is counted as overflow). */
+static void precreate_counters(struct meter_cgroup *m)
+{
+	static const __u32 metrics[] = {
+		TENANT_METRIC_CPU_NS, TENANT_METRIC_NET_RX_BYTES,
+		TENANT_METRIC_NET_TX_BYTES, TENANT_METRIC_TCP_CONNECTIONS,
+	};
+
+	memset(m->percpu, 0, sizeof(__u64) * (size_t)m->ncpus);
+	for (size_t t = 0; t < m->n_tenants; t++) {
+		for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
+			struct tenant_key k = { .tenant = (__u32)t, .metric = metrics[i] };
+
+			if (bpf_map_update_elem(m->counters_fd, &k, m->percpu, BPF_NOEXIST) < 0 &&
+			    errno != EEXIST)
+				log_warn("counter map full ([meter] max_entries): tenant '%s' "
+					 "will count as overflow", m->names[t]);
+		}
+	}
+}
+
+static int open_pinned(const char *dir, const char *name, int *fd)
+{
+	char path[PATH_MAX];
+	int err = pin_path(path, sizeof(path), dir, name);
+
+	if (err)
+		return err;
+	*fd = bpf_obj_get(path);
+	if (*fd < 0) {
+		err = -errno;
+		log_warn("cannot open pinned map %s: %s", path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Maps are pinned by now: sync settings and keep the counter fds. */
+static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
+{
+	int cg_fd = -1, c4_fd = -1, c6_fd = -1, err;
+
+	err = open_pinned(m->dir, "counters", &m->counters_fd);
+	if (!err)
+		err = open_pinned(m->dir, "overflow", &m->overflow_fd);
+	if (!err)
+		err = open_pinned(m->dir, "cgroup_tenants", &cg_fd);
+	if (!err)
+		err = open_pinned(m->dir, "cidr4_tenants", &c4_fd);
+	if (!err)
+		err = open_pinned(m->dir, "cidr6_tenants", &c6_fd);
+	if (err)
+		goto cleanup;
+	err = sync_cgroups(m, cg_fd);
+	if (err)
+		goto cleanup;
+	err = sync_cidrs(m, conf, c4_fd, c6_fd);
+	if (err)
+		goto cleanup;
+	precreate_counters(m);
+cleanup:
+	if (cg_fd >= 0)
+		close(cg_fd);
+	if (c4_fd >= 0)
+		close(c4_fd);
+	if (c6_fd >= 0)
+		close(c6_fd);
+	return err;
+}
+
+static struct bpf_link *attach_hook(struct tenant_bpf *skel, enum hook hk, int root_fd)
+{
+	switch (hk) {
+	case HOOK_CPU: {
+		struct bpf_link *l = NULL;
+
+		if (bpf_program__autoload(skel->progs.tenant_cpu))
+			l = bpf_program__attach(skel->progs.tenant_cpu);
+		if (!l) {
+			log_info("tp_btf/sched_stat_runtime unavailable; trying raw_tp");
+			l = bpf_program__attach(skel->progs.tenant_cpu_raw);
+		}
+		return l;
+	}
+	case HOOK_INGRESS:
+		return bpf_program__attach_cgroup(skel->progs.tenant_ingress, root_fd);
+	case HOOK_EGRESS:
+		return bpf_program__attach_cgroup(skel->progs.tenant_egress, root_fd);
+	case HOOK_SOCKOPS:
+		return bpf_program__attach_cgroup(skel->progs.tenant_sockops, root_fd);
+	default:
+		return NULL;
+	}
+}
+
+static int open_skel(const struct meter_cgroup *m, const struct meter_conf *conf,
+		     bool tp_btf, struct tenant_bpf **out)
+{
+	struct tenant_bpf *skel;
+	struct bpf_map *map;
+	int err;
+
+	*out = NULL;
+	skel = tenant_bpf__open();
+	if (!skel)
+		return errno ? -errno : -EINVAL;
+	skel->rodata->has_cgroups = conf->n_cgroups > 0;
+	skel->rodata->has_cidrs = conf->n_cidrs > 0;
+	bpf_program__set_autoload(skel->progs.tenant_cpu, tp_btf);
+	err = bpf_map__set_max_entries(skel->maps.counters, (__u32)conf->max_entries);
+	if (err)
+		goto cleanup;
+	bpf_object__for_each_map(map, skel->obj) {
+		if (bpf_map__is_internal(map))
+			continue;
+		err = meter_pin_reuse(map, m->dir);
+		if (err)
+			goto cleanup;
+	}
+	err = tenant_bpf__load(skel);
+	if (err)
+		goto cleanup;
+	*out = skel;
+	skel = NULL;
+cleanup:
+	tenant_bpf__destroy(skel);
+	return err;
+}
+
+/* Unpins the old links (they detach), loads, attaches and pins. */
+static int load_fresh(struct meter_cgroup *m, const struct meter_conf *conf,
+		      const struct tenant_meta *old, struct meter_health *h)
+{
+	struct tenant_meta meta = { .abi = TENANT_ABI_VERSION };
+	struct bpf_link *links[HOOK_COUNT] = { 0 };
+	struct tenant_bpf *skel = NULL;
+	int root_fd = -1, err;
+
+	meta.fingerprint = fingerprint(m, conf);
+	meta.tenants_hash = tenants_hash(m);
+	unpin(m->dir, META_PIN);
+	for (int i = 0; i < HOOK_COUNT; i++)
+		unpin(m->dir, hook_pins[i]);
+	if (!old || old->abi != TENANT_ABI_VERSION || old->tenants_hash != meta.tenants_hash) {
+		if (pinned(m->dir, "counters"))
+			log_warn("tenant list changed: cgroup/CIDR counters under %s start "
+				 "from zero", m->dir);
+		unpin(m->dir, "counters");
+	}
+	err = open_skel(m, conf, true, &skel);
+	if (err) {
+		log_warn("loading %s with tp_btf failed (%s); retrying with raw_tp",
+			 "bpf/tenant.bpf.o", strerror(-err));
+		err = open_skel(m, conf, false, &skel);
+	}
+	if (err) {
+		log_warn("cannot load the cgroup/CIDR meter: %s", strerror(-err));
+		goto cleanup;
+	}
+	root_fd = open(m->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		err = -errno;
+		log_warn("cannot open cgroup root %s: %s", m->root, strerror(-err));
+		goto cleanup;
+	}
+	err = use_pins(m, conf);
+	if (err)
+		goto cleanup;
+	for (int i = 0; i < HOOK_COUNT; i++) {
+		char path[PATH_MAX];
+
+		links[i] = attach_hook(skel, (enum hook)i, root_fd);
+		if (!links[i]) {
+			log_warn("%s: cannot attach (%s); that metric is not counted",
+				 hook_names[i], strerror(errno));
+			continue;
+		}
+		err = pin_path(path, sizeof(path), m->dir, hook_pins[i]);
+		if (!err && bpf_link__pin(links[i], path) < 0)
+			err = -errno;
+		if (err) {
+			log_warn("cannot pin %s: %s", path, strerror(-err));
+			goto cleanup;
+		}
+		meta.hooks |= 1u << i;
+	}
+	err = write_meta(m->dir, &meta);
+	if (err)
+		log_warn("cannot pin %s/%s: %s", m->dir, META_PIN, strerror(-err));
+cleanup:
+	for (int i = 0; i < HOOK_COUNT; i++) {
+		if (err && links[i])
+			bpf_link__unpin(links[i]);
+		bpf_link__destroy(links[i]);    /* pinned links stay attached */
+	}
+	for (int i = 0; i < HOOK_COUNT && !err; i++)
+		meter_health_hook(h, hook_names[i], meta.hooks & (1u << i));
+	if (root_fd >= 0)
+		close(root_fd);
+	tenant_bpf__destroy(skel);
+	return err;
+}
+
+static int reuse(struct meter_cgroup *m, const struct meter_conf *conf,
+		 const struct tenant_meta *meta, struct meter_health *h)
+{
+	int err = use_pins(m, conf);
+
+	if (err)
+		return err;
+	log_info("reusing the cgroup/CIDR meter pinned under %s", m->dir);
+	for (int i = 0; i < HOOK_COUNT; i++)
+		meter_health_hook(h, hook_names[i], meta->hooks & (1u << i));
+	return 0;
+}
+
+static bool can_reuse(const struct meter_cgroup *m, const struct meter_conf *conf,
+		      const struct tenant_meta *meta)
+{
+	if (meta->abi != TENANT_ABI_VERSION || meta->fingerprint != fingerprint(m, conf)) {
+		log_info("cgroup/CIDR meter under %s was made by another object or "
+			 "config; reloading it", m->dir);
+		return false;
+	}
+	for (int i = 0; i < HOOK_COUNT; i++) {
+		if ((meta->hooks & (1u << i)) && !pinned(m->dir, hook_pins[i])) {
+			log_info("pinned link %s/%s is gone; reloading the cgroup/CIDR meter",
+				 m->dir, hook_pins[i]);
+			return false;
+		}
+	}
+	return true;
+}
+
+int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,
+		      struct meter_cgroup **out)
+{
+	struct meter_cgroup *m;
+	struct tenant_meta meta;
+	bool have_meta;
+	int err;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->counters_fd = m->overflow_fd = -1;
+	m->ncpus = libbpf_num_possible_cpus();
+	if (m->ncpus <= 0) {
+		err = m->ncpus ? m->ncpus : -EINVAL;
+		goto cleanup;
+	}
+	m->percpu = calloc((size_t)m->ncpus, sizeof(__u64));
+	if (!m->percpu) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (snprintf(m->dir, sizeof(m->dir), "%s/%s", conf->pin_dir, PIN_SUBDIR) >=
+	    (int)sizeof(m->dir)) {
+		err = -ENAMETOOLONG;
+		goto cleanup;
+	}
+	err = find_root(conf, m->root, sizeof(m->root));
+	if (err)
+		goto cleanup;
+	err = load_tenants(m, conf);
+	if (err)
+		goto cleanup;
+	if (mkdir(m->dir, 0700) < 0 && errno != EEXIST) {
+		err = -errno;
+		log_warn("cannot create %s: %s", m->dir, strerror(-err));
+		goto cleanup;
+	}
+	have_meta = read_meta(m->dir, &meta) == 0;
+	if (have_meta && can_reuse(m, conf, &meta))
+		err = reuse(m, conf, &meta, h);
+	else
+		err = load_fresh(m, conf, have_meta ? &meta : NULL, h);
+	if (err)
+		goto cleanup;
+	*out = m;
+	m = NULL;
+cleanup:
+	meter_cgroup_close(m);
+	return err;
+}
+
+static int read_counter(struct meter_cgroup *m, __u32 tenant, __u32 metric, __u64 *sum)
+{
+	struct tenant_key k = { .tenant = tenant, .metric = metric };
+
+	*sum = 0;
+	if (bpf_map_lookup_elem(m->counters_fd, &k, m->percpu) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (int c = 0; c < m->ncpus; c++)
+		*sum += m->percpu[c];
+	return 0;
+}
+
+int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
+		      struct meter_health *h)
+{
+	static const __u32 metrics[] = {
+		TENANT_METRIC_CPU_NS, TENANT_METRIC_NET_RX_BYTES,
+		TENANT_METRIC_NET_TX_BYTES, TENANT_METRIC_TCP_CONNECTIONS,
+	};
+	__u32 zero = 0;
+	__u64 v;
+	int err;
+
+	for (size_t t = 0; t < m->n_tenants; t++) {
+		for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
+			struct meter_row row = { .metric = (int)metrics[i] };
+
+			if (metrics[i] == TENANT_METRIC_CPU_NS && !m->has_cgroup[t])
+				continue;
+			err = read_counter(m, (__u32)t, metrics[i], &v);
+			if (err)
+				return err;
+			snprintf(row.tenant, sizeof(row.tenant), "%s", m->names[t]);
+			row.value = v;
+			err = meter_rows_push(rows, &row);
+			if (err)
+				return err;
+		}
+	}
+	if (bpf_map_lookup_elem(m->overflow_fd, &zero, m->percpu) == 0)
+		for (int c = 0; c < m->ncpus; c++)
+			h->map_overflow += m->percpu[c];
+	return 0;
+}
+
+void meter_cgroup_close(struct meter_cgroup *m)
+{
+	if (!m)
+		return;
+	if (m->counters_fd >= 0)
+		close(m->counters_fd);
+	if (m->overflow_fd >= 0)
+		close(m->overflow_fd);
+	free(m->percpu);
+	free(m);
+}
+
+int meter_cgroup_unpin(const char *pin_dir)
+{
+	char dir[PATH_MAX];
+	int err = 0;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", pin_dir, PIN_SUBDIR) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	unpin(dir, META_PIN);
+	for (int i = 0; i < HOOK_COUNT; i++)
+		unpin(dir, hook_pins[i]);
+	for (size_t i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++)
+		unpin(dir, map_pins[i]);
+	if (rmdir(dir) < 0 && errno != ENOENT) {
+		err = -errno;
+		log_warn("cannot remove %s: %s", dir, strerror(-err));
+	}
+	return err;
+}
