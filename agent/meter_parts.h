@@ -33,6 +33,9 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 		    struct meter_health *h);
 void meter_http_close(struct meter_http *m);
+/* Removes everything the HTTP meter pinned under pin_dir/http (its links
+ * detach, its counters are gone).  For the agent's detach command. */
+int meter_http_unpin(const char *pin_dir);
 
 struct meter_cgroup;
 int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,

@@ -1,0 +1,578 @@
+/* meter_http: HTTP API requests on configured local ports (bpf/http.bpf.c).
+ *
+ * Everything lives pinned under <pin_dir>/http/: the counter, stats and
+ * connection maps, one link per hook ("link_<program>"), and the
+ * "http_meta" map holding the fingerprint (FNV-1a over the BPF object bytes
+ * and every setting the programs see).  bpffs holds no regular files, so
+ * the fingerprint is a pinned map, written last.  The links stay pinned when
+ * the agent exits, so counting goes on while it is down.  On open, a
+ * matching fingerprint with every link present means "reuse without
+ * reloading"; anything else unpins the old links and loads afresh, keeping
+ * the counters (and, for the same object, the open connections).
+ *
+ * Ownership: meter_http_open() returns a struct the caller frees with
+ * meter_http_close(), which closes fds and leaves the pins in place;
+ * meter_http_unpin() removes them. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "meter_parts.h"
+#include "metric.h"
+#include "bpf/http.h"
+#include "bpf/http.skel.h"
+
+#define HTTP_MAX_LINKS 32
+
+struct meter_http {
+	struct http_bpf *skel;          /* NULL when pinned links were reused */
+	struct bpf_link *links[HTTP_MAX_LINKS];
+	size_t n_links;
+	int counts_fd, stats_fd;        /* owned */
+	char routes[METER_CONF_MAX_ROUTES][METER_CONF_NAME_LEN];
+	size_t n_routes;
+};
+
+static const char *const method_names[HTTP_M_COUNT] = {
+	"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "OTHER",
+};
+
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * HTTP_FNV_PRIME;
+	return h;
+}
+
+/* Header names compare case-insensitively: the kernel hashes them lower-cased. */
+static uint64_t fnv_lower(const char *s)
+{
+	uint64_t h = HTTP_FNV_OFFSET;
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 'A' && c <= 'Z')
+			c += 32;
+		h = (h ^ c) * HTTP_FNV_PRIME;
+	}
+	return h;
+}
+
+/* "/v1/items/{*}" -> segments v1, items, {*} (braces only keep this a
+ * comment).  "*" is exactly one segment (any
+ * bytes but '/', possibly empty), "**" (last only) zero or more segments. */
+static int route_compile(const char *pattern, struct http_route *r)
+{
+	const char *p = pattern;
+
+	memset(r, 0, sizeof(*r));
+	if (*p != '/')
+		goto bad;
+	p++;
+	for (;;) {
+		const char *end = strchr(p, '/');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (r->nseg == HTTP_MAX_SEGS) {
+			log_warn("route '%s': more than %d path segments", pattern,
+				 HTTP_MAX_SEGS);
+			return -EINVAL;
+		}
+		if (len == 2 && !memcmp(p, "**", 2)) {
+			if (end) {
+				log_warn("route '%s': '**' must be the last segment", pattern);
+				return -EINVAL;
+			}
+			r->kind[r->nseg] = HTTP_SEG_REST;
+		} else if (len == 1 && *p == '*') {
+			r->kind[r->nseg] = HTTP_SEG_ONE;
+		} else if (memchr(p, '*', len)) {
+			log_warn("route '%s': '*' must be a whole segment ('*' or '**')",
+				 pattern);
+			return -EINVAL;
+		} else {
+			r->kind[r->nseg] = HTTP_SEG_LIT;
+			r->hash[r->nseg] = fnv_bytes(HTTP_FNV_OFFSET, p, len);
+		}
+		r->nseg++;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+bad:
+	log_warn("route '%s' must start with '/'", pattern);
+	return -EINVAL;
+}
+
+/* Everything the loaded programs depend on. */
+static uint64_t fingerprint(const struct meter_conf *conf, uint64_t obj_hash)
+{
+	uint64_t h = obj_hash;
+
+	h = fnv_bytes(h, conf->ports, conf->n_ports * sizeof(conf->ports[0]));
+	h = fnv_bytes(h, conf->tenant_header, sizeof(conf->tenant_header));
+	h = fnv_bytes(h, conf->api_key_header, sizeof(conf->api_key_header));
+	for (size_t i = 0; i < conf->n_routes; i++)
+		h = fnv_bytes(h, conf->routes[i].pattern, sizeof(conf->routes[i].pattern));
+	h = fnv_bytes(h, &conf->n_routes, sizeof(conf->n_routes));
+	for (size_t i = 0; i < conf->n_keys; i++) {
+		h = fnv_bytes(h, &conf->keys[i].hash, sizeof(conf->keys[i].hash));
+		h = fnv_bytes(h, conf->keys[i].tenant, sizeof(conf->keys[i].tenant));
+	}
+	h = fnv_bytes(h, &conf->max_entries, sizeof(conf->max_entries));
+	h = fnv_bytes(h, &conf->max_connections, sizeof(conf->max_connections));
+	return h;
+}
+
+static int http_dir(const char *pin_dir, char *buf, size_t len)
+{
+	if (snprintf(buf, len, "%s/http", pin_dir) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int pin_path(char *buf, size_t len, const char *dir, const char *prefix,
+		    const char *name)
+{
+	if (snprintf(buf, len, "%s/%s%s", dir, prefix, name) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* "tracepoint/syscalls/sys_exit_recvfrom" -> "http:sys_exit_recvfrom" */
+static void hook_name(const struct bpf_program *prog, char *buf, size_t len)
+{
+	const char *sec = bpf_program__section_name(prog);
+	const char *slash = strrchr(sec, '/');
+
+	snprintf(buf, len, "http:%s", slash ? slash + 1 : sec);
+}
+
+/* libbpf finds tracepoint ids through tracefs; mount it if nobody has. */
+static void ensure_tracefs(void)
+{
+	if (access("/sys/kernel/tracing/events", F_OK) == 0 ||
+	    access("/sys/kernel/debug/tracing/events", F_OK) == 0)
+		return;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL))
+		log_warn("tracefs is not mounted and mounting it at "
+			 "/sys/kernel/tracing failed: %s", strerror(errno));
+	else
+		log_info("mounted tracefs at /sys/kernel/tracing");
+}
+
+static int read_meta(const char *dir, struct http_meta *meta)
+{
+	char path[512];
+	uint32_t zero = 0;
+	int fd, err = 0;
+
+	memset(meta, 0, sizeof(*meta));
+	if (pin_path(path, sizeof(path), dir, "", "http_meta"))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_lookup_elem(fd, &zero, meta))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Every program of the object has its link pinned? */
+static bool links_complete(struct http_bpf *skel, const char *dir)
+{
+	struct bpf_program *prog;
+	char path[512];
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (pin_path(path, sizeof(path), dir, "link_", bpf_program__name(prog)) ||
+		    access(path, F_OK))
+			return false;
+	}
+	return true;
+}
+
+static void unpin_links(struct http_bpf *skel, const char *dir)
+{
+	struct bpf_program *prog;
+	char path[512];
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		if (!pin_path(path, sizeof(path), dir, "link_", bpf_program__name(prog)))
+			unlink(path);
+	}
+}
+
+static int open_pinned(const char *dir, const char *name, int *fd)
+{
+	char path[512];
+	int err = pin_path(path, sizeof(path), dir, "", name);
+
+	if (err)
+		return err;
+	*fd = bpf_obj_get(path);
+	if (*fd < 0) {
+		err = -errno;
+		log_warn("cannot open pinned map %s: %s", path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int set_rodata(struct http_bpf *skel, const struct meter_conf *conf)
+{
+	struct http_bpf__rodata *ro = skel->rodata;
+
+	if (conf->n_routes > HTTP_MAX_ROUTES || conf->n_ports > HTTP_MAX_PORTS)
+		return -E2BIG;
+	for (size_t i = 0; i < conf->n_ports; i++)
+		ro->ports[i] = conf->ports[i];
+	ro->n_ports = conf->n_ports;
+	for (size_t i = 0; i < conf->n_routes; i++) {
+		int err = route_compile(conf->routes[i].pattern, &ro->routes[i]);
+
+		if (err)
+			return err;
+	}
+	ro->n_routes = conf->n_routes;
+	ro->use_tenant_hdr = conf->tenant_header[0] != '\0';
+	ro->use_key_hdr = conf->api_key_header[0] != '\0';
+	ro->tenant_hdr_hash = fnv_lower(conf->tenant_header);
+	ro->key_hdr_hash = fnv_lower(conf->api_key_header);
+	ro->cl_hdr_hash = fnv_lower("content-length");
+	ro->te_hdr_hash = fnv_lower("transfer-encoding");
+	return 0;
+}
+
+static int fill_keys(struct http_bpf *skel, const struct meter_conf *conf)
+{
+	int fd = bpf_map__fd(skel->maps.http_keys);
+
+	for (size_t i = 0; i < conf->n_keys; i++) {
+		struct http_tenant t = { 0 };
+
+		snprintf(t.name, sizeof(t.name), "%s", conf->keys[i].tenant);
+		if (bpf_map_update_elem(fd, &conf->keys[i].hash, &t, BPF_ANY)) {
+			int err = -errno;
+
+			log_warn("cannot store API key hash for tenant %s: %s",
+				 conf->keys[i].tenant, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Attaches every program, pinning each link; a hook that cannot attach is
+ * a warning.  No attached accept hook at all is an error. */
+static int attach_all(struct meter_http *m, const char *dir, struct meter_health *h)
+{
+	struct bpf_program *prog;
+	bool have_accept = false;
+	char path[512], name[METER_HOOK_NAME_LEN];
+
+	bpf_object__for_each_program(prog, m->skel->obj) {
+		struct bpf_link *link;
+		int err;
+
+		hook_name(prog, name, sizeof(name));
+		link = bpf_program__attach(prog);
+		if (!link) {
+			log_warn("HTTP hook %s did not attach: %s (its traffic is "
+				 "not metered)", name, strerror(errno));
+			meter_health_hook(h, name, false);
+			continue;
+		}
+		err = pin_path(path, sizeof(path), dir, "link_", bpf_program__name(prog));
+		if (!err)
+			err = bpf_link__pin(link, path);
+		if (err)
+			log_warn("cannot pin link %s: %s (counting stops when the "
+				 "agent exits)", path, strerror(-err));
+		if (m->n_links < HTTP_MAX_LINKS)
+			m->links[m->n_links++] = link;
+		else
+			bpf_link__destroy(link);
+		meter_health_hook(h, name, true);
+		if (strstr(name, "accept"))
+			have_accept = true;
+	}
+	if (!have_accept) {
+		log_warn("no accept hook attached: HTTP connections cannot be found");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int write_meta(struct http_bpf *skel, uint64_t fp, uint64_t obj_hash)
+{
+	struct http_meta meta = { .fingerprint = fp, .obj_hash = obj_hash };
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.http_meta), &zero, &meta, 0))
+		return -errno;
+	return 0;
+}
+
+static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
+		      const char *dir, uint64_t fp, uint64_t obj_hash, bool same_obj,
+		      struct meter_health *h)
+{
+	struct bpf_map *keep[] = {
+		m->skel->maps.http_counts, m->skel->maps.http_stats,
+		m->skel->maps.http_meta, m->skel->maps.http_conns,
+		m->skel->maps.http_procs,
+	};
+	char path[512];
+	int err;
+
+	/* Old programs stop first so nothing is counted twice. */
+	unpin_links(m->skel, dir);
+	if (!same_obj) {
+		/* connection state from another object may have another layout */
+		if (!pin_path(path, sizeof(path), dir, "", "http_conns"))
+			unlink(path);
+		if (!pin_path(path, sizeof(path), dir, "", "http_procs"))
+			unlink(path);
+	}
+	err = set_rodata(m->skel, conf);
+	if (err)
+		goto cleanup;
+	bpf_map__set_max_entries(m->skel->maps.http_counts, conf->max_entries);
+	bpf_map__set_max_entries(m->skel->maps.http_conns, conf->max_connections);
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+		err = meter_pin_reuse(keep[i], dir);
+		if (err)
+			goto cleanup;
+	}
+	err = http_bpf__load(m->skel);
+	if (err) {
+		log_warn("loading bpf/http.bpf.o failed: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = fill_keys(m->skel, conf);
+	if (!err)
+		err = write_meta(m->skel, 0, obj_hash);   /* invalid until every link is pinned */
+	if (!err)
+		err = attach_all(m, dir, h);
+	if (!err)
+		err = write_meta(m->skel, fp, obj_hash);
+	if (err)
+		goto cleanup;
+	m->counts_fd = dup(bpf_map__fd(m->skel->maps.http_counts));
+	m->stats_fd = dup(bpf_map__fd(m->skel->maps.http_stats));
+	if (m->counts_fd < 0 || m->stats_fd < 0)
+		err = -errno;
+cleanup:
+	return err;
+}
+
+static int reuse_pinned(struct meter_http *m, const char *dir, struct meter_health *h)
+{
+	struct bpf_program *prog;
+	char name[METER_HOOK_NAME_LEN];
+	int err;
+
+	err = open_pinned(dir, "http_counts", &m->counts_fd);
+	if (!err)
+		err = open_pinned(dir, "http_stats", &m->stats_fd);
+	if (err)
+		return err;
+	bpf_object__for_each_program(prog, m->skel->obj) {
+		hook_name(prog, name, sizeof(name));
+		meter_health_hook(h, name, true);
+	}
+	return 0;
+}
+
+int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
+		    struct meter_http **out)
+{
+	struct meter_http *m;
+	struct http_meta meta;
+	char dir[512];
+	const void *obj;
+	size_t obj_len;
+	uint64_t obj_hash, fp;
+	struct http_route scratch;
+	int err;
+
+	*out = NULL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->counts_fd = m->stats_fd = -1;
+	for (size_t i = 0; i < conf->n_routes; i++) {
+		err = route_compile(conf->routes[i].pattern, &scratch);
+		if (err)
+			goto cleanup;
+		snprintf(m->routes[i], sizeof(m->routes[i]), "%s", conf->routes[i].pattern);
+	}
+	m->n_routes = conf->n_routes;
+	err = http_dir(conf->pin_dir, dir, sizeof(dir));
+	if (!err)
+		err = fileio_mkdirs(dir, 0700);
+	if (err) {
+		log_warn("cannot create %s: %s", dir, strerror(-err));
+		goto cleanup;
+	}
+	ensure_tracefs();
+	m->skel = http_bpf__open();
+	if (!m->skel) {
+		err = -errno;
+		log_warn("opening bpf/http.bpf.o failed: %s", strerror(-err));
+		goto cleanup;
+	}
+	obj = http_bpf__elf_bytes(&obj_len);
+	obj_hash = fnv_bytes(HTTP_FNV_OFFSET, obj, obj_len);
+	fp = fingerprint(conf, obj_hash);
+	if (read_meta(dir, &meta) == 0 && meta.fingerprint == fp &&
+	    links_complete(m->skel, dir)) {
+		log_info("HTTP meter: reusing the programs and counters pinned in %s", dir);
+		err = reuse_pinned(m, dir, h);
+		http_bpf__destroy(m->skel);
+		m->skel = NULL;
+	} else {
+		/* the connection table is kept only for the same object */
+		bool same_obj = meta.obj_hash == obj_hash;
+
+		log_info("HTTP meter: loading afresh into %s (%s)", dir,
+			 meta.fingerprint ? "program or settings changed" :
+					    "nothing usable pinned");
+		err = load_fresh(m, conf, dir, fp, obj_hash, same_obj, h);
+	}
+	if (err)
+		goto cleanup;
+	*out = m;
+	m = NULL;
+cleanup:
+	meter_http_close(m);
+	return err;
+}
+
+int meter_http_read(struct meter_http *m, struct meter_rows *rows,
+		    struct meter_health *h)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct http_key key, next, *prev = NULL;
+	struct http_val *vals = NULL;
+	uint64_t *stats = NULL;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	stats = calloc(ncpu, sizeof(*stats));
+	if (!vals || !stats) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	while (bpf_map_get_next_key(m->counts_fd, prev, &next) == 0) {
+		struct http_val sum = { 0 };
+		struct meter_row row = { 0 };
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(m->counts_fd, &key, vals))
+			continue;       /* deleted meanwhile */
+		for (int c = 0; c < ncpu; c++) {
+			sum.requests += vals[c].requests;
+			sum.req_bytes += vals[c].req_bytes;
+			sum.resp_bytes += vals[c].resp_bytes;
+		}
+		snprintf(row.tenant, sizeof(row.tenant), "%.*s",
+			 (int)strnlen(key.tenant, sizeof(key.tenant)), key.tenant);
+		snprintf(row.route, sizeof(row.route), "%s",
+			 key.route < m->n_routes ? m->routes[key.route] : "other");
+		snprintf(row.method, sizeof(row.method), "%s",
+			 method_names[key.method < HTTP_M_COUNT ? key.method : HTTP_M_OTHER]);
+		row.status_class = key.status;
+		row.metric = METRIC_API_REQUESTS;
+		row.value = sum.requests;
+		err = meter_rows_push(rows, &row);
+		row.metric = METRIC_API_REQUEST_BYTES;
+		row.value = sum.req_bytes;
+		if (!err)
+			err = meter_rows_push(rows, &row);
+		row.metric = METRIC_API_RESPONSE_BYTES;
+		row.value = sum.resp_bytes;
+		if (!err)
+			err = meter_rows_push(rows, &row);
+		if (err)
+			goto cleanup;
+	}
+	for (uint32_t slot = 0; slot < HTTP_STAT_COUNT; slot++) {
+		uint64_t total = 0;
+
+		if (bpf_map_lookup_elem(m->stats_fd, &slot, stats))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			total += stats[c];
+		if (slot == HTTP_STAT_OVERFLOW)
+			h->map_overflow += total;
+		else
+			h->event_drops += total;
+		if (total)
+			log_debug("http stat %u: %llu", slot, (unsigned long long)total);
+	}
+cleanup:
+	free(vals);
+	free(stats);
+	return err;
+}
+
+void meter_http_close(struct meter_http *m)
+{
+	if (!m)
+		return;
+	/* Destroying a pinned link only drops our fd; the pin keeps it. */
+	for (size_t i = 0; i < m->n_links; i++)
+		bpf_link__destroy(m->links[i]);
+	http_bpf__destroy(m->skel);
+	if (m->counts_fd >= 0)
+		close(m->counts_fd);
+	if (m->stats_fd >= 0)
+		close(m->stats_fd);
+	free(m);
+}
+
+int meter_http_unpin(const char *pin_dir)
+{
+	char dir[512], path[1024];
+	struct dirent *de;
+	DIR *d;
+	int err;
+
+	err = http_dir(pin_dir, dir, sizeof(dir));
+	if (err)
+		return err;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(dir) && !err)
+		err = -errno;
+	if (!err)
+		log_info("HTTP meter: removed the pinned programs and counters in %s", dir);
+	return err;
+}

@@ -1,0 +1,1182 @@
+// SPDX-License-Identifier: GPL-2.0
+/* HTTP/1.x request metering on configured local ports, from syscall
+ * tracepoints only.
+ *
+ * accept/accept4 exit: the new fd's socket local port is looked up
+ * (task->files->fdt->fd[fd]->private_data->sk->skc_num); a configured port
+ * gets a connection entry keyed by (tgid, fd).  read/write-family enter
+ * hooks do one lookup of that key and, on a hit, remember the buffer per
+ * thread; exit hooks feed the returned byte count through a streaming
+ * parser (bpf_loop, one step per header byte, one step per body run).  Body
+ * bytes are skipped arithmetically, never copied.  Requests queue in a
+ * per-connection FIFO; a request counts when both its body and its response
+ * are complete, or when the connection closes (status class 0 if the
+ * response was not complete). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "http.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define MSG_PEEK 2
+#define WIN 256                 /* bytes copied from user memory at a time */
+#define MAX_STEPS (1 << 20)
+#define FIFO_MASK (HTTP_FIFO - 1)
+
+const volatile __u16 ports[HTTP_MAX_PORTS] = {};
+const volatile __u32 n_ports = 0;
+const volatile struct http_route routes[HTTP_MAX_ROUTES] = {};
+const volatile __u32 n_routes = 0;
+const volatile __u64 tenant_hdr_hash = 0;   /* FNV-1a of the lower-case name */
+const volatile __u64 key_hdr_hash = 0;
+const volatile __u8 use_tenant_hdr = 0;
+const volatile __u8 use_key_hdr = 0;
+const volatile __u64 cl_hdr_hash = 0;       /* "content-length" */
+const volatile __u64 te_hdr_hash = 0;       /* "transfer-encoding" */
+
+/* ---- per-connection state ---------------------------------------------- */
+
+enum { DIR_REQ = 0, DIR_RESP = 1 };
+
+/* parser states; both directions share the header and chunked states */
+enum {
+	ST_IDLE,
+	ST_METHOD, ST_TARGET, ST_PATH, ST_QUERY, ST_VERSION,    /* request line */
+	ST_RVERSION, ST_STATUS, ST_REASON,                      /* status line */
+	ST_HDR_START, ST_HDR_CR, ST_HDR_NAME, ST_HDR_VALUE,
+	ST_BODY,                /* rem bytes of Content-Length body */
+	ST_CH_SIZE, ST_CH_EXT, ST_CH_DATA, ST_CH_DATA_END,
+	ST_CH_TRAILER, ST_CH_TRAILER_LINE,
+	ST_EOF,                 /* response body runs to connection close */
+};
+
+enum { H_OTHER, H_TENANT, H_KEY, H_CL, H_TE };
+
+/* entry flags */
+#define E_STARTED 0x01
+#define E_REQ_DONE 0x02
+#define E_RESP_DONE 0x04
+#define E_TENANT 0x08
+#define E_KEY 0x10
+#define E_KEY_BAD 0x20
+
+/* side flags */
+#define S_CHUNKED 0x01
+#define S_HAVE_CL 0x02
+#define S_V_STARTED 0x04
+#define S_V_WS 0x08
+#define S_V_BAD 0x10
+#define S_ORPHAN 0x20
+
+struct req_ent {
+	char tenant[HTTP_TENANT_LEN];
+	__u64 req_bytes;
+	__u64 resp_bytes;
+	__u64 key_hash;
+	__u16 status;
+	__u8 route;
+	__u8 method;
+	__u8 flags;
+	__u8 tlen;              /* tenant bytes written */
+	__u8 tend;              /* tenant length without trailing blanks */
+	__u8 pad;
+};
+
+struct side {
+	__u64 h;                /* header-name hash, then API-key value hash */
+	__u64 num;              /* Content-Length / chunk size / status digits */
+	__u64 cl;
+	__u64 rem;              /* body bytes left to skip */
+	__u64 acc;              /* method bytes / last bytes of Transfer-Encoding */
+	__u64 path_h;           /* hash of the current path segment */
+	__u32 alive;            /* routes still matching the path */
+	__u32 rest;             /* routes matched by a trailing "**" */
+	__u16 status;
+	__u8 st;
+	__u8 hdr;
+	__u8 flags;
+	__u8 seg;               /* path segment index (saturates) */
+	__u8 mlen;
+	__u8 pad;
+};
+
+struct conn {
+	struct side rq, rs;
+	__u64 orphan_bytes;     /* a response with no request before it */
+	__u32 head;             /* oldest request without a counted response */
+	__u32 tail;             /* request the request parser is filling */
+	__u8 broken;            /* gave up on this connection (counted as a drop) */
+	__u8 pad[7];
+	struct req_ent q[HTTP_FIFO];
+};
+
+enum { K_BUF, K_IOV, K_MSG, K_FILE };
+
+struct inflight {
+	__u64 conn_key;
+	__u64 ptr;
+	__u64 cnt;
+	__u8 kind;
+	__u8 dir;
+};
+
+struct scratch {
+	char buf[2 * WIN];
+};
+
+/* ---- maps ----------------------------------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384);             /* [meter] max_entries */
+	__type(key, struct http_key);
+	__type(value, struct http_val);
+} http_counts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HTTP_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} http_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);             /* [meter] max_connections */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct conn);
+} http_conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u64);
+	__type(value, struct http_tenant);
+} http_keys SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct http_meta);
+} http_meta SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct inflight);
+} http_inflight SEC(".maps");
+
+/* processes that own metered connections (tgid), so process exit only
+ * walks the connection map for them */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} http_procs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} http_scratch SEC(".maps");
+
+/* all-zero template for new connections (too big for the stack) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct conn);
+} http_zero SEC(".maps");
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static __always_inline void stat_inc(__u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(&http_stats, &slot);
+
+	if (v)
+		(*v)++;
+}
+
+static __always_inline __u64 fnv(__u64 h, __u8 b)
+{
+	return (h ^ b) * HTTP_FNV_PRIME;
+}
+
+static __always_inline __u8 lower(__u8 b)
+{
+	return (b >= 'A' && b <= 'Z') ? b + 32 : b;
+}
+
+static __always_inline int is_ws(__u8 b)
+{
+	return b == ' ' || b == '\t' || b == '\r';
+}
+
+static __always_inline int hexval(__u8 b)
+{
+	if (b >= '0' && b <= '9')
+		return b - '0';
+	b = lower(b);
+	if (b >= 'a' && b <= 'f')
+		return b - 'a' + 10;
+	return -1;
+}
+
+__noinline int count(struct req_ent *e, __u32 status)
+{
+	struct http_key k = {};
+	struct http_val *v, init = {};
+	long err;
+
+	if (!e)
+		return 0;
+	__builtin_memcpy(k.tenant, e->tenant, HTTP_TENANT_LEN);
+	k.route = e->route;
+	k.method = e->method;
+	k.status = status;
+	v = bpf_map_lookup_elem(&http_counts, &k);
+	if (!v) {
+		init.requests = 1;
+		init.req_bytes = e->req_bytes;
+		init.resp_bytes = e->resp_bytes;
+		err = bpf_map_update_elem(&http_counts, &k, &init, BPF_NOEXIST);
+		if (!err)
+			return 0;
+		v = bpf_map_lookup_elem(&http_counts, &k);  /* lost a race? */
+		if (!v) {
+			stat_inc(HTTP_STAT_OVERFLOW);
+			return 0;
+		}
+	}
+	v->requests++;
+	v->req_bytes += e->req_bytes;
+	v->resp_bytes += e->resp_bytes;
+	return 0;
+}
+
+static __always_inline __u8 status_class(__u16 status)
+{
+	return (status >= 100 && status <= 599) ? status / 100 : 0;
+}
+
+static __always_inline void set_unknown(struct req_ent *e)
+{
+	__builtin_memcpy(e->tenant, "unknown", 8);
+}
+
+/* The head request is finished on both sides: count it and move on. */
+static __always_inline void try_pop(struct conn *c)
+{
+	struct req_ent *e = &c->q[c->head & FIFO_MASK];
+
+	if ((e->flags & (E_REQ_DONE | E_RESP_DONE)) != (E_REQ_DONE | E_RESP_DONE))
+		return;
+	count(e, status_class(e->status));
+	e->flags = 0;
+	c->head++;
+}
+
+/* ---- route matching --------------------------------------------------------- */
+
+/* End of path segment number c->rq.seg with hash path_h. */
+__noinline int route_seg_end(struct side *s)
+{
+	if (!s)
+		return 0;
+	__u32 seg = s->seg;
+
+	if (seg >= HTTP_MAX_SEGS) {     /* only "**" patterns still match */
+		s->alive = 0;
+		return 0;
+	}
+	for (__u32 i = 0; i < HTTP_MAX_ROUTES; i++) {
+		__u32 bit = 1U << i;
+
+		if (i >= n_routes)
+			break;
+		if (!(s->alive & bit))
+			continue;
+		if (seg >= routes[i].nseg) {
+			s->alive &= ~bit;
+			continue;
+		}
+		__u8 kind = routes[i].kind[seg & (HTTP_MAX_SEGS - 1)];
+
+		if (kind == HTTP_SEG_REST) {
+			s->rest |= bit;
+			s->alive &= ~bit;
+		} else if (kind == HTTP_SEG_LIT &&
+			   routes[i].hash[seg & (HTTP_MAX_SEGS - 1)] != s->path_h) {
+			s->alive &= ~bit;
+		}
+	}
+	s->seg = seg + 1;
+	s->path_h = HTTP_FNV_OFFSET;
+	return 0;
+}
+
+/* Path complete with s->seg segments: first matching pattern wins. */
+__noinline int route_pick(struct side *s)
+{
+	if (!s)
+		return HTTP_ROUTE_OTHER;
+	__u32 nseg = s->seg;
+
+	for (__u32 i = 0; i < HTTP_MAX_ROUTES; i++) {
+		__u32 bit = 1U << i;
+
+		if (i >= n_routes)
+			break;
+		if (s->rest & bit)
+			return i;
+		if (!(s->alive & bit))
+			continue;
+		if (routes[i].nseg == nseg)
+			return i;
+		if (nseg < HTTP_MAX_SEGS && routes[i].nseg == nseg + 1 &&
+		    routes[i].kind[nseg & (HTTP_MAX_SEGS - 1)] == HTTP_SEG_REST)
+			return i;
+	}
+	return HTTP_ROUTE_OTHER;
+}
+
+static __always_inline __u8 method_idx(__u64 m, __u8 len)
+{
+	switch (len) {
+	case 3:
+		if (m == 0x474554) return HTTP_M_GET;           /* GET */
+		if (m == 0x505554) return HTTP_M_PUT;           /* PUT */
+		break;
+	case 4:
+		if (m == 0x504f5354) return HTTP_M_POST;
+		if (m == 0x48454144) return HTTP_M_HEAD;
+		break;
+	case 5:
+		if (m == 0x5041544348ULL) return HTTP_M_PATCH;
+		break;
+	case 6:
+		if (m == 0x44454c455445ULL) return HTTP_M_DELETE;
+		break;
+	case 7:
+		if (m == 0x4f5054494f4e53ULL) return HTTP_M_OPTIONS;
+		break;
+	}
+	return HTTP_M_OTHER;
+}
+
+/* ---- header handling (both directions) ---------------------------------- */
+
+static __always_inline void value_start(struct side *s)
+{
+	s->flags &= ~(S_V_STARTED | S_V_WS | S_V_BAD);
+	s->num = 0;
+	s->acc = 0;
+}
+
+static __always_inline void value_byte(struct side *s, struct req_ent *e, __u8 b)
+{
+	int ws = is_ws(b);
+
+	if (!(s->flags & S_V_STARTED)) {
+		if (ws)
+			return;
+		s->flags |= S_V_STARTED;
+		if (s->hdr == H_KEY)
+			s->h = HTTP_FNV_OFFSET;
+	}
+	switch (s->hdr) {
+	case H_TENANT:
+		if (!e || (e->flags & E_TENANT) || e->tlen >= HTTP_TENANT_LEN - 1)
+			return;
+		if (b == '\t')
+			b = ' ';
+		else if (b < 0x20 || b == 0x7f)
+			b = '_';
+		e->tenant[e->tlen & (HTTP_TENANT_LEN - 1)] = b;
+		e->tlen++;
+		if (!ws)
+			e->tend = e->tlen;
+		return;
+	case H_KEY:
+		if (ws) {
+			s->flags |= S_V_WS;
+		} else {
+			if (s->flags & S_V_WS)
+				s->flags |= S_V_BAD;
+			s->h = fnv(s->h, b);
+		}
+		return;
+	case H_CL:
+		if (b >= '0' && b <= '9' && !(s->flags & S_V_WS))
+			s->num = s->num * 10 + (b - '0');
+		else if (ws)
+			s->flags |= S_V_WS;
+		else
+			s->flags |= S_V_BAD;
+		return;
+	case H_TE:
+		if (ws || b == ',') {
+			if ((s->acc & 0xff) != ',')
+				s->acc = (s->acc << 8) | ',';
+		} else {
+			s->acc = (s->acc << 8) | lower(b);
+		}
+		return;
+	}
+}
+
+__noinline int value_end(struct side *s, struct req_ent *e)
+{
+	__u64 acc;
+
+	if (!s || !e)
+		return 0;
+	switch (s->hdr) {
+	case H_TENANT:
+		if (e->flags & E_TENANT)
+			return 0;
+		for (__u32 i = 0; i < HTTP_TENANT_LEN; i++) {
+			if (i >= e->tlen)
+				break;
+			if (i >= e->tend)
+				e->tenant[i] = 0;
+		}
+		e->tlen = e->tend;
+		if (e->tend)
+			e->flags |= E_TENANT;
+		return 0;
+	case H_KEY:
+		if (!(s->flags & S_V_STARTED))
+			return 0;
+		if (e->flags & E_KEY) {         /* two keys: trust neither */
+			e->flags |= E_KEY_BAD;
+			return 0;
+		}
+		e->flags |= E_KEY;
+		if (s->flags & S_V_BAD)
+			e->flags |= E_KEY_BAD;
+		e->key_hash = s->h;
+		return 0;
+	case H_CL:
+		if ((s->flags & S_V_BAD) || !(s->flags & S_V_STARTED))
+			return 0;
+		s->flags |= S_HAVE_CL;
+		s->cl = s->num;
+		return 0;
+	case H_TE:
+		acc = s->acc;
+		if ((acc & 0xff) == ',')
+			acc >>= 8;
+		if ((acc & 0x00ffffffffffffffULL) == 0x6368756e6b6564ULL &&  /* chunked */
+		    ((acc >> 56) == 0 || (acc >> 56) == ','))
+			s->flags |= S_CHUNKED;
+		else
+			s->flags &= ~S_CHUNKED;
+		return 0;
+	}
+	return 0;
+}
+
+static __always_inline __u8 classify(__u64 h, int dir)
+{
+	if (h == cl_hdr_hash)
+		return H_CL;
+	if (h == te_hdr_hash)
+		return H_TE;
+	if (dir == DIR_REQ) {
+		if (use_tenant_hdr && h == tenant_hdr_hash)
+			return H_TENANT;
+		if (use_key_hdr && h == key_hdr_hash)
+			return H_KEY;
+	}
+	return H_OTHER;
+}
+
+/* ---- completion ------------------------------------------------------- */
+
+static __always_inline void req_done(struct conn *c, struct side *s)
+{
+	struct req_ent *e = &c->q[c->tail & FIFO_MASK];
+
+	e->flags |= E_REQ_DONE;
+	c->tail++;
+	s->st = ST_IDLE;
+	try_pop(c);
+}
+
+static __always_inline void resp_done(struct conn *c, struct side *s)
+{
+	s->st = ST_IDLE;
+	if (s->flags & S_ORPHAN) {
+		struct req_ent tmp = {};
+
+		/* a response nobody asked for: count it alone under
+		 * unknown/other/OTHER */
+		set_unknown(&tmp);
+		tmp.route = HTTP_ROUTE_OTHER;
+		tmp.method = HTTP_M_OTHER;
+		tmp.resp_bytes = c->orphan_bytes;
+		c->orphan_bytes = 0;
+		count(&tmp, status_class(s->status));
+		return;
+	}
+	struct req_ent *e = &c->q[c->head & FIFO_MASK];
+
+	e->status = s->status;
+	e->flags |= E_RESP_DONE;
+	try_pop(c);
+}
+
+/* Body state after the header block of either side. */
+static __always_inline void headers_done(struct conn *c, struct side *s, int dir)
+{
+	struct req_ent *e;
+
+	if (dir == DIR_REQ) {
+		e = &c->q[c->tail & FIFO_MASK];
+		if (!(e->flags & E_TENANT)) {
+			struct http_tenant *t = NULL;
+
+			if ((e->flags & (E_KEY | E_KEY_BAD)) == E_KEY)
+				t = bpf_map_lookup_elem(&http_keys, &e->key_hash);
+			if (t)
+				__builtin_memcpy(e->tenant, t->name, HTTP_TENANT_LEN);
+			else
+				set_unknown(e);
+		}
+		if (s->flags & S_CHUNKED) {
+			s->st = ST_CH_SIZE;
+			s->num = 0;
+		} else if ((s->flags & S_HAVE_CL) && s->cl) {
+			s->st = ST_BODY;
+			s->rem = s->cl;
+		} else {
+			req_done(c, s);
+		}
+		return;
+	}
+	/* response */
+	__u16 st = s->status;
+	int head = 0;
+
+	if (!(s->flags & S_ORPHAN)) {
+		e = &c->q[c->head & FIFO_MASK];
+		head = e->method == HTTP_M_HEAD;
+	}
+	if (st >= 100 && st < 200 && st != 101) {
+		s->st = ST_IDLE;        /* interim response; the final one follows */
+		return;
+	}
+	if (st == 101) {                /* protocol switch: stop parsing */
+		resp_done(c, s);
+		c->broken = 1;
+		return;
+	}
+	if (head || st == 204 || st == 304) {
+		resp_done(c, s);
+	} else if (s->flags & S_CHUNKED) {
+		s->st = ST_CH_SIZE;
+		s->num = 0;
+	} else if (s->flags & S_HAVE_CL) {
+		if (s->cl) {
+			s->st = ST_BODY;
+			s->rem = s->cl;
+		} else {
+			resp_done(c, s);
+		}
+	} else {
+		s->st = ST_EOF;
+	}
+}
+
+static __always_inline void body_done(struct conn *c, struct side *s, int dir)
+{
+	if (dir == DIR_REQ)
+		req_done(c, s);
+	else
+		resp_done(c, s);
+}
+
+/* ---- the byte parser -------------------------------------------------------- */
+
+/* Called with the first byte of a message.  Returns the entry bytes are
+ * counted on, or NULL (orphan response / FIFO full). */
+static __always_inline int msg_start(struct conn *c, struct side *s, int dir)
+{
+	struct req_ent *e;
+
+	s->flags = 0;
+	s->num = 0;
+	s->cl = 0;
+	if (dir == DIR_REQ) {
+		if (c->tail - c->head >= HTTP_FIFO) {
+			stat_inc(HTTP_STAT_DROP_FIFO);
+			c->broken = 1;
+			return -1;
+		}
+		e = &c->q[c->tail & FIFO_MASK];
+		__builtin_memset(e, 0, sizeof(*e));
+		e->flags = E_STARTED;
+		e->route = HTTP_ROUTE_OTHER;
+		s->acc = 0;
+		s->mlen = 0;
+		s->st = ST_METHOD;
+		return 0;
+	}
+	if (c->head == c->tail && !(c->q[c->tail & FIFO_MASK].flags & E_STARTED))
+		s->flags |= S_ORPHAN;
+	s->status = 0;
+	s->st = ST_RVERSION;
+	return 0;
+}
+
+__noinline int parse_byte(struct conn *c, struct side *s, int dir,
+			  struct req_ent *e, __u32 b)
+{
+	if (!c || !s || !e)
+		return 0;
+	switch (s->st) {
+	case ST_METHOD:
+		if (b == ' ') {
+			e->method = method_idx(s->acc, s->mlen);
+			s->st = ST_TARGET;
+		} else {
+			s->acc = (s->acc << 8) | b;
+			if (s->mlen < 255)
+				s->mlen++;
+		}
+		return 0;
+	case ST_TARGET:
+		if (b == '/') {
+			s->seg = 0;
+			s->path_h = HTTP_FNV_OFFSET;
+			s->alive = n_routes >= 32 ? 0xffffffffU : (1U << n_routes) - 1;
+			s->rest = 0;
+			s->st = ST_PATH;
+		} else if (b == '\n') {
+			s->st = ST_HDR_START;
+		} else if (b != ' ') {
+			s->st = ST_QUERY;       /* "*" or absolute-form: route other */
+		}
+		return 0;
+	case ST_PATH:
+		if (b == '/') {
+			route_seg_end(s);
+		} else if (b == '?' || b == '#' || b == ' ' || b == '\r' || b == '\n') {
+			route_seg_end(s);
+			e->route = route_pick(s);
+			s->st = b == ' ' ? ST_VERSION : b == '\n' ? ST_HDR_START :
+				ST_QUERY;
+		} else {
+			s->path_h = fnv(s->path_h, b);
+		}
+		return 0;
+	case ST_QUERY:
+		if (b == ' ')
+			s->st = ST_VERSION;
+		else if (b == '\n')
+			s->st = ST_HDR_START;
+		return 0;
+	case ST_VERSION:
+	case ST_REASON:
+		if (b == '\n')
+			s->st = ST_HDR_START;
+		return 0;
+	case ST_RVERSION:
+		if (b == ' ')
+			s->st = ST_STATUS;
+		return 0;
+	case ST_STATUS:
+		if (b >= '0' && b <= '9') {
+			if (s->status < 1000)
+				s->status = s->status * 10 + (b - '0');
+		} else {
+			s->st = b == '\n' ? ST_HDR_START : ST_REASON;
+		}
+		return 0;
+	case ST_HDR_START:
+		if (b == '\r') {
+			s->st = ST_HDR_CR;
+		} else if (b == '\n') {
+			headers_done(c, s, dir);
+		} else {
+			s->h = fnv(HTTP_FNV_OFFSET, lower(b));
+			s->st = ST_HDR_NAME;
+		}
+		return 0;
+	case ST_HDR_CR:
+		if (b == '\n')
+			headers_done(c, s, dir);
+		return 0;
+	case ST_HDR_NAME:
+		if (b == ':') {
+			s->hdr = classify(s->h, dir);
+			value_start(s);
+			s->st = ST_HDR_VALUE;
+		} else if (b == '\n') {
+			s->st = ST_HDR_START;   /* not a header line: ignore it */
+		} else {
+			s->h = fnv(s->h, lower(b));
+		}
+		return 0;
+	case ST_HDR_VALUE:
+		if (b == '\n') {
+			value_end(s, e);
+			s->st = ST_HDR_START;
+		} else if (s->hdr != H_OTHER) {
+			value_byte(s, e, b);
+		}
+		return 0;
+	case ST_CH_SIZE: {
+		int d = hexval(b);
+
+		if (d >= 0) {
+			if (s->num < (1ULL << 56))
+				s->num = s->num * 16 + d;
+			return 0;
+		}
+		if (b != '\n') {
+			if (b != '\r')
+				s->st = ST_CH_EXT;
+			return 0;
+		}
+	}
+		/* fall through: '\n' ends the size line */
+	case ST_CH_EXT:
+		if (b != '\n')
+			return 0;
+		if (s->num) {
+			s->rem = s->num;
+			s->st = ST_CH_DATA;
+		} else {
+			s->st = ST_CH_TRAILER;
+		}
+		return 0;
+	case ST_CH_DATA_END:
+		if (b == '\n') {
+			s->num = 0;
+			s->st = ST_CH_SIZE;
+		}
+		return 0;
+	case ST_CH_TRAILER:
+		if (b == '\n')
+			body_done(c, s, dir);
+		else if (b != '\r')
+			s->st = ST_CH_TRAILER_LINE;
+		return 0;
+	case ST_CH_TRAILER_LINE:
+		if (b == '\n')
+			s->st = ST_CH_TRAILER;
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- walking the syscall's bytes -------------------------------------------- */
+
+struct walk {
+	struct conn *c;
+	struct scratch *sc;
+	__u64 iov;              /* user iovec array, 0 for one buffer */
+	__u64 iov_cnt;
+	__u64 iov_idx;
+	__u64 base;             /* current segment */
+	__u64 seg_len;
+	__u64 seg_off;
+	__u64 left;             /* bytes the syscall moved, not yet walked */
+	__u64 win_start;
+	__u64 win_len;
+	int dir;
+	int nodata;             /* sendfile: no user buffer to look at */
+};
+
+static __always_inline void drop(struct walk *w, __u32 why)
+{
+	stat_inc(why);
+	w->c->broken = 1;
+}
+
+/* Bytes the parser may skip without looking (body runs), 0 if it needs
+ * to see them. */
+static __always_inline __u64 skippable(struct side *s)
+{
+	if (s->st == ST_BODY || s->st == ST_CH_DATA || s->st == ST_EOF)
+		return s->st == ST_EOF ? ~0ULL : s->rem;
+	return 0;
+}
+
+static __always_inline void account(struct walk *w, struct side *s, __u64 n)
+{
+	struct conn *c = w->c;
+
+	if (w->dir == DIR_REQ) {
+		c->q[c->tail & FIFO_MASK].req_bytes += n;
+	} else if (s->flags & S_ORPHAN) {
+		c->orphan_bytes += n;
+	} else {
+		c->q[c->head & FIFO_MASK].resp_bytes += n;
+	}
+}
+
+static int walk_step(__u32 i, void *ctx)
+{
+	struct walk *w = ctx;
+	struct conn *c = w->c;
+	struct side *s;
+	__u64 avail, n;
+	__u8 b;
+
+	if (!w->left || c->broken)
+		return 1;
+	s = w->dir == DIR_REQ ? &c->rq : &c->rs;
+	if (w->seg_off >= w->seg_len) {
+		struct iovec v;
+
+		if (!w->iov || w->iov_idx >= w->iov_cnt) {
+			drop(w, HTTP_STAT_DROP_PARSE);
+			return 1;
+		}
+		if (bpf_probe_read_user(&v, sizeof(v),
+					(void *)(w->iov + w->iov_idx * sizeof(v)))) {
+			drop(w, HTTP_STAT_DROP_READ);
+			return 1;
+		}
+		w->iov_idx++;
+		w->base = (__u64)v.iov_base;
+		w->seg_len = v.iov_len < w->left ? v.iov_len : w->left;
+		w->seg_off = 0;
+		w->win_start = 0;
+		w->win_len = 0;
+		return 0;
+	}
+	avail = w->seg_len - w->seg_off;
+
+	/* body run: skip arithmetically */
+	n = skippable(s);
+	if (n) {
+		if (n > avail)
+			n = avail;
+		account(w, s, n);
+		w->seg_off += n;
+		w->left -= n;
+		if (s->st != ST_EOF) {
+			s->rem -= n;
+			if (!s->rem) {
+				if (s->st == ST_CH_DATA)
+					s->st = ST_CH_DATA_END;
+				else
+					body_done(c, s, w->dir);
+			}
+		}
+		return 0;
+	}
+	if (w->nodata) {
+		drop(w, HTTP_STAT_DROP_PARSE);
+		return 1;
+	}
+	if (w->seg_off < w->win_start || w->seg_off >= w->win_start + w->win_len) {
+		n = avail < WIN ? avail : WIN;
+		n &= 2 * WIN - 1;
+		if (bpf_probe_read_user(w->sc->buf, n, (void *)(w->base + w->seg_off))) {
+			drop(w, HTTP_STAT_DROP_READ);
+			return 1;
+		}
+		w->win_start = w->seg_off;
+		w->win_len = n;
+	}
+	b = w->sc->buf[(w->seg_off - w->win_start) & (2 * WIN - 1)];
+	w->seg_off++;
+	w->left--;
+
+	if (s->st == ST_IDLE) {
+		/* blank lines between requests are not part of any request
+		 * (nginx does not count them either) */
+		if (w->dir == DIR_REQ && (b == '\r' || b == '\n'))
+			return 0;
+		if (msg_start(c, s, w->dir))
+			return 1;
+	}
+	account(w, s, 1);
+	parse_byte(c, s, w->dir, &c->q[(w->dir == DIR_REQ ? c->tail : c->head) & FIFO_MASK], b);
+	return 0;
+}
+
+static __always_inline void walk(struct conn *c, struct inflight *in, __u64 ret)
+{
+	__u32 zero = 0;
+	struct walk w = {};
+	long steps;
+
+	w.sc = bpf_map_lookup_elem(&http_scratch, &zero);
+	if (!w.sc)
+		return;
+	w.c = c;
+	w.dir = in->dir;
+	w.left = ret;
+	switch (in->kind) {
+	case K_BUF:
+		w.base = in->ptr;
+		w.seg_len = ret;
+		break;
+	case K_IOV:
+		w.iov = in->ptr;
+		w.iov_cnt = in->cnt;
+		break;
+	case K_MSG: {
+		struct user_msghdr mh;
+
+		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)in->ptr)) {
+			stat_inc(HTTP_STAT_DROP_READ);
+			c->broken = 1;
+			return;
+		}
+		w.iov = (__u64)mh.msg_iov;
+		w.iov_cnt = mh.msg_iovlen;
+		break;
+	}
+	case K_FILE:
+		w.nodata = 1;
+		w.seg_len = ret;
+		break;
+	}
+	steps = bpf_loop(MAX_STEPS, walk_step, &w, 0);
+	if (steps >= MAX_STEPS && w.left && !c->broken) {
+		stat_inc(HTTP_STAT_DROP_STEPS);
+		c->broken = 1;
+	}
+}
+
+/* ---- connection lifecycle -------------------------------------------------- */
+
+static __always_inline __u64 conn_key(__u32 fd)
+{
+	return (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | fd;
+}
+
+static __always_inline int port_wanted(__u16 port)
+{
+	for (__u32 i = 0; i < HTTP_MAX_PORTS; i++) {
+		if (i >= n_ports)
+			break;
+		if (ports[i] == port)
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline __u16 fd_local_port(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *f;
+	struct socket *sock;
+
+	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock)
+		return 0;
+	return BPF_CORE_READ(sock, sk, __sk_common.skc_num);
+}
+
+static int finish_step(__u32 i, void *ctx)
+{
+	struct conn *c = *(struct conn **)ctx;
+	struct req_ent *e = &c->q[c->head & FIFO_MASK];
+
+	/* entries head..tail-1 are whole requests; tail may be one in
+	 * progress */
+	if ((e->flags & E_STARTED) && e->req_bytes)
+		count(e, (e->flags & E_RESP_DONE) ? status_class(e->status) : 0);
+	e->flags = 0;
+	if (c->head == c->tail)
+		return 1;
+	c->head++;
+	return 0;
+}
+
+/* Counts whatever is still pending on a connection that goes away. */
+static __always_inline void conn_finish(struct conn *c)
+{
+	struct side *rs = &c->rs;
+
+	if (!c->broken && rs->st == ST_EOF)
+		resp_done(c, rs);       /* body delimited by the close itself */
+	bpf_loop(HTTP_FIFO + 1, finish_step, &c, 0);
+}
+
+static __always_inline int on_accept(long ret)
+{
+	__u32 zero = 0, one = 1, tgid;
+	struct conn *tmpl;
+	__u64 key;
+
+	if (ret < 0)
+		return 0;
+	if (!port_wanted(fd_local_port(ret)))
+		return 0;
+	key = conn_key(ret);
+	tmpl = bpf_map_lookup_elem(&http_zero, &zero);
+	if (!tmpl)
+		return 0;
+	if (bpf_map_update_elem(&http_conns, &key, tmpl, BPF_ANY)) {
+		stat_inc(HTTP_STAT_DROP_CONNS);
+		return 0;
+	}
+	tgid = key >> 32;
+	if (!bpf_map_lookup_elem(&http_procs, &tgid))
+		bpf_map_update_elem(&http_procs, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_accept(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 key = conn_key(ctx->args[0]);
+	struct conn *c = bpf_map_lookup_elem(&http_conns, &key);
+
+	if (!c)
+		return 0;
+	conn_finish(c);
+	bpf_map_delete_elem(&http_conns, &key);
+	return 0;
+}
+
+/* Process exit closes its sockets without close(2): finish this process's
+ * connections (only when the whole process goes). */
+static long exit_one(struct bpf_map *map, __u64 *key, struct conn *c, __u64 *tgid)
+{
+	if ((*key >> 32) != *tgid)
+		return 0;
+	conn_finish(c);
+	bpf_map_delete_elem(map, key);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_process_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 tgid = id >> 32;
+	__u32 t = tgid;
+
+	if ((__u32)id != tgid || !bpf_map_lookup_elem(&http_procs, &t))
+		return 0;
+	bpf_for_each_map_elem(&http_conns, exit_one, &tgid, 0);
+	bpf_map_delete_elem(&http_procs, &t);
+	return 0;
+}
+
+/* ---- syscalls ----------------------------------------------------------- */
+
+static __always_inline int on_enter(__u64 fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
+{
+	__u64 key = conn_key(fd);
+	__u64 id;
+	struct conn *c = bpf_map_lookup_elem(&http_conns, &key);
+	struct inflight in = {};
+
+	if (!c || c->broken)
+		return 0;
+	in.conn_key = key;
+	in.ptr = ptr;
+	in.cnt = cnt;
+	in.kind = kind;
+	in.dir = dir;
+	id = bpf_get_current_pid_tgid();
+	bpf_map_update_elem(&http_inflight, &id, &in, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct inflight *in = bpf_map_lookup_elem(&http_inflight, &id);
+	struct inflight copy;
+	struct conn *c;
+
+	if (!in)
+		return 0;
+	copy = *in;
+	bpf_map_delete_elem(&http_inflight, &id);
+	if (ret <= 0)
+		return 0;
+	c = bpf_map_lookup_elem(&http_conns, &copy.conn_key);
+	if (!c || c->broken)
+		return 0;
+	walk(c, &copy, ret);
+	return 0;
+}
+
+#define ENTER(name, fdarg, ptrarg, cntexpr, kind, dir)                       \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                          \
+	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)           \
+	{                                                                    \
+		return on_enter(ctx->args[fdarg], ctx->args[ptrarg], cntexpr, kind, dir); \
+	}                                                                    \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                           \
+	int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)             \
+	{                                                                    \
+		return on_exit(ctx->ret);                                    \
+	}
+
+ENTER(read, 0, 1, 0, K_BUF, DIR_REQ)
+ENTER(readv, 0, 1, ctx->args[2], K_IOV, DIR_REQ)
+ENTER(write, 0, 1, 0, K_BUF, DIR_RESP)
+ENTER(writev, 0, 1, ctx->args[2], K_IOV, DIR_RESP)
+ENTER(sendto, 0, 1, 0, K_BUF, DIR_RESP)
+ENTER(sendmsg, 0, 1, 0, K_MSG, DIR_RESP)
+ENTER(sendfile64, 0, 1, 0, K_FILE, DIR_RESP)
+
+/* recv with MSG_PEEK leaves the bytes in the socket: not a read */
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int tp_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[3] & MSG_PEEK)
+		return 0;
+	return on_enter(ctx->args[0], ctx->args[1], 0, K_BUF, DIR_REQ);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int tp_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[2] & MSG_PEEK)
+		return 0;
+	return on_enter(ctx->args[0], ctx->args[1], 0, K_MSG, DIR_REQ);
+}
+
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
