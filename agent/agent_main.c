@@ -1,0 +1,540 @@
+/* truemeter-agent: meters tenants in the kernel and delivers signed,
+ * chained reports to the collector.
+ *
+ *   truemeter-agent -c agent.conf [-n] [-v]     run (-n: check the config)
+ *   truemeter-agent -c agent.conf detach        remove pinned programs/maps
+ *   truemeter-agent keygen PRIVFILE PUBFILE     make the agent's key pair
+ *   truemeter-agent hashkey KEY                 hash an API key for [api_key]
+ *
+ * Every window: meter_read -> deltas against the baseline -> Report ->
+ * seal (sign, chain) -> spool (fsync) -> state (fsync) -> sender thread. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_conf.h"
+#include "delta.h"
+#include "fileio.h"
+#include "log.h"
+#include "meter.h"
+#include "meter_parts.h"
+#include "report.h"
+#include "reportbuild.h"
+#include "sender.h"
+#include "spool.h"
+#include "state.h"
+
+static volatile sig_atomic_t stopping;
+
+struct agent {
+	struct agent_conf conf;
+	struct report_key key;
+	char state_path[PATH_MAX];
+	char spool_dir[PATH_MAX];
+	char hostname[128];
+	struct agent_state st;
+	struct spool *spool;
+	struct sender *sender;
+	struct meter *meter;
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: truemeter-agent -c agent.conf [-n] [-v]\n"
+		"       truemeter-agent -c agent.conf detach\n"
+		"       truemeter-agent keygen PRIVFILE PUBFILE\n"
+		"       truemeter-agent hashkey KEY\n");
+}
+
+/* ---- crash recovery ------------------------------------------------------ */
+
+/* Applies one spooled report (seq = state.seq + 1) to the state: the agent
+ * died after spooling it but before saving the state. */
+static int roll_forward_one(struct agent *a, const struct spool_entry *e)
+{
+	Truemeter__Report *r = NULL;
+	struct meter_row *rows = NULL;
+	uint8_t *buf = NULL, digest[REPORT_DIGEST_LEN];
+	size_t len, n;
+	char why[256];
+	int err;
+
+	err = spool_read(a->spool, e, &buf, &len);
+	if (err)
+		goto cleanup;
+	err = report_open(buf, len, &r, digest, why, sizeof(why));
+	if (err) {
+		log_warn("spooled report seq %" PRIu64 " does not open: %s", e->seq, why);
+		goto cleanup;
+	}
+	if (memcmp(r->agent_id.data, a->key.pk, REPORT_PK_LEN) != 0 ||
+	    r->epoch != a->st.epoch || r->seq != a->st.seq + 1) {
+		log_warn("spooled report seq %" PRIu64 " belongs to another key or "
+			 "chain; not rolling forward", e->seq);
+		err = -EBADMSG;
+		goto cleanup;
+	}
+	err = reportbuild_rows(r, &rows, &n);
+	if (err)
+		goto cleanup;
+	err = delta_apply(a->st.baseline, rows, n);
+	if (err)
+		goto cleanup;
+	a->st.seq = r->seq;
+	memcpy(a->st.last_digest, digest, REPORT_DIGEST_LEN);
+	a->st.window_end_ms = r->window_end_ms;
+	if (r->health && r->health->spool_drops > a->st.spool_drops)
+		a->st.spool_drops = r->health->spool_drops;
+	log_info("recovered report seq %" PRIu64 " from the spool (the agent "
+		 "stopped before saving its state)", r->seq);
+cleanup:
+	report_free(r);
+	free(rows);
+	free(buf);
+	return err;
+}
+
+static int load_state(struct agent *a)
+{
+	struct spool_entry e;
+	bool rolled = false;
+	int err;
+
+	err = state_load(a->state_path, &a->st);
+	if (err == -EBADMSG) {
+		char aside[PATH_MAX + 16];
+
+		snprintf(aside, sizeof(aside), "%s.corrupt", a->state_path);
+		log_warn("state file %s is corrupt; moved to %s and starting a new "
+			 "epoch (usage since the last report is not reported)",
+			 a->state_path, aside);
+		rename(a->state_path, aside);
+	} else if (err && err != -ENOENT) {
+		log_warn("cannot read state %s: %s", a->state_path, strerror(-err));
+		return err;
+	}
+	if (err) {
+		err = state_init(&a->st);
+		if (err)
+			return err;
+		log_info("new epoch %016" PRIx64, a->st.epoch);
+		return 1;               /* fresh: the caller takes the baseline */
+	}
+	while (spool_find(a->spool, a->st.epoch, a->st.seq + 1, &e)) {
+		if (roll_forward_one(a, &e))
+			break;
+		rolled = true;
+	}
+	if (rolled) {
+		err = state_save(a->state_path, &a->st);
+		if (err)
+			log_warn("cannot save state %s: %s", a->state_path, strerror(-err));
+	}
+	log_info("epoch %016" PRIx64 " continues after seq %" PRIu64 " (%zu counters)",
+		 a->st.epoch, a->st.seq, delta_count(a->st.baseline));
+	return 0;
+}
+
+/* Fresh state: the first read is the baseline, so counts from before the
+ * agent ever ran are not reported. */
+static int take_baseline(struct agent *a)
+{
+	struct meter_health h;
+	struct meter_row *rows = NULL;
+	size_t n = 0;
+	int err;
+
+	err = meter_read(a->meter, &rows, &n, &h);
+	if (err) {
+		log_warn("first meter read failed: %s", strerror(-err));
+		goto cleanup;
+	}
+	err = delta_set(a->st.baseline, rows, n);
+	if (err)
+		goto cleanup;
+	a->st.window_end_ms = now_ms();
+	err = state_save(a->state_path, &a->st);
+	if (err)
+		log_warn("cannot save state %s: %s", a->state_path, strerror(-err));
+cleanup:
+	free(rows);
+	return err;
+}
+
+/* ---- privileges ----------------------------------------------------------- */
+
+static int set_caps(const cap_value_t *keep, int n, bool permitted_too)
+{
+	cap_t caps = cap_get_proc();
+	int err = 0;
+
+	if (!caps)
+		return -errno;
+	if (cap_clear_flag(caps, CAP_EFFECTIVE) ||
+	    (permitted_too && (cap_clear_flag(caps, CAP_PERMITTED) ||
+			       cap_clear_flag(caps, CAP_INHERITABLE))) ||
+	    (n && cap_set_flag(caps, CAP_EFFECTIVE, n, keep, CAP_SET)) ||
+	    (n && permitted_too && cap_set_flag(caps, CAP_PERMITTED, n, keep, CAP_SET)) ||
+	    cap_set_proc(caps))
+		err = -errno;
+	cap_free(caps);
+	return err;
+}
+
+/* Drops every capability the running agent does not need.  The meter's
+ * programs are attached and its map fds open, so reading them needs none
+ * on this kernel; a kernel that still wants one (unprivileged_bpf_disabled
+ * checked on every bpf() call) gets CAP_BPF + CAP_PERFMON kept.  Each set
+ * is tried in the effective set first and proven by a meter read before
+ * the permitted set is cut, so a wrong guess never breaks metering. */
+static void drop_privileges(struct agent *a)
+{
+	static const cap_value_t fallback[] = { CAP_BPF, CAP_PERFMON };
+	struct meter_health h;
+	struct meter_row *rows = NULL;
+	size_t n;
+	int tries[2] = { 0, 2 };
+
+	for (int t = 0; t < 2; t++) {
+		int err = set_caps(fallback, tries[t], false);
+
+		if (!err)
+			err = meter_read(a->meter, &rows, &n, &h);
+		free(rows);
+		rows = NULL;
+		if (err) {
+			log_debug("meter reads need more capabilities than %d kept: %s",
+				  tries[t], strerror(-err));
+			continue;
+		}
+		err = set_caps(fallback, tries[t], true);
+		if (!err) {
+			for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+				bool kept = false;
+
+				for (int k = 0; k < tries[t]; k++)
+					kept |= fallback[k] == c;
+				if (!kept && cap_drop_bound(c) && errno != EINVAL)
+					break;
+			}
+			prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+			log_info("dropped capabilities; kept %s",
+				 tries[t] ? "CAP_BPF, CAP_PERFMON" : "none");
+			return;
+		}
+	}
+	/* restore whatever was permitted */
+	cap_t caps = cap_get_proc();
+
+	if (caps) {
+		cap_value_t all[CAP_LAST_CAP + 1];
+		int k = 0;
+
+		for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+			cap_flag_value_t v;
+
+			if (cap_get_flag(caps, c, CAP_PERMITTED, &v) == 0 && v == CAP_SET)
+				all[k++] = c;
+		}
+		if (k)
+			cap_set_flag(caps, CAP_EFFECTIVE, k, all, CAP_SET);
+		cap_set_proc(caps);
+		cap_free(caps);
+	}
+	log_warn("meter reads fail with reduced capabilities; keeping all");
+}
+
+/* ---- one window ------------------------------------------------------------- */
+
+/* Builds, seals, spools and records the report for [start, end). */
+static int do_window(struct agent *a, int64_t start, int64_t end)
+{
+	struct meter_health h;
+	struct meter_row *rows = NULL, *deltas = NULL;
+	Truemeter__Report *r = NULL;
+	struct spool_stats ss;
+	uint8_t *env = NULL, digest[REPORT_DIGEST_LEN];
+	size_t n = 0, nd = 0, envlen = 0;
+	uint64_t dropped = 0;
+	struct reportbuild_in in = {
+		.agent_id = a->key.pk, .epoch = a->st.epoch, .seq = a->st.seq + 1,
+		.window_start_ms = start, .window_end_ms = end,
+		.prev_digest = a->st.seq ? a->st.last_digest : NULL,
+		.hostname = a->hostname, .health = &h,
+	};
+	int err;
+
+	err = meter_read(a->meter, &rows, &n, &h);
+	if (err) {
+		log_warn("meter read failed: %s (usage stays in the counters)",
+			 strerror(-err));
+		goto cleanup;
+	}
+	err = delta_compute(a->st.baseline, rows, n, &deltas, &nd);
+	if (err)
+		goto cleanup;
+	in.deltas = deltas;
+	in.n_deltas = nd;
+	/* make room first, so this report already declares the drops */
+	err = reportbuild_make(&in, &r);
+	if (err)
+		goto cleanup;
+	/* 256: signature, envelope framing, and growth of the health varints */
+	spool_make_room(a->spool, truemeter__report__get_packed_size(r) + 256, &dropped);
+	reportbuild_free(r);
+	r = NULL;
+	a->st.spool_drops += dropped;
+	spool_stats_get(a->spool, &ss);
+	in.spool_drops = a->st.spool_drops;
+	in.spool_bytes = ss.bytes;
+	err = reportbuild_make(&in, &r);
+	if (err)
+		goto cleanup;
+	err = report_seal(&a->key, r, &env, &envlen, digest);
+	if (err)
+		goto cleanup;
+	err = spool_add(a->spool, a->st.epoch, in.seq, env, envlen);
+	if (err) {
+		log_warn("cannot spool report seq %" PRIu64 ": %s (its usage goes "
+			 "into the next report)", in.seq, strerror(-err));
+		goto cleanup;
+	}
+	/* the report is durable: move the state forward exactly as a
+	 * roll-forward would */
+	err = delta_apply(a->st.baseline, deltas, nd);
+	if (err)
+		goto cleanup;
+	a->st.seq = in.seq;
+	memcpy(a->st.last_digest, digest, REPORT_DIGEST_LEN);
+	a->st.window_end_ms = end;
+	err = state_save(a->state_path, &a->st);
+	if (err)
+		log_warn("cannot save state %s: %s (the spool lets a restart recover "
+			 "it)", a->state_path, strerror(-err));
+	log_debug("report seq %" PRIu64 ": %zu rows, %zu bytes", in.seq, nd, envlen);
+cleanup:
+	reportbuild_free(r);
+	free(env);
+	free(rows);
+	free(deltas);
+	return err;
+}
+
+/* Sleeps until the wall clock reaches ms; false when interrupted by a stop. */
+static bool sleep_until(int64_t ms)
+{
+	while (!stopping) {
+		int64_t left = ms - now_ms();
+		struct timespec ts;
+
+		if (left <= 0)
+			return true;
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+static void run_loop(struct agent *a)
+{
+	int64_t iv = a->conf.interval_ms;
+
+	while (!stopping) {
+		int64_t end = (now_ms() / iv + 1) * iv;
+		int64_t start = a->st.window_end_ms;
+
+		if (!sleep_until(end))
+			break;
+		if (start <= 0 || start >= end)
+			start = end - iv;        /* first window, or the clock went back */
+		do_window(a, start, end);
+	}
+}
+
+/* ---- commands --------------------------------------------------------------- */
+
+static int cmd_keygen(int argc, char **argv)
+{
+	int err;
+
+	if (argc != 3) {
+		usage(stderr);
+		return 2;
+	}
+	err = report_keygen(argv[1], argv[2]);
+	if (err) {
+		fprintf(stderr, "truemeter-agent: keygen: cannot write %s / %s: %s\n",
+			argv[1], argv[2], strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+static int cmd_hashkey(int argc, char **argv)
+{
+	if (argc != 2 || !argv[1][0]) {
+		usage(stderr);
+		return 2;
+	}
+	printf("%016" PRIx64 "\n", meter_key_hash(argv[1], strlen(argv[1])));
+	return 0;
+}
+
+/* Unpinning the links detaches the programs; unpinning the maps lets the
+ * kernel free the counters.  Each meter part knows what it pinned. */
+static int cmd_detach(const struct agent_conf *c)
+{
+	int e1 = meter_http_unpin(c->meter.pin_dir);
+	int e2 = meter_cgroup_unpin(c->meter.pin_dir);
+
+	if (e1 || e2) {
+		log_warn("detach: could not remove everything under %s", c->meter.pin_dir);
+		return 1;
+	}
+	rmdir(c->meter.pin_dir);   /* only if nothing else lives there */
+	log_info("detached: removed pinned programs and maps under %s", c->meter.pin_dir);
+	return 0;
+}
+
+/* ---- run ---------------------------------------------------------------------- */
+
+static int agent_setup(struct agent *a)
+{
+	int err;
+
+	err = report_key_load(a->conf.key, &a->key);
+	if (err) {
+		log_warn("cannot load key %s: %s", a->conf.key, strerror(-err));
+		return err;
+	}
+	if (a->conf.hostname[0])
+		snprintf(a->hostname, sizeof(a->hostname), "%s", a->conf.hostname);
+	else if (gethostname(a->hostname, sizeof(a->hostname) - 1) < 0)
+		snprintf(a->hostname, sizeof(a->hostname), "unknown");
+	if (snprintf(a->state_path, sizeof(a->state_path), "%s/state",
+		     a->conf.state_dir) >= (int)sizeof(a->state_path) ||
+	    snprintf(a->spool_dir, sizeof(a->spool_dir), "%s/spool",
+		     a->conf.state_dir) >= (int)sizeof(a->spool_dir))
+		return -ENAMETOOLONG;
+	err = fileio_mkdirs(a->conf.state_dir, 0700);
+	if (err) {
+		log_warn("cannot create state dir %s: %s", a->conf.state_dir, strerror(-err));
+		return err;
+	}
+	return spool_open(a->spool_dir, a->conf.spool_max_bytes,
+			  a->conf.spool_max_reports, &a->spool);
+}
+
+static int agent_run(struct agent *a)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	int fresh, err;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	err = agent_setup(a);
+	if (err)
+		return err;
+	fresh = load_state(a);
+	if (fresh < 0)
+		return fresh;
+	err = meter_open(&a->conf.meter, &a->meter);
+	if (err) {
+		log_warn("cannot start the meter: %s", strerror(-err));
+		return err;
+	}
+	if (fresh) {
+		err = take_baseline(a);
+		if (err)
+			return err;
+	}
+	drop_privileges(a);
+	err = sender_start(&a->conf, a->spool, &a->sender);
+	if (err)
+		return err;
+	log_info("running: interval %" PRId64 " ms, collector %s",
+		 a->conf.interval_ms, a->conf.url);
+	run_loop(a);
+	log_info("stopping");
+	return 0;
+}
+
+static void agent_cleanup(struct agent *a)
+{
+	sender_stop(a->sender);
+	meter_close(a->meter);
+	spool_close(a->spool);
+	state_free(&a->st);
+	memset(&a->key, 0, sizeof(a->key));
+}
+
+int main(int argc, char **argv)
+{
+	static struct agent a;    /* large (meter config): not on the stack */
+	const char *conf_path = NULL;
+	char err_msg[512];
+	bool check_only = false;
+	int level = LOG_LVL_INFO, opt, err;
+
+	log_init("truemeter-agent", LOG_LVL_INFO);
+	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+		return cmd_keygen(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "hashkey") == 0)
+		return cmd_hashkey(argc - 1, argv + 1);
+	while ((opt = getopt(argc, argv, "hc:nvq")) != -1) {
+		switch (opt) {
+		case 'c': conf_path = optarg; break;
+		case 'n': check_only = true; break;
+		case 'v': level = level < LOG_LVL_DEBUG ? level + 1 : level; break;
+		case 'q': level = LOG_LVL_WARN; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	log_set_level((enum log_level)level);
+	if (!conf_path || (optind < argc && strcmp(argv[optind], "detach") != 0) ||
+	    argc - optind > 1) {
+		usage(stderr);
+		return 2;
+	}
+	agent_conf_defaults(&a.conf);
+	if (agent_conf_load(conf_path, &a.conf, err_msg, sizeof(err_msg))) {
+		fprintf(stderr, "%s\n", err_msg);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: ok\n", conf_path);
+		return 0;
+	}
+	if (optind < argc)
+		return cmd_detach(&a.conf);
+	err = agent_run(&a);
+	agent_cleanup(&a);
+	return err ? 1 : 0;
+}

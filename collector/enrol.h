@@ -1,0 +1,28 @@
+/* Enrolled agents: the public keys the collector accepts reports from.
+ * Keys come from the config (enroll = HEX) and from a directory of *.pub
+ * files (one hex key each); an unknown key triggers a rescan of the
+ * directory (at most once a second) so agents can be enrolled without a
+ * restart.  Thread-safe.
+ *
+ * Ownership: enrol_new() returns a set freed with enrol_free() (NULL ok);
+ * dir and keys are copied. */
+#ifndef TM_ENROL_H
+#define TM_ENROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report.h"
+
+struct enrol;
+
+/* dir may be NULL or "".  A missing or unreadable directory is an error;
+ * a bad *.pub file is logged and skipped. */
+int enrol_new(const char *dir, const uint8_t (*keys)[REPORT_PK_LEN], size_t n,
+	      struct enrol **out);
+void enrol_free(struct enrol *e);
+bool enrol_check(struct enrol *e, const uint8_t pk[REPORT_PK_LEN]);
+size_t enrol_count(struct enrol *e);
+
+#endif
