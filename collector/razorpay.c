@@ -1,0 +1,408 @@
+/* Razorpay webhooks (see razorpay.h). */
+#include "razorpay.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metric.h"
+
+#define HMAC_LEN crypto_auth_hmacsha256_BYTES
+
+static void hmac(const char *secret, const char *body, size_t len, uint8_t mac[HMAC_LEN])
+{
+	crypto_auth_hmacsha256_state st;
+
+	crypto_auth_hmacsha256_init(&st, (const uint8_t *)secret, strlen(secret));
+	crypto_auth_hmacsha256_update(&st, (const uint8_t *)body, len);
+	crypto_auth_hmacsha256_final(&st, mac);
+}
+
+void razorpay_sign(const char *secret, const char *body, size_t len, char out[65])
+{
+	uint8_t mac[HMAC_LEN];
+
+	hmac(secret, body, len, mac);
+	sodium_bin2hex(out, 65, mac, sizeof(mac));
+}
+
+int razorpay_verify(const char *secret, const char *signature, const char *body,
+		    size_t len, char *err, size_t errlen)
+{
+	uint8_t mac[HMAC_LEN], got[HMAC_LEN];
+	size_t binlen = 0;
+
+	if (!signature || !*signature) {
+		snprintf(err, errlen, "missing X-Razorpay-Signature header");
+		return -EINVAL;
+	}
+	if (strlen(signature) != 2 * HMAC_LEN ||
+	    sodium_hex2bin(got, sizeof(got), signature, strlen(signature), NULL, &binlen,
+			   NULL) != 0 || binlen != HMAC_LEN) {
+		snprintf(err, errlen, "X-Razorpay-Signature is not 64 hex digits");
+		return -EINVAL;
+	}
+	hmac(secret, body, len, mac);
+	if (sodium_memcmp(got, mac, HMAC_LEN) != 0) {
+		snprintf(err, errlen, "X-Razorpay-Signature does not match the body");
+		return -EACCES;
+	}
+	return 0;
+}
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (!o || !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	return v;
+}
+
+static const char *get_s(json_object *o, const char *key)
+{
+	json_object *v = get(o, key);
+
+	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static bool get_i(json_object *o, const char *key, int64_t *out)
+{
+	json_object *v = get(o, key);
+
+	if (!v || !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_int64(v);
+	return true;
+}
+
+/* notes is an object, or [] when empty. */
+static const char *note(json_object *o, const char *key)
+{
+	return get_s(get(o, "notes"), key);
+}
+
+static json_object *entity(json_object *payload, const char *name)
+{
+	return get(get(payload, name), "entity");
+}
+
+struct rz_ctx {
+	struct store *s;
+	const struct billing_maps *maps;
+	struct billing_event *ev;
+	int64_t created_ms;
+	char tbuf[128];
+	char *err;
+	size_t errlen;
+};
+
+/* The tenant from notes of any of the entities, or the customer maps. */
+static const char *tenant_of(struct rz_ctx *c, json_object *a, json_object *b, json_object *d)
+{
+	json_object *ents[] = { a, b, d };
+	const char *t;
+
+	for (int i = 0; i < 3; i++)
+		if ((t = note(ents[i], "tenant")))
+			return t;
+	for (int i = 0; i < 3; i++) {
+		const char *cust = get_s(ents[i], "customer_id");
+
+		if (!cust)
+			continue;
+		if ((t = billing_maps_tenant(c->maps, cust)))
+			return t;
+		if (c->s && store_mapping_get(c->s, "razorpay_customer", cust, c->tbuf,
+					      sizeof(c->tbuf)) == 1)
+			return c->tbuf;
+	}
+	return NULL;
+}
+
+static int no_tenant(struct rz_ctx *c, const char *what, json_object *e)
+{
+	snprintf(c->err, c->errlen, "%s %s: no tenant (set notes.tenant or map customer %s)",
+		 what, get_s(e, "id") ? get_s(e, "id") : "?",
+		 get_s(e, "customer_id") ? get_s(e, "customer_id") : "(none)");
+	return -EINVAL;
+}
+
+static int payment_set(struct rz_ctx *c, const char *tenant, const char *ref, bool unpaid)
+{
+	struct store_payment *p;
+
+	if (c->ev->npays == BILLING_EVENT_MAX)
+		return -E2BIG;
+	p = &c->ev->pays[c->ev->npays];
+	p->tenant = billing_batch_str(&c->ev->bb, tenant);
+	p->ref = billing_batch_str(&c->ev->bb, ref ? ref : "");
+	p->source = "razorpay";
+	p->unpaid_since_ms = unpaid ? c->created_ms : 0;
+	p->updated_ms = c->created_ms;
+	if (!p->tenant || !p->ref)
+		return -ENOMEM;
+	c->ev->npays++;
+	return 0;
+}
+
+static int learn_customer(struct rz_ctx *c, json_object *e, const char *tenant)
+{
+	const char *cust = get_s(e, "customer_id");
+	struct store_mapping *m;
+
+	if (!cust || !note(e, "tenant") || c->ev->nmaps == BILLING_EVENT_MAX)
+		return 0;
+	m = &c->ev->maps[c->ev->nmaps];
+	m->kind = "razorpay_customer";
+	m->key = billing_batch_str(&c->ev->bb, cust);
+	m->value = billing_batch_str(&c->ev->bb, tenant);
+	if (!m->key || !m->value)
+		return -ENOMEM;
+	c->ev->nmaps++;
+	return 0;
+}
+
+static int sub_state(struct rz_ctx *c, json_object *sub, const char *tenant, const char *event)
+{
+	struct store_sub *u = &c->ev->subs[c->ev->nsubs];
+	const char *status = get_s(sub, "status");
+	int64_t v;
+
+	u->source = "razorpay";
+	u->sub_id = billing_batch_str(&c->ev->bb, get_s(sub, "id"));
+	u->tenant = billing_batch_str(&c->ev->bb, tenant);
+	if (!status)
+		status = strchr(event, '.') + 1;
+	u->status = billing_batch_str(&c->ev->bb, status);
+	if (!u->sub_id || !u->tenant || !u->status)
+		return -ENOMEM;
+	if (get_i(sub, "current_start", &v))
+		u->period_start_ms = v * 1000;
+	if (get_i(sub, "current_end", &v))
+		u->period_end_ms = v * 1000;
+	if (strcmp(event, "subscription.cancelled") == 0)
+		u->ended_ms = get_i(sub, "ended_at", &v) ? v * 1000 : c->created_ms;
+	u->updated_ms = c->created_ms;
+	c->ev->nsubs++;
+	return learn_customer(c, sub, tenant);
+}
+
+/* subscription.charged: the charge is a billing record for the plan's
+ * metric (quantity = subscription quantity) when the plan maps to one. */
+static int charged_bill(struct rz_ctx *c, json_object *sub, json_object *pay, const char *tenant)
+{
+	struct store_bill b = { .source = "razorpay", .tenant = tenant, .status = "paid" };
+	const char *m = note(sub, "metric"), *plan = get_s(sub, "plan_id");
+	int64_t qty = 1, start, end;
+	char cur[4];
+
+	b.metric = m ? metric_from_name(m) : billing_maps_metric(c->maps, plan);
+	if (b.metric <= 0 || !pay) {
+		c->ev->skipped++;
+		return 0;
+	}
+	get_i(sub, "quantity", &qty);
+	if (!get_i(sub, "current_start", &start) || !get_i(sub, "current_end", &end) ||
+	    end <= start || qty < 0 || !get_i(pay, "amount", &b.amount) ||
+	    billing_currency_norm(get_s(pay, "currency"), cur)) {
+		snprintf(c->err, c->errlen, "subscription.charged: needs subscription "
+			 "current_start/current_end/quantity and payment amount/currency");
+		return -EINVAL;
+	}
+	b.invoice_id = get_s(pay, "invoice_id") ? get_s(pay, "invoice_id") : get_s(pay, "id");
+	b.line_id = plan ? plan : "";
+	b.period_start_ms = start * 1000;
+	b.period_end_ms = end * 1000;
+	b.quantity = (uint64_t)qty;
+	b.currency = cur;
+	if (!b.invoice_id) {
+		snprintf(c->err, c->errlen, "subscription.charged: payment has no id");
+		return -EINVAL;
+	}
+	return billing_batch_add(&c->ev->bb, &b);
+}
+
+static int sub_event(struct rz_ctx *c, json_object *payload, const char *event)
+{
+	json_object *sub = entity(payload, "subscription"), *pay = entity(payload, "payment");
+	const char *tenant;
+	int rc;
+
+	if (!sub || !get_s(sub, "id")) {
+		snprintf(c->err, c->errlen, "%s: payload.subscription.entity with an id is "
+			 "required", event);
+		return -EINVAL;
+	}
+	tenant = tenant_of(c, sub, pay, NULL);
+	if (!tenant)
+		return no_tenant(c, "subscription", sub);
+	rc = sub_state(c, sub, tenant, event);
+	if (rc)
+		return rc;
+	if (strcmp(event, "subscription.charged") == 0) {
+		rc = charged_bill(c, sub, pay, tenant);
+		if (!rc)
+			rc = payment_set(c, tenant, get_s(sub, "id"), false);
+		return rc;
+	}
+	if (strcmp(event, "subscription.pending") == 0 || strcmp(event, "subscription.halted") == 0)
+		return payment_set(c, tenant, get_s(sub, "id"), true);
+	return 0;
+}
+
+static int invoice_lines(struct rz_ctx *c, json_object *inv, const char *tenant)
+{
+	json_object *items = get(inv, "line_items");
+	const char *status = get_s(inv, "status");
+	int64_t start = 0, end = 0;
+
+	if (!items || !json_object_is_type(items, json_type_array)) {
+		snprintf(c->err, c->errlen, "invoice %s: line_items must be an array",
+			 get_s(inv, "id"));
+		return -EINVAL;
+	}
+	if (!get_i(inv, "billing_start", &start) || !get_i(inv, "billing_end", &end) ||
+	    end <= start) {
+		c->ev->skipped += json_object_array_length(items);   /* not a usage period */
+		return 0;
+	}
+	for (size_t i = 0; i < json_object_array_length(items); i++) {
+		json_object *li = json_object_array_get_idx(items, i);
+		struct store_bill b = { .source = "razorpay", .tenant = tenant,
+					.invoice_id = get_s(inv, "id"),
+					.status = status ? status : "paid" };
+		const char *cur = get_s(li, "currency");
+		int64_t qty = 0;
+		char curn[4];
+		int rc;
+
+		b.metric = billing_maps_metric(c->maps, get_s(li, "item_id"));
+		if (!b.metric && get_s(li, "name"))
+			b.metric = metric_from_name(get_s(li, "name"));
+		if (b.metric <= 0) {
+			c->ev->skipped++;
+			continue;
+		}
+		b.line_id = get_s(li, "id") ? get_s(li, "id") : "";
+		if (!get_i(li, "quantity", &qty) || qty < 0 || !get_i(li, "amount", &b.amount) ||
+		    billing_currency_norm(cur ? cur : get_s(inv, "currency"), curn)) {
+			snprintf(c->err, c->errlen, "invoice %s: line_items[%zu]: needs quantity, "
+				 "amount and currency", get_s(inv, "id"), i);
+			return -EINVAL;
+		}
+		b.quantity = (uint64_t)qty;
+		b.currency = curn;
+		b.period_start_ms = start * 1000;
+		b.period_end_ms = end * 1000;
+		rc = billing_batch_add(&c->ev->bb, &b);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int invoice_paid(struct rz_ctx *c, json_object *payload)
+{
+	json_object *inv = entity(payload, "invoice"), *pay = entity(payload, "payment");
+	const char *tenant;
+	int rc;
+
+	if (!inv || !get_s(inv, "id")) {
+		snprintf(c->err, c->errlen, "invoice.paid: payload.invoice.entity with an id "
+			 "is required");
+		return -EINVAL;
+	}
+	tenant = tenant_of(c, inv, pay, NULL);
+	if (!tenant)
+		return no_tenant(c, "invoice", inv);
+	tenant = billing_batch_str(&c->ev->bb, tenant);
+	if (!tenant)
+		return -ENOMEM;
+	rc = invoice_lines(c, inv, tenant);
+	if (!rc)
+		rc = learn_customer(c, inv, tenant);
+	if (!rc)
+		rc = payment_set(c, tenant, get_s(inv, "id"), false);
+	return rc;
+}
+
+static int payment_failed(struct rz_ctx *c, json_object *payload)
+{
+	json_object *pay = entity(payload, "payment");
+	const char *tenant;
+
+	if (!pay || !get_s(pay, "id")) {
+		snprintf(c->err, c->errlen, "payment.failed: payload.payment.entity with an id "
+			 "is required");
+		return -EINVAL;
+	}
+	tenant = tenant_of(c, pay, NULL, NULL);
+	if (!tenant)
+		return no_tenant(c, "payment", pay);
+	return payment_set(c, tenant, get_s(pay, "id"), true);
+}
+
+int razorpay_event_parse(const char *body, size_t len, const char *event_id,
+			 struct store *s, const struct billing_maps *maps,
+			 struct billing_event *ev, char *err, size_t errlen)
+{
+	struct rz_ctx c = { .s = s, .maps = maps, .ev = ev, .err = err, .errlen = errlen };
+	json_tokener *tok = json_tokener_new();
+	json_object *root = NULL, *payload;
+	const char *event;
+	char idbuf[2 * crypto_generichash_BYTES + 1];
+	int64_t created;
+	int rc = -EINVAL;
+
+	ev->source = "razorpay";
+	if (!tok)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, body, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "body is not a JSON object");
+		goto cleanup;
+	}
+	event = get_s(root, "event");
+	payload = get(root, "payload");
+	if (!event || !payload || !get_i(root, "created_at", &created)) {
+		snprintf(err, errlen, "not a Razorpay event (needs event, payload, created_at)");
+		goto cleanup;
+	}
+	c.created_ms = created * 1000;
+	if (!event_id || !*event_id) {
+		uint8_t h[crypto_generichash_BYTES];
+
+		crypto_generichash(h, sizeof(h), (const uint8_t *)body, len, NULL, 0);
+		sodium_bin2hex(idbuf, sizeof(idbuf), h, sizeof(h));
+		event_id = idbuf;
+	}
+	ev->event_id = billing_batch_str(&ev->bb, event_id);
+	ev->type = billing_batch_str(&ev->bb, event);
+	if (!ev->event_id || !ev->type) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	if (strcmp(event, "subscription.charged") == 0 ||
+	    strcmp(event, "subscription.pending") == 0 ||
+	    strcmp(event, "subscription.halted") == 0 ||
+	    strcmp(event, "subscription.cancelled") == 0)
+		rc = sub_event(&c, payload, event);
+	else if (strcmp(event, "invoice.paid") == 0)
+		rc = invoice_paid(&c, payload);
+	else if (strcmp(event, "payment.failed") == 0)
+		rc = payment_failed(&c, payload);
+	else {
+		ev->ignored = 1;
+		rc = 0;
+	}
+cleanup:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
