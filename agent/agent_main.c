@@ -71,56 +71,8 @@ static void usage(FILE *f)
 
 /* ---- crash recovery ------------------------------------------------------ */
 
-/* Applies one spooled report (seq = state.seq + 1) to the state: the agent
- * died after spooling it but before saving the state. */
-static int roll_forward_one(struct agent *a, const struct spool_entry *e)
-{
-	Truemeter__Report *r = NULL;
-	struct meter_row *rows = NULL;
-	uint8_t *buf = NULL, digest[REPORT_DIGEST_LEN];
-	size_t len, n;
-	char why[256];
-	int err;
-
-	err = spool_read(a->spool, e, &buf, &len);
-	if (err)
-		goto cleanup;
-	err = report_open(buf, len, &r, digest, why, sizeof(why));
-	if (err) {
-		log_warn("spooled report seq %" PRIu64 " does not open: %s", e->seq, why);
-		goto cleanup;
-	}
-	if (memcmp(r->agent_id.data, a->key.pk, REPORT_PK_LEN) != 0 ||
-	    r->epoch != a->st.epoch || r->seq != a->st.seq + 1) {
-		log_warn("spooled report seq %" PRIu64 " belongs to another key or "
-			 "chain; not rolling forward", e->seq);
-		err = -EBADMSG;
-		goto cleanup;
-	}
-	err = reportbuild_rows(r, &rows, &n);
-	if (err)
-		goto cleanup;
-	err = delta_apply(a->st.baseline, rows, n);
-	if (err)
-		goto cleanup;
-	a->st.seq = r->seq;
-	memcpy(a->st.last_digest, digest, REPORT_DIGEST_LEN);
-	a->st.window_end_ms = r->window_end_ms;
-	if (r->health && r->health->spool_drops > a->st.spool_drops)
-		a->st.spool_drops = r->health->spool_drops;
-	log_info("recovered report seq %" PRIu64 " from the spool (the agent "
-		 "stopped before saving its state)", r->seq);
-cleanup:
-	report_free(r);
-	free(rows);
-	free(buf);
-	return err;
-}
-
 static int load_state(struct agent *a)
 {
-	struct spool_entry e;
-	bool rolled = false;
 	int err;
 
 	err = state_load(a->state_path, &a->st);
@@ -143,12 +95,7 @@ static int load_state(struct agent *a)
 		log_info("new epoch %016" PRIx64, a->st.epoch);
 		return 1;               /* fresh: the caller takes the baseline */
 	}
-	while (spool_find(a->spool, a->st.epoch, a->st.seq + 1, &e)) {
-		if (roll_forward_one(a, &e))
-			break;
-		rolled = true;
-	}
-	if (rolled) {
+	if (state_roll_forward(&a->st, a->key.pk, a->spool) > 0) {
 		err = state_save(a->state_path, &a->st);
 		if (err)
 			log_warn("cannot save state %s: %s", a->state_path, strerror(-err));

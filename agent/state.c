@@ -1,12 +1,14 @@
 #include "state.h"
 
 #include <errno.h>
-#include <sodium.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "fileio.h"
 #include "log.h"
+#include "reportbuild.h"
 
 /* Layout (little-endian): magic[8] epoch seq window_end spool_drops
  * digest[32] n_rows, then n_rows x (tenant[64] metric(u32) route[64]
@@ -173,4 +175,68 @@ cleanup:
 		state_free(st);
 	free(buf);
 	return err;
+}
+
+/* Applies one spooled report (seq = st->seq + 1) to the state. */
+static int roll_forward_one(struct agent_state *st, const uint8_t *pk,
+			    struct spool *spool, const struct spool_entry *e)
+{
+	Truemeter__Report *r = NULL;
+	struct meter_row *rows = NULL;
+	uint8_t *buf = NULL, digest[REPORT_DIGEST_LEN];
+	size_t len, n;
+	char why[256];
+	int err;
+
+	err = spool_read(spool, e, &buf, &len);
+	if (err)
+		goto cleanup;
+	err = report_open(buf, len, &r, digest, why, sizeof(why));
+	if (err) {
+		log_warn("spooled report seq %" PRIu64 " does not open: %s", e->seq, why);
+		goto cleanup;
+	}
+	if (memcmp(r->agent_id.data, pk, REPORT_PK_LEN) != 0 ||
+	    r->epoch != st->epoch || r->seq != st->seq + 1) {
+		log_warn("spooled report seq %" PRIu64 " belongs to another key or "
+			 "chain; not rolling forward", e->seq);
+		err = -EBADMSG;
+		goto cleanup;
+	}
+	err = reportbuild_rows(r, &rows, &n);
+	if (err)
+		goto cleanup;
+	err = delta_apply(st->baseline, rows, n);
+	if (err)
+		goto cleanup;
+	st->seq = r->seq;
+	memcpy(st->last_digest, digest, REPORT_DIGEST_LEN);
+	st->window_end_ms = r->window_end_ms;
+	if (r->health && r->health->spool_drops > st->spool_drops)
+		st->spool_drops = r->health->spool_drops;
+	log_info("recovered report seq %" PRIu64 " from the spool (the agent "
+		 "stopped before saving its state)", r->seq);
+cleanup:
+	report_free(r);
+	free(rows);
+	free(buf);
+	return err;
+}
+
+int state_roll_forward(struct agent_state *st, const uint8_t pk[REPORT_PK_LEN],
+		       struct spool *spool)
+{
+	struct spool_entry e;
+	int n = 0;
+
+	while (spool_find(spool, st->epoch, st->seq + 1, &e)) {
+		int err = roll_forward_one(st, pk, spool, &e);
+
+		if (err == -ENOMEM)
+			return err;
+		if (err)
+			break;      /* logged; the next report re-covers its usage */
+		n++;
+	}
+	return n;
 }

@@ -14,6 +14,7 @@
 
 #include "delta.h"
 #include "report.h"
+#include "spool.h"
 
 struct agent_state {
 	uint64_t epoch;
@@ -30,5 +31,13 @@ int state_init(struct agent_state *st);
 int state_load(const char *path, struct agent_state *st);
 int state_save(const char *path, const struct agent_state *st);
 void state_free(struct agent_state *st);
+
+/* Crash roll-forward: while the spool holds this key's report with
+ * seq = st->seq + 1 of st->epoch (the agent died after spooling it but
+ * before saving the state), applies its deltas to the baseline and adopts
+ * its seq, digest, window end and declared spool drops.  Returns how many
+ * reports were applied (the caller saves the state) or a negative errno. */
+int state_roll_forward(struct agent_state *st, const uint8_t pk[REPORT_PK_LEN],
+		       struct spool *spool);
 
 #endif
