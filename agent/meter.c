@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -81,7 +84,20 @@ int meter_pin_reuse(struct bpf_map *map, const char *dir)
 
 static int ensure_bpffs(const char *pin_dir)
 {
-	int err = fileio_mkdirs(pin_dir, 0700);
+	struct statfs st;
+	int err;
+
+	/* Hosts without systemd often have no bpffs: mount the usual one when
+	 * the pins go there. */
+	if (strncmp(pin_dir, "/sys/fs/bpf/", 12) == 0 &&
+	    (statfs("/sys/fs/bpf", &st) < 0 || st.f_type != BPF_FS_MAGIC)) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
+			log_warn("bpffs is not mounted and mounting it at /sys/fs/bpf "
+				 "failed: %s", strerror(errno));
+		else
+			log_info("mounted bpffs at /sys/fs/bpf");
+	}
+	err = fileio_mkdirs(pin_dir, 0700);
 
 	if (err)
 		log_warn("cannot create pin directory %s: %s (is bpffs mounted at "
