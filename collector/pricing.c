@@ -224,11 +224,13 @@ static int get_count(struct parse_ctx *c, const char *where, json_object *o,
 		     const char *key, bool required, bool inf, uint64_t *out)
 {
 	json_object *v = NULL;
+	bool present;
 	int64_t i;
 
 	*out = 0;
-	if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null)) {
-		if (inf && v) {
+	present = json_object_object_get_ex(o, key, &v);
+	if (!present || json_object_is_type(v, json_type_null)) {
+		if (inf && present) {       /* Stripe writes "up_to": null for inf */
 			*out = PRICING_INF;
 			return 0;
 		}
