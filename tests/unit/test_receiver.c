@@ -1,0 +1,305 @@
+/* Receiver decisions against a real SQLite store in a temp file: OK,
+ * DUPLICATE, conflicting and chain-broken rejections, gaps, seq rules,
+ * enrolment, garbage, and that rejections leave the store unchanged. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "enrol.h"
+#include "metric.h"
+#include "receiver.h"
+#include "reportbuild.h"
+#include "store.h"
+
+struct fixture {
+	char dir[64];
+	char db[128];
+	struct store *store;
+	struct enrol *enrol;
+	struct receiver *recv;
+	struct report_key key, stranger;
+	uint8_t last[REPORT_DIGEST_LEN];
+};
+
+static void keygen(struct fixture *f, const char *name, struct report_key *k)
+{
+	char priv[160], pub[160];
+
+	snprintf(priv, sizeof(priv), "%s/%s.key", f->dir, name);
+	snprintf(pub, sizeof(pub), "%s/%s.pub", f->dir, name);
+	assert_int_equal(report_keygen(priv, pub), 0);
+	assert_int_equal(report_key_load(priv, k), 0);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/tm-test-recv.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/t.db", f->dir);
+	keygen(f, "agent", &f->key);
+	keygen(f, "stranger", &f->stranger);
+	assert_int_equal(store_open(f->db, &f->store), 0);
+	/* enrolled through the config list, not the directory */
+	assert_int_equal(enrol_new(NULL, (const uint8_t (*)[REPORT_PK_LEN])f->key.pk, 1,
+				   &f->enrol), 0);
+	assert_int_equal(receiver_new(f->store, f->enrol, 65536, &f->recv), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[160];
+
+	receiver_free(f->recv);
+	enrol_free(f->enrol);
+	store_close(f->store);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* A sealed report of key k: value goes to tenant acme's api_requests. */
+static void make(const struct report_key *k, uint64_t epoch, uint64_t seq,
+		 const uint8_t *prev, uint64_t value, uint64_t drops,
+		 uint8_t **env, size_t *len, uint8_t digest[REPORT_DIGEST_LEN])
+{
+	struct meter_row d;
+	Truemeter__Report *r;
+	struct reportbuild_in in = {
+		.agent_id = k->pk, .epoch = epoch, .seq = seq,
+		.window_start_ms = (int64_t)seq * 1000,
+		.window_end_ms = (int64_t)seq * 1000 + 1000,
+		.deltas = &d, .n_deltas = 1, .prev_digest = prev, .spool_drops = drops,
+	};
+
+	memset(&d, 0, sizeof(d));
+	strcpy(d.tenant, "acme");
+	d.metric = METRIC_API_REQUESTS;
+	d.value = value;
+	assert_int_equal(reportbuild_make(&in, &r), 0);
+	assert_int_equal(report_seal(k, r, env, len, digest), 0);
+	reportbuild_free(r);
+}
+
+/* Sends buf, returns the ack status (and checks its epoch/seq echo). */
+static int send_buf(struct fixture *f, const uint8_t *buf, size_t len, char *error)
+{
+	uint8_t *ack;
+	size_t acklen;
+	Truemeter__Ack *a;
+	int st;
+
+	assert_int_equal(receiver_process(f->recv, buf, len, &ack, &acklen), 0);
+	a = truemeter__ack__unpack(NULL, acklen, ack);
+	assert_non_null(a);
+	st = a->status;
+	if (error)
+		snprintf(error, 256, "%s", a->error);
+	truemeter__ack__free_unpacked(a, NULL);
+	free(ack);
+	return st;
+}
+
+/* Builds and sends seq with prev = f->last; remembers its digest. */
+static int send_seq(struct fixture *f, uint64_t epoch, uint64_t seq, uint64_t value,
+		    bool chained, uint64_t drops)
+{
+	uint8_t *env, digest[REPORT_DIGEST_LEN];
+	size_t len;
+	int st;
+
+	make(&f->key, epoch, seq, chained ? f->last : NULL, value, drops, &env, &len,
+	     digest);
+	st = send_buf(f, env, len, NULL);
+	if (st == TRUEMETER__ACK__STATUS__OK)
+		memcpy(f->last, digest, REPORT_DIGEST_LEN);
+	free(env);
+	return st;
+}
+
+static int sum_cb(const struct store_usage *u, void *arg)
+{
+	*(uint64_t *)arg += u->value;
+	return 0;
+}
+
+static uint64_t stored_total(struct fixture *f)
+{
+	uint64_t total = 0;
+
+	assert_int_equal(store_usage_sum(f->store, NULL, 0, 0, INT64_MAX, sum_cb, &total), 0);
+	return total;
+}
+
+static int gap_cb(const struct store_gap *g, void *arg)
+{
+	char *out = arg;
+
+	snprintf(out, 256, "%llu-%llu %s", (unsigned long long)g->from_seq,
+		 (unsigned long long)g->to_seq, g->reason);
+	return 0;
+}
+
+static void test_chain_and_dedup(void **state)
+{
+	struct fixture *f = *state;
+	struct receiver_stats st;
+	uint8_t *env, d1[REPORT_DIGEST_LEN];
+	size_t len;
+	char err[256];
+
+	assert_int_equal(send_seq(f, 5, 1, 10, false, 0), TRUEMETER__ACK__STATUS__OK);
+	/* resend of seq 1: DUPLICATE, nothing stored twice */
+	make(&f->key, 5, 1, NULL, 10, 0, &env, &len, d1);
+	assert_int_equal(send_buf(f, env, len, NULL), TRUEMETER__ACK__STATUS__DUPLICATE);
+	free(env);
+	assert_int_equal(stored_total(f), 10);
+	/* same seq, other content: conflicting */
+	make(&f->key, 5, 1, NULL, 11, 0, &env, &len, d1);
+	assert_int_equal(send_buf(f, env, len, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "conflicting"));
+	free(env);
+	assert_int_equal(send_seq(f, 5, 2, 20, true, 0), TRUEMETER__ACK__STATUS__OK);
+	/* seq 3 chained to the wrong digest: chain broken */
+	memset(d1, 0x33, sizeof(d1));
+	make(&f->key, 5, 3, d1, 30, 0, &env, &len, d1);
+	assert_int_equal(send_buf(f, env, len, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "chain broken"));
+	free(env);
+	assert_int_equal(send_seq(f, 5, 3, 30, true, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(stored_total(f), 60);
+	receiver_stats_get(f->recv, &st);
+	assert_int_equal(st.stored, 3);
+	assert_int_equal(st.duplicates, 1);
+	assert_int_equal(st.rejected[RECV_REJ_CONFLICT], 1);
+	assert_int_equal(st.rejected[RECV_REJ_CHAIN], 1);
+}
+
+static void test_gaps(void **state)
+{
+	struct fixture *f = *state;
+	struct receiver_stats st;
+	char gap[256] = "";
+
+	assert_int_equal(send_seq(f, 8, 1, 1, false, 0), TRUEMETER__ACK__STATUS__OK);
+	/* 2..4 dropped by the agent's full spool: accepted, gap recorded */
+	assert_int_equal(send_seq(f, 8, 5, 5, true, 3), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(store_gaps(f->store, 0, INT64_MAX, gap_cb, gap), 0);
+	assert_non_null(strstr(gap, "2-4"));
+	assert_non_null(strstr(gap, "3 spool drops"));
+	/* a late seq 3 is behind the head and was never stored */
+	assert_int_equal(send_seq(f, 8, 3, 3, true, 0), TRUEMETER__ACK__STATUS__REJECTED);
+	/* a new epoch starting past 1 is a gap too */
+	assert_int_equal(send_seq(f, 9, 4, 4, true, 0), TRUEMETER__ACK__STATUS__OK);
+	receiver_stats_get(f->recv, &st);
+	assert_int_equal(st.gaps, 2);
+	assert_int_equal(st.rejected[RECV_REJ_STALE], 1);
+	assert_int_equal(stored_total(f), 10);
+}
+
+static void test_seq_rules(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *env, d[REPORT_DIGEST_LEN], prev[REPORT_DIGEST_LEN] = { 1 };
+	size_t len;
+	char err[256];
+
+	make(&f->key, 1, 0, NULL, 1, 0, &env, &len, d);
+	assert_int_equal(send_buf(f, env, len, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "seq 0"));
+	free(env);
+	make(&f->key, 1, 1, prev, 1, 0, &env, &len, d);
+	assert_int_equal(send_buf(f, env, len, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "empty prev_digest"));
+	free(env);
+	make(&f->key, 1, 2, NULL, 1, 0, &env, &len, d);
+	assert_int_equal(send_buf(f, env, len, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "prev_digest is 0 bytes"));
+	free(env);
+	assert_int_equal(stored_total(f), 0);
+}
+
+static void test_bad_messages(void **state)
+{
+	struct fixture *f = *state;
+	struct receiver_stats st;
+	uint8_t *env, d[REPORT_DIGEST_LEN], junk[512];
+	size_t len;
+	char err[256];
+
+	assert_int_equal(send_seq(f, 3, 1, 7, false, 0), TRUEMETER__ACK__STATUS__OK);
+	/* unknown key */
+	make(&f->stranger, 3, 2, f->last, 1, 0, &env, &len, d);
+	assert_int_equal(send_buf(f, env, len, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "not enrolled"));
+	free(env);
+	/* flipped bits anywhere in a valid report: never accepted */
+	make(&f->key, 3, 2, f->last, 1, 0, &env, &len, d);
+	for (size_t i = 0; i < len; i++) {
+		env[i] ^= 0x04;
+		assert_int_equal(send_buf(f, env, len, NULL), TRUEMETER__ACK__STATUS__REJECTED);
+		env[i] ^= 0x04;
+	}
+	/* truncated at every length */
+	for (size_t i = 0; i < len; i++)
+		assert_int_equal(send_buf(f, env, i, NULL), TRUEMETER__ACK__STATUS__REJECTED);
+	free(env);
+	/* random bytes and an empty message */
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (uint8_t)(i * 131 + 7);
+	assert_int_equal(send_buf(f, junk, sizeof(junk), NULL), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_int_equal(send_buf(f, junk, 0, NULL), TRUEMETER__ACK__STATUS__REJECTED);
+	/* oversized */
+	uint8_t *big = calloc(1, 70000);
+
+	assert_int_equal(send_buf(f, big, 70000, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "max_message"));
+	free(big);
+	/* nothing of it reached the store; the chain still continues */
+	assert_int_equal(stored_total(f), 7);
+	assert_int_equal(send_seq(f, 3, 2, 1, true, 0), TRUEMETER__ACK__STATUS__OK);
+	receiver_stats_get(f->recv, &st);
+	assert_int_equal(st.rejected[RECV_REJ_UNKNOWN_KEY], 1);
+	assert_int_equal(st.rejected[RECV_REJ_OVERSIZE], 1);
+	assert_true(st.rejected[RECV_REJ_SIGNATURE] > 0);
+	assert_true(st.rejected[RECV_REJ_DECODE] > 0);
+	assert_int_equal(st.stored, 2);
+}
+
+static void test_enrol_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct enrol *e;
+
+	/* setup wrote agent.pub and stranger.pub into dir: both enrolled */
+	assert_int_equal(enrol_new(f->dir, NULL, 0, &e), 0);
+	assert_int_equal(enrol_count(e), 2);
+	assert_true(enrol_check(e, f->stranger.pk));
+	enrol_free(e);
+	assert_true(enrol_new("/nonexistent/tm", NULL, 0, &e) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_chain_and_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seq_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enrol_dir, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
