@@ -11,6 +11,42 @@
 #include "store.h"
 #include "store_billing.h"
 
+/* The repository root, for fixtures under examples/: $TM_ROOT, the current
+ * directory, or three levels above the test binary (BUILD/tests/test_x). */
+static inline const char *tm_root(void)
+{
+	static char root[4096];
+	const char *env = getenv("TM_ROOT");
+	ssize_t n;
+
+	if (env && *env)
+		return env;
+	if (access("examples", F_OK) == 0)
+		return ".";
+	n = readlink("/proc/self/exe", root, sizeof(root) - 1);
+	if (n <= 0)
+		return ".";
+	root[n] = '\0';
+	for (int i = 0; i < 3; i++) {
+		char *slash = strrchr(root, '/');
+
+		if (slash)
+			*slash = '\0';
+	}
+	return root;
+}
+
+/* tm_root() + "/" + rel in one of 4 rotating static buffers. */
+static inline const char *tm_path(const char *rel)
+{
+	static char buf[4][4200];
+	static int next;
+	char *b = buf[next++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%s/%s", tm_root(), rel);
+	return b;
+}
+
 struct tstore {
 	char path[64];
 	struct store *s;
