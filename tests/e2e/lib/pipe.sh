@@ -1,0 +1,138 @@
+# Shared by the pipe's end-to-end tests (delivery, spool_full, crash_points,
+# tls, bad_input): a collector and an agent metering one tenant cgroup, with
+# unique ports, pin dir and cgroup per test run, all removed on exit.
+#
+# The caller sets NAME before sourcing, and may set INTERVAL (agent window,
+# default 50ms), SPOOL_CONF (extra [spool] lines), URL_SCHEME (tcp/tls+tcp)
+# and COLLECTOR_EXTRA / AGENT_EXTRA (extra config lines).
+set -u
+
+B=${TM_BUILD:?TM_BUILD not set}
+ID=tm$NAME$$
+TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
+PIN=/sys/fs/bpf/$ID
+PORT=$((20000 + $$ % 20000))
+LPORT=$((PORT + 1))           # the tcp_conn listener (outside the tenant)
+INTERVAL=${INTERVAL:-50ms}
+URL_SCHEME=${URL_SCHEME:-tcp}
+COLLECTOR_EXTRA=${COLLECTOR_EXTRA:-}
+AGENT_EXTRA=${AGENT_EXTRA:-}
+SPOOL_CONF=${SPOOL_CONF:-}
+DB=$TMP/collector.db
+COL_PID=
+AG_PID=
+LST_PID=
+PIDS=""
+
+if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+	CGROOT=/sys/fs/cgroup
+else
+	CGROOT=/sys/fs/cgroup/unified
+fi
+CG=$CGROOT/$ID
+
+pipe_cleanup() {
+	for p in $AG_PID $COL_PID $LST_PID $PIDS; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	if [ -d "$CG" ]; then
+		for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do
+			echo "$p" > "$CGROOT/cgroup.procs" 2>/dev/null
+		done
+		rmdir "$CG" 2>/dev/null
+	fi
+	[ -f "$TMP/agent.conf" ] && "$B/truemeter-agent" -q -c "$TMP/agent.conf" detach 2>/dev/null
+	rm -rf "$PIN"
+	if [ -n "${KEEP:-}" ]; then echo "# kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap pipe_cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; }
+check() { # description expected got
+	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi
+}
+q() { sqlite3 -batch -noheader "$DB" "$1"; }
+
+mkdir -p "$CG" "$TMP/keys" || { nok "cannot create cgroup $CG"; exit 1; }
+"$B/truemeter-agent" keygen "$TMP/agent.key" "$TMP/keys/agent.pub" ||
+	{ nok "keygen"; exit 1; }
+
+write_confs() {
+	cat > "$TMP/collector.conf" <<EOC
+[collector]
+listen = $URL_SCHEME://127.0.0.1:$PORT
+database = $DB
+enrolled_keys = $TMP/keys
+max_message = 1M
+$COLLECTOR_EXTRA
+EOC
+	cat > "$TMP/agent.conf" <<EOA
+[agent]
+key = $TMP/agent.key
+state_dir = $TMP/state
+interval = $INTERVAL
+hostname = $ID
+[collector]
+url = $URL_SCHEME://127.0.0.1:$PORT
+timeout = 1s
+retry_min = 20ms
+retry_max = 300ms
+$AGENT_EXTRA
+[spool]
+$SPOOL_CONF
+[meter]
+pin_dir = $PIN
+[tenant $ID]
+cgroup = $CG
+EOA
+}
+write_confs
+
+start_collector() {
+	"$B/truemeter-collector" -c "$TMP/collector.conf" >> "$TMP/collector.log" 2>&1 &
+	COL_PID=$!
+}
+kill_collector() { # signal
+	[ -n "$COL_PID" ] && kill "-$1" "$COL_PID" 2>/dev/null && wait "$COL_PID" 2>/dev/null
+	COL_PID=
+}
+start_agent() {
+	"$B/truemeter-agent" -c "$TMP/agent.conf" >> "$TMP/agent.log" 2>&1 &
+	AG_PID=$!
+}
+kill_agent() { # signal
+	[ -n "$AG_PID" ] && kill "-$1" "$AG_PID" 2>/dev/null && wait "$AG_PID" 2>/dev/null
+	AG_PID=
+}
+start_listener() {
+	"$B/tests/tcp_conn" listen "$LPORT" > "$TMP/listener.out" 2>&1 &
+	LST_PID=$!
+	i=0
+	while ! grep -q ready "$TMP/listener.out" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+}
+# tenant_conns K SPREAD_MS: K connections from inside the tenant cgroup
+tenant_conns() {
+	sh -c 'echo $$ > "$0/cgroup.procs" && exec "$@"' "$CG" \
+		"$B/tests/tcp_conn" connect "$LPORT" "$1" "$2"
+}
+spooled() { ls "$TMP/state/spool" 2>/dev/null | grep -c '\.rep$'; }
+# wait_until SECONDS CMD...: polls CMD every 0.2 s
+wait_until() {
+	t=$(( $1 * 5 ))
+	shift
+	while ! "$@" && [ $t -gt 0 ]; do sleep 0.2; t=$((t - 1)); done
+	"$@"
+}
+drained() { [ "$(spooled)" = 0 ]; }
+# stored_metric METRIC: the tenant's stored total
+stored_metric() {
+	"$B/truemeter" -d "$DB" usage --tenant "$ID" --metric "$1" --json |
+		sed -n 's/.*"value":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+# the chain as stored: count, min seq, max seq, distinct seqs, epochs
+chain_summary() {
+	q "SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq), COUNT(DISTINCT epoch) FROM reports;"
+}
