@@ -1,0 +1,325 @@
+#!/bin/sh
+# HTTP API metering is exact: a real nginx on loopback serves three header
+# tenants to wrk (keep-alive, mixed routes/methods/status codes, bodies,
+# sendfile, chunked responses) and header + API-key tenants to
+# http_pipeline (pipelining, requests split across writes, HEAD, chunked
+# request bodies, HTTP/1.0).  The meter's rows must equal, exactly:
+#  - nginx's access log (tenant header / API key, method, $request_uri,
+#    status, $request_length, $bytes_sent) per tenant x route x method x
+#    status class, and the byte sums per tenant;
+#  - http_pipeline's own counts for its tenants.
+# The meter is loaded by one meter_dump that exits at once; the traffic is
+# counted by the pinned programs with no reader running, and a second
+# meter_dump must reuse the pinned links (same link ids) to read.
+#
+# nginx's $request_length leaves out request bodies nginx discards (e.g. a
+# body sent to a "return" location) although it reads them from the socket;
+# the meter counts what the server read, so bodies here go only to
+# locations that read them (proxy_pass, echo_read_request_body).
+set -u
+
+B=${TM_BUILD:?TM_BUILD not set}
+R=${TM_ROOT:?TM_ROOT not set}
+DUMP=$B/tests/meter_dump
+PIPE=$B/tests/http_pipeline
+ID=tmhttp$$
+PIN=/sys/fs/bpf/$ID
+TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
+PORT=$((12000 + $$ % 4000 * 2))   # below the ephemeral range
+BACKEND=$((PORT + 1))
+NGINX_PID=
+ROUTES='/v1/items/* /v1/users/** /static/* /v1/orders/*/lines'
+KEYS='key-keyco-1=keyco key-delta-2=kdelta'
+
+cleanup() {
+	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
+	wait 2>/dev/null
+	[ -f "$TMP/meter.conf" ] && "$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+	rm -rf "$PIN" "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; }
+
+if [ "$(id -u)" != 0 ]; then
+	nok "http_exact needs root (BPF)"
+	exit 1
+fi
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+fnv() { # FNV-1a 64 of $1 as 16 hex digits
+	printf '%s' "$1" | od -An -v -tu1 | awk '
+		BEGIN { h = "cbf29ce484222325" }
+		{ for (i = 1; i <= NF; i++) h = step(h, $i) }
+		END { print h }
+		# 64-bit xor/multiply in 16-bit limbs (awk numbers are doubles)
+		function step(hex, b,   l, i, p, c, r, out) {
+			for (i = 0; i < 4; i++) l[i] = hexval(substr(hex, 13 - 4 * i, 4))
+			l[0] = xor16(l[0], b)
+			p[0] = 435; p[1] = 0; p[2] = 256; p[3] = 0    # 0x100000001b3
+			for (i = 0; i < 4; i++) r[i] = 0
+			for (i = 0; i < 4; i++) for (c = 0; c + i < 4; c++) r[i + c] += l[i] * p[c]
+			for (i = 0; i < 3; i++) { r[i + 1] += int(r[i] / 65536); r[i] %= 65536 }
+			r[3] %= 65536
+			out = ""
+			for (i = 3; i >= 0; i--) out = out sprintf("%04x", r[i])
+			return out
+		}
+		function hexval(s,   i, v) {
+			v = 0
+			for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+			return v
+		}
+		function xor16(a, b,   r, bit) {
+			r = 0
+			for (bit = 1; bit < 65536; bit *= 2) {
+				if ((int(a / bit) % 2) != (int(b / bit) % 2)) r += bit
+			}
+			return r
+		}'
+}
+
+# ---- nginx -----------------------------------------------------------------
+NG=$TMP/nginx
+chmod 755 "$TMP"        # nginx workers run as nobody
+mkdir -p "$NG/static" "$NG/html" "$NG/logs"
+echo "small file" > "$NG/static/small.txt"
+head -c 30000 /dev/urandom | od -An -tx1 | head -c 20000 > "$NG/static/big.txt"
+ECHO_MOD=/usr/lib/nginx/modules/ngx_http_echo_module.so
+if [ -f "$ECHO_MOD" ]; then
+	LOAD="load_module $ECHO_MOD;"
+	CHUNKED='location = /chunked { echo "chunk one"; echo "chunk two"; }'
+	READBODY='location = /readbody { echo_read_request_body; echo "read"; }'
+else
+	# without the echo module: chunked responses through the SSI-less
+	# sub_filter path (drops Content-Length), bodies read by proxy_pass
+	LOAD=
+	CHUNKED='location = /chunked { sub_filter_once off; sub_filter x y; sub_filter_types *; proxy_pass http://127.0.0.1:'$BACKEND'/text; proxy_http_version 1.1; }'
+	READBODY='location = /readbody { proxy_pass http://127.0.0.1:'$BACKEND'/sink; }'
+fi
+cat > "$NG/nginx.conf" <<EOF
+$LOAD
+worker_processes 2;
+daemon off;
+pid $NG/nginx.pid;
+error_log $NG/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $NG/body;
+	proxy_temp_path $NG/proxy;
+	fastcgi_temp_path $NG/fcgi;
+	uwsgi_temp_path $NG/uwsgi;
+	scgi_temp_path $NG/scgi;
+	log_format tm '\$http_x_tenant_id|\$http_x_api_key|\$request_method|\$request_uri|\$status|\$request_length|\$bytes_sent';
+	sendfile on;
+	client_body_buffer_size 64k;    # bodies stay in memory
+	keepalive_requests 1000000;
+	server {
+		listen 127.0.0.1:$PORT;
+		root $NG/html;
+		access_log $NG/logs/access.log tm;
+		location /v1/items/ { return 200 "item ok\n"; }
+		location /v1/users/ { return 201 "created\n"; }
+		location /v1/orders/ { return 200 "[]\n"; }
+		location = /empty { return 204; }
+		location = /moved { return 301 /v1/items/1; }
+		location = /found { return 302 /v1/items/2; }
+		location = /boom { return 500; }
+		location /static/ { root $NG; }
+		location = /upload { proxy_pass http://127.0.0.1:$BACKEND/sink; }
+		$CHUNKED
+		$READBODY
+	}
+	server {
+		listen 127.0.0.1:$BACKEND;
+		access_log off;
+		location / { return 200 "sunk, thanks\n"; }
+	}
+}
+EOF
+nginx -p "$NG" -c "$NG/nginx.conf" >"$NG/logs/stdout" 2>&1 &
+NGINX_PID=$!
+i=0
+while ! [ -s "$NG/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -s "$NG/nginx.pid" ] && kill -0 "$NGINX_PID" 2>/dev/null; then
+	ok "nginx runs on 127.0.0.1:$PORT"
+else
+	nok "nginx did not start: $(cat "$NG/logs/error.log" "$NG/logs/stdout" 2>/dev/null)"
+	exit 1
+fi
+
+# ---- meter -----------------------------------------------------------------
+{
+	echo "[meter]"
+	echo "pin_dir = $PIN"
+	echo "[http]"
+	echo "ports = $PORT"
+	echo "tenant_header = X-Tenant-Id"
+	echo "api_key_header = X-Api-Key"
+	for r in $ROUTES; do echo "route = $r"; done
+	for kv in $KEYS; do
+		echo "[api_key ${kv#*=}]"
+		echo "hash = $(fnv "${kv%%=*}")"
+	done
+} > "$TMP/meter.conf"
+if "$DUMP" -c "$TMP/meter.conf" </dev/null 2>"$TMP/load.err"; then
+	ok "meter loaded and pinned (reader exited)"
+else
+	nok "meter did not load: $(cat "$TMP/load.err")"
+	exit 1
+fi
+link_ids() {
+	for l in "$PIN"/http/link_*; do
+		bpftool -j link show pinned "$l" 2>/dev/null | sed 's/.*"id":\([0-9]*\).*/\1/'
+	done | sort -n | tr '\n' ' '
+}
+LINKS_BEFORE=$(link_ids)
+
+# ---- traffic ---------------------------------------------------------------
+if wrk -t2 -c8 -d3s -s "$R/tests/e2e/http/wrk_mix.lua" "http://127.0.0.1:$PORT/" \
+	>"$TMP/wrk.out" 2>&1; then
+	ok "wrk: $(awk '/requests in/ { print $1 }' "$TMP/wrk.out") keep-alive requests"
+else
+	nok "wrk failed: $(cat "$TMP/wrk.out")"
+fi
+PIPE_ARGS="-p $PORT -c 6 -n 150 -d 12 -s $$ -o $TMP/pipe.tsv"
+for r in $ROUTES; do PIPE_ARGS="$PIPE_ARGS -R $r"; done
+for kv in $KEYS; do PIPE_ARGS="$PIPE_ARGS -K $kv"; done
+# shellcheck disable=SC2086 # word splitting intended; patterns have no spaces
+if (set -f; "$PIPE" $PIPE_ARGS) 2>"$TMP/pipe.err"; then
+	ok "http_pipeline: $(awk -F'\t' '{ n += $5 } END { print n }' "$TMP/pipe.tsv") pipelined requests"
+else
+	nok "http_pipeline failed: $(cat "$TMP/pipe.err")"
+fi
+# let nginx finish logging and closing, then read with a fresh reader
+sleep 1
+echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/dump.out" 2>"$TMP/dump.err"
+grep -q '^END$' "$TMP/dump.out" && ok "meter read by a second meter_dump" ||
+	nok "meter_dump read failed: $(cat "$TMP/dump.err")"
+LINKS_AFTER=$(link_ids)
+if [ -n "$LINKS_BEFORE" ] && [ "$LINKS_BEFORE" = "$LINKS_AFTER" ]; then
+	ok "second reader reused the pinned links ($(echo $LINKS_AFTER | wc -w) links)"
+else
+	nok "pinned links changed: before '$LINKS_BEFORE' after '$LINKS_AFTER'"
+fi
+
+# ---- compare ---------------------------------------------------------------
+# meter rows -> tenant route method class requests req_bytes resp_bytes
+grep -v '^#' "$TMP/dump.out" | grep -v '^END$' | awk -F'\t' '
+	{ k = $1 "\t" $3 "\t" $4 "\t" $5 }
+	$2 == "api_requests" { n[k] = $6 }
+	$2 == "api_request_bytes" { q[k] = $6 }
+	$2 == "api_response_bytes" { s[k] = $6 }
+	END { for (k in n) print k "\t" n[k] "\t" q[k] "\t" s[k] }' | sort > "$TMP/meter.tsv"
+
+# nginx access log -> the same shape, routes and tenants by the documented
+# rules (independent of the meter's code)
+awk -F'|' -v routes="$ROUTES" -v keys="$KEYS" '
+	BEGIN {
+		np = split(routes, pat, " ")
+		nk = split(keys, kv, " ")
+		for (i = 1; i <= nk; i++) { split(kv[i], a, "="); key[a[1]] = a[2] }
+		split("GET POST PUT DELETE PATCH HEAD OPTIONS", m, " ")
+		for (i in m) known[m[i]] = 1
+	}
+	function route(p,   i, j, ns, s, nps, ps, ok) {
+		sub(/[?#].*/, "", p)
+		if (substr(p, 1, 1) != "/") return "other"
+		ns = split(substr(p, 2), s, "/")
+		if (ns == 0) { ns = 1; s[1] = "" }
+		for (i = 1; i <= np; i++) {
+			nps = split(substr(pat[i], 2), ps, "/")
+			ok = 1
+			for (j = 1; j <= nps; j++) {
+				if (ps[j] == "**") break
+				if (j > ns || (ps[j] != "*" && ps[j] != s[j])) { ok = 0; break }
+			}
+			if (ok && j > nps && nps != ns) ok = 0
+			if (ok) return pat[i]
+		}
+		return "other"
+	}
+	{
+		t = $1
+		if (t == "-" || t == "") t = ($2 in key) ? key[$2] : "unknown"
+		meth = ($3 in known) ? $3 : "OTHER"
+		k = t "\t" route($4) "\t" meth "\t" int($5 / 100)
+		n[k]++; q[k] += $6; s[k] += $7
+		tn[t]++; tq[t] += $6; ts[t] += $7
+	}
+	END {
+		for (k in n) print k "\t" n[k] "\t" q[k] "\t" s[k]
+		for (t in tn) print t "\t" tn[t] "\t" tq[t] "\t" ts[t] > "/dev/stderr"
+	}' "$NG/logs/access.log" 2>"$TMP/nginx_tenants.tsv" | sort > "$TMP/nginx.tsv"
+
+rows=$(wc -l < "$TMP/nginx.tsv")
+total=$(awk -F'\t' '{ n += $5 } END { print n + 0 }' "$TMP/nginx.tsv")
+if [ "$total" -gt 1000 ] && cmp -s "$TMP/nginx.tsv" "$TMP/meter.tsv"; then
+	ok "meter equals nginx's access log exactly: $total requests in $rows tenant x route x method x status rows"
+else
+	nok "meter differs from nginx's access log ($total requests; < nginx, > meter):"
+	diff "$TMP/nginx.tsv" "$TMP/meter.tsv" | head -40 | sed 's/^/# /'
+fi
+
+# per tenant byte sums against $request_length / $bytes_sent
+ntenants=0
+for t in $(cut -f1 "$TMP/nginx_tenants.tsv" | sort); do
+	ntenants=$((ntenants + 1))
+	want=$(awk -F'\t' -v t="$t" '$1 == t { print $2, $3, $4 }' "$TMP/nginx_tenants.tsv")
+	got=$(awk -F'\t' -v t="$t" '$1 == t { n += $5; q += $6; s += $7 }
+		END { print n + 0, q + 0, s + 0 }' "$TMP/meter.tsv")
+	if [ "$want" = "$got" ]; then
+		ok "tenant $t: requests, request bytes, response bytes = nginx ($got)"
+	else
+		nok "tenant $t: nginx $want, meter $got"
+	fi
+done
+[ "$ntenants" -ge 5 ] && ok "$ntenants tenants seen" || nok "only $ntenants tenants seen"
+
+# http_pipeline's own counts for its tenants (wrk's tenants are t-*)
+sort "$TMP/pipe.tsv" > "$TMP/pipe.sorted"
+grep -v '^t-' "$TMP/meter.tsv" > "$TMP/meter.pipe"
+if [ -s "$TMP/pipe.sorted" ] && cmp -s "$TMP/pipe.sorted" "$TMP/meter.pipe"; then
+	ok "meter equals http_pipeline's own counts ($(wc -l < "$TMP/pipe.sorted") rows)"
+else
+	nok "meter differs from http_pipeline's counts (< client, > meter):"
+	diff "$TMP/pipe.sorted" "$TMP/meter.pipe" | head -40 | sed 's/^/# /'
+fi
+for what in HEAD POST OPTIONS OTHER unknown keyco kdelta "/v1/users/\*\*" "/v1/orders/\*/lines"; do
+	if grep -q "$what" "$TMP/pipe.sorted"; then
+		ok "client traffic covers '$what'"
+	else
+		nok "client traffic lacks '$what'"
+	fi
+done
+for s in 2 3 4 5; do
+	if awk -F'\t' -v s="$s" '$4 == s { f = 1 } END { exit !f }' "$TMP/meter.tsv"; then
+		ok "status class ${s}xx counted"
+	else
+		nok "no ${s}xx rows"
+	fi
+done
+
+# health: nothing dropped, nothing overflowed, the hooks nginx uses attached
+for h in "overflow 0" "drops 0"; do
+	grep -q "^#health $h\$" "$TMP/dump.out" && ok "health $h" ||
+		nok "health: $(grep '^#health' "$TMP/dump.out" | tr '\n' ' ')"
+done
+for hook in sys_exit_accept4 sys_exit_recvfrom sys_exit_writev sys_exit_sendfile64 sys_enter_close; do
+	grep -q "^#hook attached http:$hook\$" "$TMP/dump.out" && ok "hook $hook attached" ||
+		nok "hook $hook not attached"
+done
+
+# ---- unpin -------------------------------------------------------------------
+kill "$NGINX_PID" 2>/dev/null
+wait "$NGINX_PID" 2>/dev/null
+NGINX_PID=
+if "$DUMP" -c "$TMP/meter.conf" -u && ! [ -e "$PIN/http" ]; then
+	ok "meter_dump -u removed the pinned HTTP meter"
+else
+	nok "pins left in $PIN/http: $(ls "$PIN/http" 2>&1)"
+fi
