@@ -67,6 +67,7 @@ struct tenant_meta {
 struct cg_entry {
 	__u64 id;
 	__u32 tenant;
+	__u32 level;            /* depth below the cgroup v2 root */
 };
 
 struct meter_cgroup {
@@ -83,7 +84,7 @@ struct meter_cgroup {
 };
 
 static const char *const map_pins[] = {
-	"counters", "overflow", "cgroup_tenants", "cidr4_tenants", "cidr6_tenants",
+	"counters", "overflow", "cgroup_tenants", "levels", "cidr4_tenants", "cidr6_tenants",
 };
 
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
@@ -178,10 +179,35 @@ static int tenant_index(struct meter_cgroup *m, const char *name, __u32 *idx)
 	return 0;
 }
 
+#define CGROUP_ROOT_ID 1   /* kernfs id of the cgroup v2 root */
+
+/* Depth of a cgroup directory: parents up to the root cgroup (id 1). */
+static int cgroup_level(const char *path, __u32 *level)
+{
+	char buf[PATH_MAX], *slash;
+	struct stat st;
+
+	if (!realpath(path, buf))
+		return -errno;
+	for (__u32 n = 0; n <= TENANT_MAX_LEVELS; n++) {
+		if (stat(buf, &st) < 0 || !is_fs(buf, CGROUP2_SUPER_MAGIC))
+			return -ENOENT;
+		if (st.st_ino == CGROUP_ROOT_ID) {
+			*level = n;
+			return 0;
+		}
+		slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			return -ENOENT;
+		*slash = '\0';
+	}
+	return -ELOOP;
+}
+
 /* A relative path is taken under the cgroup root.  The cgroup id is the
  * directory's inode number (what bpf_get_current_cgroup_id returns). */
 static int resolve_cgroup(const struct meter_cgroup *m, const struct meter_conf_cgroup *g,
-			  __u64 *id)
+			  __u64 *id, __u32 *level)
 {
 	char path[PATH_MAX];
 	struct stat st;
@@ -201,6 +227,17 @@ static int resolve_cgroup(const struct meter_cgroup *m, const struct meter_conf_
 			 g->tenant, path);
 		return -EINVAL;
 	}
+	if (cgroup_level(path, level) < 0) {
+		log_warn("tenant '%s': cannot find the depth of cgroup '%s' (its "
+			 "parents up to the cgroup v2 root must be visible, at most %d "
+			 "levels)", g->tenant, path, TENANT_MAX_LEVELS - 1);
+		return -EINVAL;
+	}
+	if (*level >= TENANT_MAX_LEVELS) {
+		log_warn("tenant '%s': cgroup '%s' is deeper than %d levels", g->tenant,
+			 path, TENANT_MAX_LEVELS - 1);
+		return -EINVAL;
+	}
 	*id = st.st_ino;
 	return 0;
 }
@@ -213,7 +250,7 @@ static int load_tenants(struct meter_cgroup *m, const struct meter_conf *conf)
 		const struct meter_conf_cgroup *g = &conf->cgroups[i];
 		struct cg_entry *e = &m->cgs[m->n_cgs];
 
-		err = resolve_cgroup(m, g, &e->id);
+		err = resolve_cgroup(m, g, &e->id, &e->level);
 		if (err)
 			return err;
 		err = tenant_index(m, g->tenant, &e->tenant);
@@ -306,9 +343,11 @@ static int write_meta(const char *dir, const struct tenant_meta *meta)
 static int sync_map(int fd, const void *keys, size_t n, size_t key_size,
 		    const __u32 *vals, const char *what)
 {
-	unsigned char key[sizeof(struct tenant_lpm6) > 8 ? sizeof(struct tenant_lpm6) : 8];
-	unsigned char next[sizeof(key)];
-	unsigned char stale[TENANT_MAX_CGROUPS + TENANT_MAX_CIDRS][sizeof(key)];
+	enum { KEY_MAX = sizeof(struct tenant_lpm6) > 8 ? sizeof(struct tenant_lpm6) : 8,
+	       STALE_MAX = TENANT_MAX_CGROUPS > TENANT_MAX_CIDRS ? TENANT_MAX_CGROUPS
+								 : TENANT_MAX_CIDRS };
+	unsigned char key[KEY_MAX], next[KEY_MAX];
+	unsigned char (*stale)[KEY_MAX];
 	size_t n_stale = 0;
 	void *prev = NULL;
 
@@ -321,8 +360,10 @@ static int sync_map(int fd, const void *keys, size_t n, size_t key_size,
 			return err;
 		}
 	}
-	while (bpf_map_get_next_key(fd, prev, next) == 0 &&
-	       n_stale < sizeof(stale) / sizeof(stale[0])) {
+	stale = calloc(STALE_MAX, sizeof(*stale));
+	if (!stale)
+		return -ENOMEM;
+	while (bpf_map_get_next_key(fd, prev, next) == 0 && n_stale < STALE_MAX) {
 		bool wanted = false;
 
 		for (size_t i = 0; i < n && !wanted; i++)
@@ -334,6 +375,7 @@ static int sync_map(int fd, const void *keys, size_t n, size_t key_size,
 	}
 	for (size_t i = 0; i < n_stale; i++)
 		bpf_map_delete_elem(fd, stale[i]);
+	free(stale);
 	return 0;
 }
 
@@ -393,16 +435,41 @@ static int sync_cidrs(struct meter_cgroup *m, const struct meter_conf *conf,
 	return err;
 }
 
-static int sync_cgroups(struct meter_cgroup *m, int fd)
+/* The level range goes first when it widens and last when it narrows, so
+ * a configured cgroup is never skipped while both maps change. */
+static int sync_cgroups(struct meter_cgroup *m, int fd, int levels_fd)
 {
+	struct tenant_levels old = { 0 }, lv = { .min_level = 1, .max_level = 0 };
 	__u64 keys[METER_CONF_MAX_CGROUPS];
 	__u32 vals[METER_CONF_MAX_CGROUPS];
+	__u32 zero = 0;
+	int err;
 
 	for (size_t i = 0; i < m->n_cgs; i++) {
 		keys[i] = m->cgs[i].id;
 		vals[i] = m->cgs[i].tenant;
+		if (i == 0 || m->cgs[i].level < lv.min_level)
+			lv.min_level = m->cgs[i].level;
+		if (i == 0 || m->cgs[i].level > lv.max_level)
+			lv.max_level = m->cgs[i].level;
 	}
-	return sync_map(fd, keys, m->n_cgs, sizeof(keys[0]), vals, "cgroup");
+	bpf_map_lookup_elem(levels_fd, &zero, &old);
+	if (old.min_level <= old.max_level) {   /* union of old and new */
+		struct tenant_levels u = lv;
+
+		if (m->n_cgs == 0 || old.min_level < u.min_level)
+			u.min_level = old.min_level;
+		if (m->n_cgs == 0 || old.max_level > u.max_level)
+			u.max_level = old.max_level;
+		if (bpf_map_update_elem(levels_fd, &zero, &u, BPF_ANY) < 0)
+			return -errno;
+	}
+	err = sync_map(fd, keys, m->n_cgs, sizeof(keys[0]), vals, "cgroup");
+	if (err)
+		return err;
+	if (bpf_map_update_elem(levels_fd, &zero, &lv, BPF_ANY) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Create every tenant x metric key up front so the kernel side never has
@@ -446,7 +513,7 @@ static int open_pinned(const char *dir, const char *name, int *fd)
 /* Maps are pinned by now: sync settings and keep the counter fds. */
 static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
 {
-	int cg_fd = -1, c4_fd = -1, c6_fd = -1, err;
+	int cg_fd = -1, lv_fd = -1, c4_fd = -1, c6_fd = -1, err;
 
 	err = open_pinned(m->dir, "counters", &m->counters_fd);
 	if (!err)
@@ -454,12 +521,14 @@ static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
 	if (!err)
 		err = open_pinned(m->dir, "cgroup_tenants", &cg_fd);
 	if (!err)
+		err = open_pinned(m->dir, "levels", &lv_fd);
+	if (!err)
 		err = open_pinned(m->dir, "cidr4_tenants", &c4_fd);
 	if (!err)
 		err = open_pinned(m->dir, "cidr6_tenants", &c6_fd);
 	if (err)
 		goto cleanup;
-	err = sync_cgroups(m, cg_fd);
+	err = sync_cgroups(m, cg_fd, lv_fd);
 	if (err)
 		goto cleanup;
 	err = sync_cidrs(m, conf, c4_fd, c6_fd);
@@ -469,6 +538,8 @@ static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
 cleanup:
 	if (cg_fd >= 0)
 		close(cg_fd);
+	if (lv_fd >= 0)
+		close(lv_fd);
 	if (c4_fd >= 0)
 		close(c4_fd);
 	if (c6_fd >= 0)
@@ -595,6 +666,9 @@ static int load_fresh(struct meter_cgroup *m, const struct meter_conf *conf,
 	err = write_meta(m->dir, &meta);
 	if (err)
 		log_warn("cannot pin %s/%s: %s", m->dir, META_PIN, strerror(-err));
+	else
+		log_info("cgroup/CIDR meter loaded for %zu tenants, pinned under %s",
+			 m->n_tenants, m->dir);
 cleanup:
 	for (int i = 0; i < HOOK_COUNT; i++) {
 		if (err && links[i])
@@ -629,6 +703,13 @@ static bool can_reuse(const struct meter_cgroup *m, const struct meter_conf *con
 		log_info("cgroup/CIDR meter under %s was made by another object or "
 			 "config; reloading it", m->dir);
 		return false;
+	}
+	for (size_t i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++) {
+		if (!pinned(m->dir, map_pins[i])) {
+			log_info("pinned map %s/%s is gone; reloading the cgroup/CIDR meter",
+				 m->dir, map_pins[i]);
+			return false;
+		}
 	}
 	for (int i = 0; i < HOOK_COUNT; i++) {
 		if ((meta->hooks & (1u << i)) && !pinned(m->dir, hook_pins[i])) {

@@ -53,6 +53,13 @@ struct {
 } cgroup_tenants SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tenant_levels);
+} levels SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, TENANT_MAX_CIDRS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
@@ -100,17 +107,62 @@ static __always_inline void count2(__u32 t1, __u32 t2, __u32 metric, __u64 n)
 		count(t2, metric, n);
 }
 
-/* Nearest configured cgroup at or above cg. */
+static __always_inline const struct tenant_levels *get_levels(void)
+{
+	__u32 zero = 0;
+
+	return has_cgroups ? bpf_map_lookup_elem(&levels, &zero) : NULL;
+}
+
+/* Nearest configured cgroup at or above cg.  cg is a BTF pointer, so the
+ * walk uses plain (fault-safe, CO-RE relocated) loads: far cheaper than
+ * bpf_probe_read calls on the scheduler's hot path.  Only levels that hold
+ * a configured cgroup are looked up. */
 static __always_inline __u32 cgroup_tenant(struct cgroup *cg)
 {
-	if (!has_cgroups)
+	const struct tenant_levels *lv = get_levels();
+
+	if (!lv)
 		return TENANT_NONE;
 	for (int i = 0; i < TENANT_MAX_LEVELS && cg; i++) {
-		__u64 id = BPF_CORE_READ(cg, kn, id);
-		__u32 *t = bpf_map_lookup_elem(&cgroup_tenants, &id);
+		struct cgroup_subsys_state *parent;
+		__u32 level = (__u32)cg->level;
 
-		if (t)
-			return *t;
+		if (level < lv->min_level)
+			break;
+		if (level <= lv->max_level) {
+			__u64 id = cg->kn->id;
+			__u32 *t = bpf_map_lookup_elem(&cgroup_tenants, &id);
+
+			if (t)
+				return *t;
+		}
+		/* a cgroup's own css points back at it: typed, no cast */
+		parent = cg->self.parent;
+		cg = parent ? parent->cgroup : NULL;
+	}
+	return TENANT_NONE;
+}
+
+/* The same for raw_tp, where pointers are plain numbers. */
+static __always_inline __u32 cgroup_tenant_raw(struct cgroup *cg)
+{
+	const struct tenant_levels *lv = get_levels();
+
+	if (!lv)
+		return TENANT_NONE;
+	for (int i = 0; i < TENANT_MAX_LEVELS && cg; i++) {
+		__u32 level = (__u32)BPF_CORE_READ(cg, level);
+
+		if (level < lv->min_level)
+			break;
+		if (level <= lv->max_level) {
+			__u64 id = BPF_CORE_READ(cg, kn, id);
+			__u32 *t = bpf_map_lookup_elem(&cgroup_tenants, &id);
+
+			if (t)
+				return *t;
+		}
 		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
 	}
 	return TENANT_NONE;
@@ -119,14 +171,20 @@ static __always_inline __u32 cgroup_tenant(struct cgroup *cg)
 /* The skb's socket cgroup, searched from the root down; deepest match wins. */
 static __always_inline __u32 skb_cgroup_tenant(struct __sk_buff *skb)
 {
+	const struct tenant_levels *lv = get_levels();
 	__u32 found = TENANT_NONE;
 
-	if (!has_cgroups)
+	if (!lv)
 		return TENANT_NONE;
-	for (int level = 0; level < TENANT_MAX_LEVELS; level++) {
-		__u64 id = bpf_skb_ancestor_cgroup_id(skb, level);
+	for (__u32 level = 0; level < TENANT_MAX_LEVELS; level++) {
+		__u64 id;
 		__u32 *t;
 
+		if (level < lv->min_level)
+			continue;
+		if (level > lv->max_level)
+			break;
+		id = bpf_skb_ancestor_cgroup_id(skb, (int)level);
 		if (!id)
 			break;
 		t = bpf_map_lookup_elem(&cgroup_tenants, &id);
@@ -189,7 +247,7 @@ static __always_inline void count_skb(struct __sk_buff *skb, bool ingress)
 SEC("tp_btf/sched_stat_runtime")
 int BPF_PROG(tenant_cpu, struct task_struct *p, u64 runtime)
 {
-	count2(cgroup_tenant(BPF_CORE_READ(p, cgroups, dfl_cgrp)), TENANT_NONE,
+	count2(cgroup_tenant(p->cgroups->dfl_cgrp), TENANT_NONE,
 	       TENANT_METRIC_CPU_NS, runtime);
 	return 0;
 }
@@ -198,7 +256,7 @@ int BPF_PROG(tenant_cpu, struct task_struct *p, u64 runtime)
 SEC("raw_tp/sched_stat_runtime")
 int BPF_PROG(tenant_cpu_raw, struct task_struct *p, u64 runtime)
 {
-	count2(cgroup_tenant(BPF_CORE_READ(p, cgroups, dfl_cgrp)), TENANT_NONE,
+	count2(cgroup_tenant_raw(BPF_CORE_READ(p, cgroups, dfl_cgrp)), TENANT_NONE,
 	       TENANT_METRIC_CPU_NS, runtime);
 	return 0;
 }
@@ -237,7 +295,7 @@ int tenant_sockops(struct bpf_sock_ops *skops)
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return 1;
-	t1 = cgroup_tenant(BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.sk_cgrp_data.cgroup));
+	t1 = cgroup_tenant(tp->inet_conn.icsk_inet.sk.sk_cgrp_data.cgroup);
 	if (has_cidrs) {
 		if (skops->family == AF_INET) {
 			__u32 a = skops->remote_ip4;

@@ -30,6 +30,13 @@ struct tenant_key {
 	__u32 metric;   /* TENANT_METRIC_* */
 };
 
+/* levels[0]: the shallowest and deepest level (0 = the cgroup v2 root) of
+ * any configured cgroup; cgroups outside that range are not looked up. */
+struct tenant_levels {
+	__u32 min_level;
+	__u32 max_level;
+};
+
 /* LPM trie keys: prefix length in bits, then the address in network order. */
 struct tenant_lpm4 {
 	__u32 prefixlen;
