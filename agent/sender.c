@@ -272,6 +272,7 @@ static void *sender_main(void *arg)
 			attempt = 0;
 			spool_reject(s->spool, &e);
 		} else {
+			spool_release(s->spool);
 			s->stats.failed++;
 			if (attempt == 3)
 				log_warn("collector %s not answering; reports stay "

@@ -32,6 +32,7 @@ struct spool {
 	struct spool_entry *v;       /* v[head .. n) is the index, oldest first */
 	size_t head, n, cap;
 	uint64_t bytes, next_serial;
+	uint64_t inflight;           /* serial the sender is sending, 0 = none */
 	uint64_t corrupt, rejected, dropped;
 };
 
@@ -117,6 +118,8 @@ static int index_insert(struct spool *s, const struct spool_entry *e)
 /* Removes the entry with e's serial; false if it is not indexed. */
 static bool index_remove(struct spool *s, const struct spool_entry *e)
 {
+	if (s->inflight == e->serial)
+		s->inflight = 0;
 	for (size_t i = s->head; i < s->n; i++) {
 		if (s->v[i].serial != e->serial)
 			continue;
@@ -243,6 +246,16 @@ void spool_close(struct spool *s)
 	free(s);
 }
 
+/* The oldest entry that is not being sent right now, or NULL.  Dropping
+ * the one in flight could count a report as dropped that is then stored. */
+static struct spool_entry *oldest_idle(struct spool *s)
+{
+	for (size_t i = s->head; i < s->n; i++)
+		if (s->v[i].serial != s->inflight)
+			return &s->v[i];
+	return NULL;
+}
+
 static bool full_for(const struct spool *s, size_t size)
 {
 	uint64_t count = s->n - s->head;
@@ -261,8 +274,8 @@ int spool_make_room(struct spool *s, size_t payload_len, uint64_t *dropped)
 
 	*dropped = 0;
 	pthread_mutex_lock(&s->lock);
-	while (full_for(s, size)) {
-		struct spool_entry e = s->v[s->head];
+	while (full_for(s, size) && oldest_idle(s)) {
+		struct spool_entry e = *oldest_idle(s);
 		char path[PATH_MAX];
 
 		index_remove(s, &e);
@@ -330,6 +343,7 @@ int spool_oldest(struct spool *s, struct spool_entry *e)
 	pthread_mutex_lock(&s->lock);
 	if (s->head < s->n) {
 		*e = s->v[s->head];
+		s->inflight = e->serial;
 		found = 1;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -491,6 +505,13 @@ int spool_wait(struct spool *s, int64_t timeout_ms)
 	nonempty = s->head < s->n;
 	pthread_mutex_unlock(&s->lock);
 	return nonempty;
+}
+
+void spool_release(struct spool *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->inflight = 0;
+	pthread_mutex_unlock(&s->lock);
 }
 
 void spool_wakeup(struct spool *s)

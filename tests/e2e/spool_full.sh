@@ -1,0 +1,63 @@
+#!/bin/sh
+# Collector down for a while: reports spool on disk and all arrive, in
+# order and exactly once, when it comes back.  Then with a small spool
+# (max_reports = 15): the oldest unsent reports are dropped, counted, and
+# declared upstream, so the store shows spool_drops > 0 and a gap whose
+# missing seqs are exactly the declared drops.
+NAME=spf
+. "$TM_ROOT/tests/e2e/lib/pipe.sh"
+
+start_listener
+# part 1: no collector yet
+start_agent
+sleep 0.5
+tenant_conns 30 2000 > /dev/null 2>&1
+sleep 1
+n_spooled=$(spooled)
+if [ "$n_spooled" -ge 40 ]; then ok "reports spooled while the collector is down ($n_spooled)"
+else nok "only $n_spooled reports spooled while the collector is down"; fi
+start_collector
+wait_until 20 drained
+check "spool drained after the collector came back" 0 "$(spooled)"
+sleep 0.3
+kill_agent TERM
+set -- $(chain_summary | tr '|' ' ')
+check "all spooled reports stored once, in sequence" "$1 1 $1 $1" "$1 $2 $3 $4"
+if [ "$1" -ge "$n_spooled" ]; then ok "store holds at least the spooled reports ($1)"
+else nok "store holds $1 reports, fewer than the $n_spooled spooled"; fi
+check "no gap" 0 "$(q 'SELECT COUNT(*) FROM gaps;')"
+check "tcp_connections made while the collector was down all arrived" 30 \
+	"$(stored_metric tcp_connections)"
+first_n=$1
+
+# part 2: a spool of at most 15 reports, collector down for ~3 s
+kill_collector TERM
+SPOOL_CONF="max_reports = 15"
+write_confs
+start_agent
+sleep 3
+n_spooled=$(spooled)
+if [ "$n_spooled" -le 15 ]; then ok "spool stays within max_reports ($n_spooled)"
+else nok "spool holds $n_spooled reports, above max_reports 15"; fi
+if grep -q 'spool full' "$TMP/agent.log"; then ok "agent logs the drops"
+else nok "agent did not log its spool drops"; fi
+start_collector
+wait_until 20 drained
+sleep 0.3
+kill_agent TERM
+kill_collector TERM
+declared=$(q 'SELECT MAX(spool_drops) FROM reports;')
+missing=$(q "SELECT COALESCE(SUM(to_seq - from_seq + 1), 0) FROM gaps;")
+echo "# declared spool drops $declared, missing seqs $missing"
+if [ "${declared:-0}" -gt 0 ]; then ok "stored health shows spool_drops ($declared)"
+else nok "stored health shows no spool_drops"; fi
+ngaps=$(q 'SELECT COUNT(*) FROM gaps;')
+if [ "$ngaps" -ge 1 ]; then ok "gap recorded ($ngaps ranges)"; else nok "no gap recorded"; fi
+check "missing seqs equal the declared drops" "$declared" "$missing"
+check "every gap reason names the spool drops" "$ngaps" \
+	"$(q "SELECT COUNT(*) FROM gaps WHERE reason LIKE '%spool drops%';")"
+set -- $(chain_summary | tr '|' ' ')
+check "stored + dropped = every seq" "$3" "$(( $1 + missing ))"
+if grep -q "gap: agent" "$TMP/collector.log"; then ok "collector logs the gap"
+else nok "collector did not log the gap"; fi
+[ "$1" -gt "$first_n" ] || nok "no reports stored in part 2"
