@@ -9,6 +9,7 @@
 # IP bytes are the veth byte counters minus 14 bytes per Ethernet frame.
 # The meter is read by tenant_dump processes that exit in between, so all
 # the load is counted by the pinned programs with no agent running.
+# san: yes
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
@@ -41,7 +42,7 @@ cleanup() {
 	done
 	ip netns del "$NSA" 2>/dev/null
 	ip netns del "$NSB" 2>/dev/null
-	rm -rf "$PIN" "$TMP"
+	rm -rf "$PIN" "$PIN-small" "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -232,3 +233,75 @@ if [ "$(grep -v '^#' "$TMP/s3.txt" | grep -v cpu_ns)" = "$(grep -v '^#' "$TMP/s4
 else
 	nok "a new reader sees other counters than the last one"
 fi
+
+# ---- pins: config changes, a lost link, a changed tenant list ------------------
+# Moving cpu_a to another cgroup keeps the loaded programs and the counts.
+a0=$(val "$TMP/s4.txt" cpu_a cpu_ns)
+mkdir -p "$CG/cpu4"
+sed -i "s|^cgroup = $CG/cpu1\$|cgroup = $CG/cpu4|" "$CONF"
+# the next reader applies the change
+echo | "$DUMP" -v -c "$CONF" > "$TMP/s5.txt" 2> "$TMP/s5.txt.err"
+if grep -q "reusing the cgroup/CIDR meter" "$TMP/s5.txt.err"; then
+	ok "a changed cgroup path reuses the pinned programs"
+else
+	nok "a changed cgroup path reloaded the programs"
+fi
+incg "$CG/cpu4" "$LOAD" burn 0.3 > /dev/null
+incg "$CG/cpu1" "$LOAD" burn 0.2 > /dev/null
+snap "$TMP/s5.txt"
+within2pct "cpu_a cpu_ns after moving it to cpu4" $((a0 + $(usage_ns "$CG/cpu4"))) \
+	"$(val "$TMP/s5.txt" cpu_a cpu_ns)"
+
+# A lost link pin: reload, counters kept (same tenants), counting goes on.
+rm -f "$PIN/tenant/link_cpu"
+n0=$(val "$TMP/s5.txt" net_cli net_tx_bytes)
+echo | "$DUMP" -v -c "$CONF" > "$TMP/s6.txt" 2> "$TMP/s6.txt.err"
+if grep -q "link_cpu is gone; reloading" "$TMP/s6.txt.err" &&
+	grep -q "^#hook attached tenant:sched_stat_runtime" "$TMP/s6.txt"; then
+	ok "a lost link pin makes the next reader reload and reattach"
+else
+	nok "a lost link pin was not reattached"
+fi
+check "counters survive the reload" "$n0" "$(val "$TMP/s6.txt" net_cli net_tx_bytes)"
+u4=$(usage_ns "$CG/cpu4")
+incg "$CG/cpu4" "$LOAD" burn 0.3 > /dev/null
+snap "$TMP/s7.txt"
+within2pct "cpu_a counts after the reload" \
+	$(( $(val "$TMP/s6.txt" cpu_a cpu_ns) + $(usage_ns "$CG/cpu4") - u4 )) "$(val "$TMP/s7.txt" cpu_a cpu_ns)"
+
+# Another tenant list renumbers tenants: counters start again from zero.
+printf '[tenant newcomer]\ncgroup = %s\n' "$CG/cpu1" >> "$CONF"
+echo | "$DUMP" -c "$CONF" > "$TMP/s8.txt" 2> "$TMP/s8.txt.err"
+if grep -q "tenant list changed" "$TMP/s8.txt.err"; then
+	ok "a changed tenant list is logged"
+else
+	nok "a changed tenant list is not logged"
+fi
+check "a changed tenant list restarts the counters" 0 \
+	"$(awk -F'\t' '!/^#/ && NF == 6 && $2 != "cpu_ns" { s += $6 } END { print s + 0 }' "$TMP/s8.txt")"
+
+# ---- a full counter map is counted, never silent -----------------------------
+PIN2=$PIN-small
+CONF2=$TMP/small.conf
+printf '[meter]\npin_dir = %s\nmax_entries = 64\n' "$PIN2" > "$CONF2"
+for i in $(seq 1 17); do
+	mkdir -p "$CG/many/t$i"
+	printf '[tenant t%s]\ncgroup = %s\n' "$i" "$CG/many/t$i" >> "$CONF2"
+done
+echo | "$DUMP" -c "$CONF2" > "$TMP/m0.txt" 2> "$TMP/m0.txt.err"
+if grep -q "counter map full" "$TMP/m0.txt.err"; then
+	ok "too small max_entries is warned about"
+else
+	nok "too small max_entries not warned about"
+fi
+incg "$CG/many/t17" "$LOAD" burn 0.1 > /dev/null
+incg "$CG/many/t1" "$LOAD" burn 0.1 > /dev/null
+echo | "$DUMP" -c "$CONF2" > "$TMP/m1.txt" 2>/dev/null
+ovf=$(sed -n 's/^#health overflow //p' "$TMP/m1.txt")
+if [ "${ovf:-0}" -gt 0 ]; then
+	ok "events of a tenant with no room are counted as overflow ($ovf)"
+else
+	nok "no overflow counted for a tenant with no room"
+fi
+within2pct "t1 still counts exactly" "$(usage_ns "$CG/many/t1")" "$(val "$TMP/m1.txt" t1 cpu_ns)"
+rm -rf "$PIN2"

@@ -10,6 +10,7 @@
 # IPv6: clients and server on the loopback of netns L (quiet: only our
 # packets), where each packet is counted once by the lo counters (which,
 # unlike veth, count bytes after the Ethernet header is taken off).
+# san: yes
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
