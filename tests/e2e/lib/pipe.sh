@@ -119,14 +119,23 @@ tenant_conns() {
 		"$B/tests/tcp_conn" connect "$LPORT" "$1" "$2"
 }
 spooled() { ls "$TMP/state/spool" 2>/dev/null | grep -c '\.rep$'; }
-# wait_until SECONDS CMD...: polls CMD every 0.2 s
+# wait_until SECONDS CMD...: polls CMD every 0.1 s; 0 once it succeeded
 wait_until() {
-	t=$(( $1 * 5 ))
+	t=$(( $1 * 10 ))
 	shift
-	while ! "$@" && [ $t -gt 0 ]; do sleep 0.2; t=$((t - 1)); done
-	"$@"
+	while [ $t -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		t=$((t - 1))
+	done
+	return 1
 }
+# the agent writes a report every window, so "drained" is a moment in which
+# nothing is waiting, not a lasting state
 drained() { [ "$(spooled)" = 0 ]; }
+check_drained() { # description
+	if wait_until 30 drained; then ok "$1"; else nok "$1: $(spooled) reports still spooled"; fi
+}
 # stored_metric METRIC: the tenant's stored total
 stored_metric() {
 	"$B/truemeter" -d "$DB" usage --tenant "$ID" --metric "$1" --json |
