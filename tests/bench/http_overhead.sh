@@ -1,0 +1,157 @@
+#!/bin/sh
+# HTTP meter overhead: nginx requests/s with and without the meter, measured
+# alternately in one run (ROUNDS x wrk -t2 -c50 -d${SECS}s each way,
+# keep-alive, small responses).  Prints
+#   BENCH nginx_rps_ratio <with/without> ratio
+#   BENCH bpf_ns_per_request <ns> ns      total run_time_ns of the HTTP
+#         programs (kernel.bpf_stats_enabled) / requests nginx served
+#   BENCH agent_cpu_percent <pct> %       the meter process (meter_dump
+#         reading every second) over the "with" rounds
+#   BENCH agent_rss_kib <kib> KiB
+# "without" means no HTTP programs attached at all (pins removed); each
+# "with" round loads the meter afresh before wrk starts.
+set -u
+
+B=${TM_BUILD:?TM_BUILD not set}
+DUMP=$B/tests/meter_dump
+ROUNDS=${ROUNDS:-3}
+SECS=${SECS:-5}
+ID=tmhbench$$
+PIN=/sys/fs/bpf/$ID
+TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
+PORT=$((16000 + $$ % 2000))
+NGINX_PID=
+METER_PID=
+OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
+
+cleanup() {
+	[ -n "$METER_PID" ] && kill "$METER_PID" 2>/dev/null
+	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
+	exec 3>&- 2>/dev/null
+	wait 2>/dev/null
+	sysctl -q -w kernel.bpf_stats_enabled="$OLD_STATS" 2>/dev/null
+	[ -f "$TMP/meter.conf" ] && "$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+	rm -rf "$PIN" "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+chmod 755 "$TMP"
+mkdir -p "$TMP/logs"
+cat > "$TMP/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx.pid;
+error_log $TMP/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path $TMP/body;
+	proxy_temp_path $TMP/proxy;
+	fastcgi_temp_path $TMP/fcgi;
+	uwsgi_temp_path $TMP/uwsgi;
+	scgi_temp_path $TMP/scgi;
+	keepalive_requests 10000000;
+	server {
+		listen 127.0.0.1:$PORT;
+		location / { return 200 "ok\n"; }
+	}
+}
+EOF
+nginx -p "$TMP" -c "$TMP/nginx.conf" >"$TMP/logs/stdout" 2>&1 &
+NGINX_PID=$!
+sleep 1
+kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx did not start" >&2; exit 1; }
+
+cat > "$TMP/meter.conf" <<EOF
+[meter]
+pin_dir = $PIN
+[http]
+ports = $PORT
+tenant_header = X-Tenant-Id
+route = /v1/items/*
+EOF
+cat > "$TMP/hdr.lua" <<'EOF'
+wrk.headers["X-Tenant-Id"] = "bench"
+wrk.path = "/v1/items/1"
+EOF
+
+run_wrk() { # -> requests/s and total requests in $TMP/wrk.out
+	wrk -t2 -c50 -d"${SECS}s" -s "$TMP/hdr.lua" "http://127.0.0.1:$PORT/" >"$TMP/wrk.out" 2>&1
+	RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.out")
+	REQS=$(awk '/requests in/ { print $1 }' "$TMP/wrk.out")
+}
+
+cpu_ticks() { # utime + stime of $1
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+prog_ns() { # total run_time_ns of the programs behind our pinned links
+	total=0
+	for l in "$PIN"/http/link_*; do
+		pid=$(bpftool -j link show pinned "$l" | sed 's/.*"prog_id":\([0-9]*\).*/\1/')
+		ns=$(bpftool -j prog show id "$pid" | sed -n 's/.*"run_time_ns":\([0-9]*\).*/\1/p')
+		total=$((total + ${ns:-0}))
+	done
+	echo "$total"
+}
+
+sysctl -q -w kernel.bpf_stats_enabled=1
+HZ=$(getconf CLK_TCK)
+sum_without=0
+sum_with=0
+ns_total=0
+req_total=0
+ticks_total=0
+wall_total=0
+rss=0
+run_wrk     # warm-up
+for r in $(seq "$ROUNDS"); do
+	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+	run_wrk
+	echo "# round $r without: $RPS req/s"
+	sum_without=$(echo "$sum_without + $RPS" | bc -l)
+
+	rm -f "$TMP/in"
+	mkfifo "$TMP/in"
+	"$DUMP" -c "$TMP/meter.conf" <"$TMP/in" >"$TMP/dump.out" 2>"$TMP/dump.err" &
+	METER_PID=$!
+	exec 3>"$TMP/in"
+	echo >&3
+	i=0
+	while ! grep -q '^END$' "$TMP/dump.out" 2>/dev/null && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	grep -q '^END$' "$TMP/dump.out" || { echo "meter did not load: $(cat "$TMP/dump.err")" >&2; exit 1; }
+	ns0=$(prog_ns)
+	t0=$(cpu_ticks "$METER_PID")
+	start=$(date +%s.%N)
+	(for s in $(seq "$SECS"); do sleep 1; echo >&3; done) &
+	ticker=$!
+	run_wrk
+	wait "$ticker"
+	end=$(date +%s.%N)
+	t1=$(cpu_ticks "$METER_PID")
+	ns1=$(prog_ns)
+	kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$METER_PID/status")
+	[ "${kb:-0}" -gt "$rss" ] && rss=$kb
+	exec 3>&-
+	wait "$METER_PID"
+	METER_PID=
+	echo "# round $r with: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
+	sum_with=$(echo "$sum_with + $RPS" | bc -l)
+	ns_total=$((ns_total + ns1 - ns0))
+	req_total=$((req_total + REQS))
+	ticks_total=$((ticks_total + t1 - t0))
+	wall_total=$(echo "$wall_total + $end - $start" | bc -l)
+done
+"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+
+printf 'BENCH nginx_rps_ratio %.4f ratio\n' "$(echo "$sum_with / $sum_without" | bc -l)"
+printf 'BENCH bpf_ns_per_request %.0f ns\n' "$(echo "$ns_total / $req_total" | bc -l)"
+printf 'BENCH agent_cpu_percent %.2f %%\n' "$(echo "100 * $ticks_total / $HZ / $wall_total" | bc -l)"
+printf 'BENCH agent_rss_kib %d KiB\n' "$rss"
