@@ -210,7 +210,7 @@ static Truemeter__Report *check_message(struct receiver *r, const uint8_t *buf,
 		return NULL;
 	}
 	if (report_open(buf, len, &rep, digest, why, sizeof(why))) {
-		reject(r, v, NULL, strstr(why, "signature") ? RECV_REJ_SIGNATURE :
+		reject(r, v, NULL, strstr(why, "bad signature") ? RECV_REJ_SIGNATURE :
 		       RECV_REJ_DECODE, "%s", why);
 		return NULL;
 	}
