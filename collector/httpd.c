@@ -30,7 +30,7 @@ struct httpd {
 	struct store *s;
 	char *stripe_secret, *razorpay_secret;
 	int64_t max_body, tolerance_s;
-	const struct billing_maps *maps;
+	const struct billing_maps *maps, *rzp_maps;
 	void (*changed)(void *arg);
 	void *changed_arg;
 	httpd_metrics_fn metrics, extra;
@@ -180,7 +180,7 @@ static enum MHD_Result razorpay_hook(struct httpd *h, struct MHD_Connection *c, 
 			     sizeof(err));
 	if (rc)
 		return reject(h, c, SRC_RAZORPAY, rc == -EACCES ? 401 : 400, err);
-	rc = razorpay_event_parse(q->body, q->len, id, h->s, h->maps, &ev, err, sizeof(err));
+	rc = razorpay_event_parse(q->body, q->len, id, h->s, h->rzp_maps, &ev, err, sizeof(err));
 	if (rc)
 		ret = reject(h, c, SRC_RAZORPAY, rc == -ENOMEM ? 500 : 400,
 			     rc == -ENOMEM ? "out of memory" : err);
@@ -537,6 +537,7 @@ int httpd_start(const struct httpd_conf *conf, struct httpd **out, char *err, si
 	h->tolerance_s = conf->stripe_tolerance_s > 0 ? conf->stripe_tolerance_s :
 			 STRIPE_TOLERANCE_S;
 	h->maps = conf->maps;
+	h->rzp_maps = conf->razorpay_maps;
 	h->changed = conf->changed;
 	h->changed_arg = conf->changed_arg;
 	h->metrics = conf->metrics;

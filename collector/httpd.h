@@ -28,7 +28,8 @@ struct httpd_conf {
 	const char *stripe_secret;   /* "" / NULL: Stripe endpoint answers 404 */
 	int64_t stripe_tolerance_s;  /* default 300 */
 	const char *razorpay_secret; /* "" / NULL: Razorpay endpoint answers 404 */
-	const struct billing_maps *maps;   /* borrowed, may be NULL */
+	const struct billing_maps *maps;   /* Stripe's; borrowed, may be NULL */
+	const struct billing_maps *razorpay_maps;   /* borrowed, may be NULL */
 	const char *db_path;
 	void (*changed)(void *arg);  /* billing data stored (wake reconcile) */
 	void *changed_arg;

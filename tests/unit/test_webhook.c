@@ -120,7 +120,7 @@ static int setup(void **state)
 	assert_non_null(tstore_open(&f->t));
 	assert_int_equal(billing_maps_load(NULL, tm_path("examples/razorpay/price_map.json"),
 					   &f->maps, err, sizeof(err)), 0);
-	hc.maps = f->maps;
+	hc.razorpay_maps = f->maps;
 	hc.db_path = f->t.path;
 	if (httpd_start(&hc, &f->h, err, sizeof(err)))
 		fail_msg("%s", err);
