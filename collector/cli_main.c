@@ -16,6 +16,10 @@ struct cli_command {
 static const struct cli_command commands[] = {
 	{ "usage", "stored usage per tenant x metric x period", cli_usage },
 	{ "audit", "export signed reports / verify an export independently", cli_audit },
+	{ "billing", "billing import FILE: CSV, JSON lines or Stripe invoices", cli_billing },
+	{ "pricing", "pricing load|check FILE, quote PLAN METRIC QTY", cli_pricing },
+	{ "reconcile", "metered vs billed per tenant x metric for a period", cli_reconcile },
+	{ "leaks", "stored leak alerts (table or --json)", cli_leaks },
 	{ NULL, NULL, NULL },
 };
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "billing.h"
+#include "collector_conf.h"
 #include "pricing.h"
 
 #define OFF(f) offsetof(struct judge_conf, f)
@@ -163,4 +164,30 @@ int judge_conf_check(const struct judge_conf *c, const char *path, char *err, si
 		return rc;
 	}
 	return 0;
+}
+
+int judge_conf_load_file(const char *path, struct judge_conf *c, char *err, size_t errlen)
+{
+	struct collector_conf *cc = calloc(1, sizeof(*cc));
+	int rc;
+
+	judge_conf_defaults(c);
+	if (!path) {
+		free(cc);
+		return 0;
+	}
+	if (!cc)
+		return -ENOMEM;
+	collector_conf_defaults(cc);
+	{
+		const struct conf_table tables[] = {
+			{ collector_conf_keys(), cc }, { judge_conf_keys(), c }, { NULL, NULL },
+		};
+
+		rc = conf_load(path, tables, err, errlen);
+		if (rc == -ENOENT)
+			snprintf(err, errlen, "%s: cannot read", path);
+	}
+	free(cc);
+	return rc;
 }

@@ -59,4 +59,8 @@ const struct conf_key *judge_conf_keys(void);
  * pricing catalog) parsed; "path: message" in err. */
 int judge_conf_check(const struct judge_conf *c, const char *path, char *err, size_t errlen);
 
+/* For the CLI: loads a whole collector.conf (the [collector] section and
+ * the judge's) into c (defaults first).  path NULL: defaults only. */
+int judge_conf_load_file(const char *path, struct judge_conf *c, char *err, size_t errlen);
+
 #endif
