@@ -35,6 +35,32 @@
 
 static volatile sig_atomic_t stopping;
 
+/* Fault injection for the crash tests: TRUEMETER_CRASH_POINT=WHERE:N makes
+ * the N-th window die at WHERE ("sealed", "spooled", "saved") like a power
+ * cut would, without any cleanup. */
+static char crash_where[16];
+static long crash_countdown;
+
+static void crash_point(const char *where)
+{
+	if (crash_countdown > 0 && strcmp(crash_where, where) == 0 &&
+	    --crash_countdown == 0) {
+		log_warn("test crash point '%s' reached: exiting hard", where);
+		_exit(99);
+	}
+}
+
+static void crash_init(void)
+{
+	const char *v = getenv("TRUEMETER_CRASH_POINT");
+	const char *colon = v ? strchr(v, ':') : NULL;
+
+	if (!colon || colon - v >= (long)sizeof(crash_where))
+		return;
+	memcpy(crash_where, v, (size_t)(colon - v));
+	crash_countdown = atol(colon + 1);
+}
+
 struct agent {
 	struct agent_conf conf;
 	struct report_key key;
@@ -263,12 +289,14 @@ static int do_window(struct agent *a, int64_t start, int64_t end)
 	err = report_seal(&a->key, r, &env, &envlen, digest);
 	if (err)
 		goto cleanup;
+	crash_point("sealed");
 	err = spool_add(a->spool, a->st.epoch, in.seq, env, envlen);
 	if (err) {
 		log_warn("cannot spool report seq %" PRIu64 ": %s (its usage goes "
 			 "into the next report)", in.seq, strerror(-err));
 		goto cleanup;
 	}
+	crash_point("spooled");
 	/* the report is durable: move the state forward exactly as a
 	 * roll-forward would */
 	err = delta_apply(a->st.baseline, deltas, nd);
@@ -281,6 +309,7 @@ static int do_window(struct agent *a, int64_t start, int64_t end)
 	if (err)
 		log_warn("cannot save state %s: %s (the spool lets a restart recover "
 			 "it)", a->state_path, strerror(-err));
+	crash_point("saved");
 	log_debug("report seq %" PRIu64 ": %zu rows, %zu bytes", in.seq, nd, envlen);
 cleanup:
 	reportbuild_free(r);
@@ -450,6 +479,7 @@ int main(int argc, char **argv)
 	int level = LOG_LVL_INFO, opt, err;
 
 	log_init("truemeter-agent", LOG_LVL_INFO);
+	crash_init();
 	if (argc > 1 && strcmp(argv[1], "keygen") == 0)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "hashkey") == 0)
