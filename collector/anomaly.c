@@ -31,23 +31,32 @@ static double median(double *a, size_t n)
 	return n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
 }
 
+/* Median of v at i - step*k (k = 1..max): over the points not judged
+ * anomalous when at least 3 remain, else over all of them when at least 3
+ * exist; -1 if fewer. */
+static double seasonal_median(const double *v, const int8_t *bad, size_t i,
+			      size_t step, size_t max)
+{
+	double good[8], all[8];
+	size_t ng = 0, na = 0;
+
+	for (size_t k = 1; k <= max && i >= k * step; k++) {
+		all[na++] = v[i - k * step];
+		if (!bad[i - k * step])
+			good[ng++] = v[i - k * step];
+	}
+	if (ng >= 3)
+		return median(good, ng);
+	if (na >= 3)
+		return median(all, na);
+	return -1;
+}
+
 static double baseline_at(const double *v, const int8_t *bad, size_t i)
 {
-	double s[8];
-	size_t k = 0;
+	double b = seasonal_median(v, bad, i, WEEK, 4);
 
-	for (size_t w = 1; w <= 4 && i >= w * WEEK; w++)
-		if (!bad[i - w * WEEK])
-			s[k++] = v[i - w * WEEK];
-	if (k >= 2)
-		return median(s, k);
-	k = 0;
-	for (size_t d = 1; d <= 7 && i >= d * DAY; d++)
-		if (!bad[i - d * DAY])
-			s[k++] = v[i - d * DAY];
-	if (k >= 3)
-		return median(s, k);
-	return -1;
+	return b >= 0 ? b : seasonal_median(v, bad, i, DAY, 7);
 }
 
 int anomaly_detect(const double *v, size_t n, size_t eval_from,

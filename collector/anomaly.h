@@ -2,8 +2,10 @@
  * series against its own baseline.
  *
  * Baseline of hour i: the median of the same hour-of-week in up to 4
- * previous weeks (when at least 2 exist), else the median of the same hour
+ * previous weeks (when at least 3 exist), else the median of the same hour
  * of day in up to 7 previous days (at least 3), else none (no verdict).
+ * Hours already judged anomalous are left out of a median when at least 3
+ * others remain.
  * Scale: 1.4826 x MAD of the residuals (value - baseline) of the previous
  * 168 hours that were not themselves anomalous, floored at rel_floor x
  * baseline and at 1.  Hour i is a spike (+1) or drop (-1) when |z| =
