@@ -7,13 +7,13 @@
 # net_cli (netns A) and a server in tenant net_srv (netns B) talk over a veth
 # pair that carries nothing else (no IPv6, static neighbours), so each side's
 # IP bytes are the veth byte counters minus 14 bytes per Ethernet frame.
-# The meter is read by tenant_dump processes that exit in between, so all
+# The meter is read by meter_dump processes that exit in between, so all
 # the load is counted by the pinned programs with no agent running.
 # san: yes
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
-DUMP=$B/tests/tenant_dump
+DUMP=$B/tests/meter_dump
 LOAD=$B/tests/tenant_load
 ID=tmcg$$
 PIN=/sys/fs/bpf/$ID
@@ -128,7 +128,7 @@ cgroup = $CG/cli
 cgroup = $CG/srv
 EOF
 
-snap "$TMP/s0.txt" || { nok "tenant_dump failed: $(cat "$TMP/s0.txt.err")"; exit 1; }
+snap "$TMP/s0.txt" || { nok "meter_dump failed: $(cat "$TMP/s0.txt.err")"; exit 1; }
 ok "meter loaded and attached"
 for h in sched_stat_runtime cgroup_skb_ingress cgroup_skb_egress sockops; do
 	if grep -q "^#hook attached tenant:$h\$" "$TMP/s0.txt"; then
@@ -149,7 +149,7 @@ sleep 1
 echo "$MOVER" > "$CG/cpu3/cgroup.procs" || nok "move burner to cpu3"
 wait
 PIDS=""
-snap "$TMP/s1.txt" || nok "tenant_dump after CPU load"
+snap "$TMP/s1.txt" || nok "meter_dump after CPU load"
 exp_a=$(usage_ns "$CG/cpu1")
 exp_b=$(( $(usage_ns "$CG/cpu2") + $(usage_ns "$CG/cpu3") ))
 # 2.0 s + 1.2 s of CPU were burnt; cpu_b got at least the 1.2 s
@@ -190,7 +190,7 @@ wait
 PIDS=""
 check "UDP server received all datagrams" "recv $((N * P))" \
 	"$(sed -n 's/.* \(recv [0-9]*\)$/\1/p' "$TMP/udps.out")"
-snap "$TMP/s2.txt" || nok "tenant_dump after UDP"
+snap "$TMP/s2.txt" || nok "meter_dump after UDP"
 check "net_cli net_tx_bytes = N*(P+28) after UDP" $((N * (P + 28))) "$(val "$TMP/s2.txt" net_cli net_tx_bytes)"
 check "net_srv net_rx_bytes = N*(P+28) after UDP" $((N * (P + 28))) "$(val "$TMP/s2.txt" net_srv net_rx_bytes)"
 check "net_cli net_rx_bytes after UDP" 0 "$(val "$TMP/s2.txt" net_cli net_rx_bytes)"
@@ -211,7 +211,7 @@ wait
 PIDS=""
 check "TCP client moved its bytes" "conns $K sent $((K * REQ)) recv $((K * RESP))" "$(cat "$TMP/tcpc.out")"
 sleep 0.2       # let the last ACKs land
-snap "$TMP/s3.txt" || nok "tenant_dump after TCP"
+snap "$TMP/s3.txt" || nok "meter_dump after TCP"
 up=$(( $(vstat "$NSA" va tx_bytes) - tx0 - 14 * ($(vstat "$NSA" va tx_packets) - txp0) ))
 down=$(( $(vstat "$NSA" va rx_bytes) - rx0 - 14 * ($(vstat "$NSA" va rx_packets) - rxp0) ))
 check "veth dropped nothing" "0 0" "$(vstat "$NSA" va tx_dropped) $(vstat "$NSA" va rx_dropped)"

@@ -14,7 +14,7 @@
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
-DUMP=$B/tests/tenant_dump
+DUMP=$B/tests/meter_dump
 LOAD=$B/tests/tenant_load
 ID=tmcidr$$
 PIN=/sys/fs/bpf/$ID
@@ -109,7 +109,7 @@ cidr = 198.19.0.0/24
 cidr = fd00:77:1::/48
 EOF
 
-snap "$TMP/s0.txt" || { nok "tenant_dump failed: $(cat "$TMP/s0.txt.err")"; exit 1; }
+snap "$TMP/s0.txt" || { nok "meter_dump failed: $(cat "$TMP/s0.txt.err")"; exit 1; }
 ok "meter loaded with CIDR tenants"
 check "no cpu_ns row for CIDR-only tenants" 0 "$(grep -c cpu_ns "$TMP/s0.txt")"
 
@@ -125,7 +125,9 @@ for a in 198.19.1.1 198.19.2.1 198.19.4.1; do
 done
 wait
 PIDS=""
-snap "$TMP/s1.txt" || nok "tenant_dump after UDP"
+check "UDP server received every datagram" "recv $((3 * N * P))" \
+	"$(sed -n 's/.* \(recv [0-9]*\)$/\1/p' "$TMP/udps.out")"
+snap "$TMP/s1.txt" || nok "meter_dump after UDP"
 U=$((N * (P + 28)))
 check "v4_one net_rx_bytes after UDP" $U "$(val "$TMP/s1.txt" v4_one net_rx_bytes)"
 check "v4_two net_rx_bytes after UDP" $U "$(val "$TMP/s1.txt" v4_two net_rx_bytes)"
@@ -155,8 +157,10 @@ set -- $(run_tcp 198.19.4.1 4)
 up3=$1 down3=$2
 wait
 PIDS=""
+check "TCP server served every connection" "conns 9 sent $((9 * RESP)) recv $((9 * REQ))" \
+	"$(tail -1 "$TMP/tcps.out")"
 check "veth dropped nothing" "0 0" "$(nstat_ "$NSC" vc tx_dropped) $(nstat_ "$NSC" vc rx_dropped)"
-snap "$TMP/s2.txt" || nok "tenant_dump after TCP"
+snap "$TMP/s2.txt" || nok "meter_dump after TCP"
 check "v4_one net_rx_bytes" $((U + up1)) "$(val "$TMP/s2.txt" v4_one net_rx_bytes)"
 check "v4_one net_tx_bytes" $down1 "$(val "$TMP/s2.txt" v4_one net_tx_bytes)"
 check "v4_one tcp_connections" 3 "$(val "$TMP/s2.txt" v4_one tcp_connections)"
@@ -181,7 +185,9 @@ for a in fd00:77:1::1 fd00:77:9::1; do
 done
 wait
 PIDS=""
-snap "$TMP/s3.txt" || nok "tenant_dump after UDP6"
+check "UDP6 server received every datagram" "recv $((2 * N6 * P6))" \
+	"$(sed -n 's/.* \(recv [0-9]*\)$/\1/p' "$TMP/udp6.out")"
+snap "$TMP/s3.txt" || nok "meter_dump after UDP6"
 U6=$((N6 * (P6 + 48)))
 check "v6_one net_rx_bytes = N*(P+48) after UDP" $U6 "$(val "$TMP/s3.txt" v6_one net_rx_bytes)"
 
@@ -198,7 +204,9 @@ ip netns exec "$NSL" "$LOAD" tcp-client -b fd00:77:9::1 fd00:77::1 9404 2 80000 
 	nok "TCP6 client (no tenant)"
 wait
 PIDS=""
-snap "$TMP/s4.txt" || nok "tenant_dump after TCP6"
+check "TCP6 server served every connection" "conns $((K6 + 2)) sent $(((K6 + 2) * 30000)) recv $(((K6 + 2) * 80000))" \
+	"$(tail -1 "$TMP/tcp6s.out")"
+snap "$TMP/s4.txt" || nok "meter_dump after TCP6"
 # each packet of v6_one's connections crosses lo once and is counted once:
 # rx on the way in to the server, tx on the way out
 r6=$(val "$TMP/s4.txt" v6_one net_rx_bytes)
