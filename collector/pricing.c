@@ -143,29 +143,57 @@ static const struct plan *plan_by_name(const struct pricing *p, const char *name
 	return NULL;
 }
 
+static int asg_cmp(const void *a, const void *b)
+{
+	const struct plan_assignment *x = a, *y = b;
+	int c = strcmp(x->tenant, y->tenant);
+
+	return c ? c : (x->from_ms > y->from_ms) - (x->from_ms < y->from_ms);
+}
+
+/* Assignments are sorted by tenant: the first of tenant's, or NULL. */
+static const struct plan_assignment *first_of(const struct pricing *p, const char *tenant)
+{
+	size_t lo = 0, hi = p->nassignments;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(p->assignments[mid].tenant, tenant) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < p->nassignments && strcmp(p->assignments[lo].tenant, tenant) == 0)
+		return &p->assignments[lo];
+	return NULL;
+}
+
 const struct plan *pricing_plan_for(const struct pricing *p, const char *tenant,
 				    int64_t at_ms)
 {
+	const struct plan_assignment *a, *end;
+
 	if (!p)
 		return NULL;
-	for (size_t i = 0; i < p->nassignments; i++) {
-		const struct plan_assignment *a = &p->assignments[i];
-
-		if (strcmp(a->tenant, tenant) == 0 && a->from_ms <= at_ms && at_ms < a->to_ms)
+	end = p->assignments + p->nassignments;
+	for (a = first_of(p, tenant); a && a < end && strcmp(a->tenant, tenant) == 0; a++)
+		if (a->from_ms <= at_ms && at_ms < a->to_ms)
 			return plan_by_name(p, a->plan);
-	}
 	return plan_by_name(p, p->default_plan);
 }
 
 bool pricing_assigned(const struct pricing *p, const char *tenant,
 		      int64_t from_ms, int64_t to_ms)
 {
-	for (size_t i = 0; p && i < p->nassignments; i++) {
-		const struct plan_assignment *a = &p->assignments[i];
+	const struct plan_assignment *a, *end;
 
-		if (strcmp(a->tenant, tenant) == 0 && a->from_ms < to_ms && from_ms < a->to_ms)
+	if (!p)
+		return false;
+	end = p->assignments + p->nassignments;
+	for (a = first_of(p, tenant); a && a < end && strcmp(a->tenant, tenant) == 0; a++)
+		if (a->from_ms < to_ms && from_ms < a->to_ms)
 			return true;
-	}
 	return false;
 }
 
@@ -472,6 +500,14 @@ static int parse_root(struct parse_ctx *c, json_object *root, struct pricing *p)
 				       &p->assignments[i]);
 		if (err)
 			return err;
+	}
+	qsort(p->assignments, p->nassignments, sizeof(*p->assignments), asg_cmp);
+	for (size_t i = 1; i < p->nassignments; i++) {
+		const struct plan_assignment *a = &p->assignments[i - 1], *b = &p->assignments[i];
+
+		if (strcmp(a->tenant, b->tenant) == 0 && b->from_ms < a->to_ms)
+			return fail(c, "assignments", "tenant '%s' has overlapping assignments",
+				    a->tenant);
 	}
 	return 0;
 }

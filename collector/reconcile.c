@@ -350,22 +350,29 @@ cleanup:
 /* ---- commit ----------------------------------------------------------------------- */
 
 struct stale {
-	const struct alert_set *set;
+	const struct store_alert **keys;   /* the raised alerts, sorted by key */
+	size_t nkeys;
 	unsigned mask;
 	int64_t start_ms, end_ms;
 	struct alert_set gone;
 };
 
-static bool in_set(const struct alert_set *set, const struct store_alert *a)
+static int key_cmp(const struct store_alert *a, const struct store_alert *b)
 {
-	for (size_t i = 0; i < set->n; i++) {
-		const struct store_alert *b = &set->v[i];
+	int c = strcmp(a->kind, b->kind);
 
-		if (strcmp(a->kind, b->kind) == 0 && strcmp(a->tenant, b->tenant) == 0 &&
-		    strcmp(a->metric, b->metric) == 0 && strcmp(a->period, b->period) == 0)
-			return true;
-	}
-	return false;
+	if (!c)
+		c = strcmp(a->tenant, b->tenant);
+	if (!c)
+		c = strcmp(a->metric, b->metric);
+	if (!c)
+		c = strcmp(a->period, b->period);
+	return c;
+}
+
+static int key_pcmp(const void *a, const void *b)
+{
+	return key_cmp(*(const struct store_alert *const *)a, *(const struct store_alert *const *)b);
 }
 
 static int stale_cb(const struct store_alert *a, void *arg)
@@ -374,7 +381,9 @@ static int stale_cb(const struct store_alert *a, void *arg)
 	int kind = alert_kind_from_name(a->kind);
 
 	if (kind < 0 || !(st->mask & (1u << kind)) || a->period_start_ms < st->start_ms ||
-	    a->period_start_ms >= st->end_ms || in_set(st->set, a))
+	    a->period_start_ms >= st->end_ms)
+		return 0;
+	if (st->nkeys && bsearch(&a, st->keys, st->nkeys, sizeof(*st->keys), key_pcmp))
 		return 0;
 	return alert_set_add(&st->gone, a);
 }
@@ -383,20 +392,28 @@ int reconcile_commit(struct store *s, const struct alert_set *alerts, unsigned k
 		     int64_t start_ms, int64_t end_ms, int64_t now_ms,
 		     reconcile_emit_cb emit, void *arg)
 {
-	struct stale st = { .set = alerts, .mask = kind_mask, .start_ms = start_ms,
-			    .end_ms = end_ms };
-	int changed = 0, rc = 0;
+	struct stale st = { .mask = kind_mask, .start_ms = start_ms, .end_ms = end_ms };
+	int changed = 0, rc = 0, *res = calloc(alerts->n ? alerts->n : 1, sizeof(int));
 
+	st.keys = calloc(alerts->n ? alerts->n : 1, sizeof(*st.keys));
+	if (!res || !st.keys) {
+		rc = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < alerts->n; i++)
+		st.keys[i] = &alerts->v[i];
+	st.nkeys = alerts->n;
+	qsort(st.keys, st.nkeys, sizeof(*st.keys), key_pcmp);
+	rc = store_alert_upsert_batch(s, alerts->v, alerts->n, now_ms, res);
+	if (rc < 0)
+		goto cleanup;
 	for (size_t i = 0; i < alerts->n; i++) {
 		struct store_alert a = alerts->v[i];
 
-		rc = store_alert_upsert(s, &a, now_ms);
-		if (rc < 0)
-			goto cleanup;
-		if (rc == STORE_ALERT_SAME)
+		if (res[i] == STORE_ALERT_SAME)
 			continue;
 		changed++;
-		if (rc == STORE_ALERT_NEW)
+		if (res[i] == STORE_ALERT_NEW)
 			a.first_seen_ms = now_ms;
 		a.updated_ms = now_ms;
 		a.status = "open";
@@ -419,6 +436,8 @@ int reconcile_commit(struct store *s, const struct alert_set *alerts, unsigned k
 	}
 	rc = changed;
 cleanup:
+	free(res);
+	free(st.keys);
 	alert_set_free(&st.gone);
 	return rc;
 }

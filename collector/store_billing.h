@@ -118,6 +118,10 @@ enum store_alert_result {
 /* Inserts or updates the open alert; a->status is ignored ("open").
  * Returns an enum store_alert_result or a negative errno. */
 int store_alert_upsert(struct store *s, const struct store_alert *a, int64_t now_ms);
+/* Upserts n alerts in one transaction; results[i] gets each one's enum
+ * store_alert_result.  0 or a negative errno (nothing changed). */
+int store_alert_upsert_batch(struct store *s, const struct store_alert *a, size_t n,
+			     int64_t now_ms, int *results);
 /* Marks an alert resolved.  1 if it was open, 0 if not. */
 int store_alert_resolve(struct store *s, const char *kind, const char *tenant,
 			const char *metric, const char *period, int64_t now_ms);

@@ -512,6 +512,28 @@ cleanup:
 	return err;
 }
 
+int store_alert_upsert_batch(struct store *s, const struct store_alert *a, size_t n,
+			     int64_t now_ms, int *results)
+{
+	int err = 0;
+
+	if (n == 0)
+		return 0;
+	err = store_sqlite_begin(s);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		int rc = store_alert_upsert(s, &a[i], now_ms);
+
+		if (rc < 0) {
+			store_sqlite_rollback(s);
+			return rc;
+		}
+		results[i] = rc;
+	}
+	return store_sqlite_commit(s);
+}
+
 int store_alert_resolve(struct store *s, const char *kind, const char *tenant,
 			const char *metric, const char *period, int64_t now_ms)
 {

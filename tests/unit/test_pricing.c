@@ -200,6 +200,10 @@ static void test_bad_catalogs(void **state)
 		     "{\"metric\": \"cpu_ns\", \"model\": \"package\", \"unit_amount\": 1,"
 		     " \"package_size\": 0}]}]}", "'package_size' must be at least 1");
 	expect_error("{\n\"plans\": [\n}", "bad.json:3: JSON syntax error");
+	expect_error("{\"plans\": [ {\"name\": \"a\", \"currency\": \"usd\", \"prices\": []}],"
+		     " \"assignments\": [{\"tenant\": \"x\", \"plan\": \"a\", \"from\": \"2026-01-01\"},"
+		     " {\"tenant\": \"x\", \"plan\": \"a\", \"from\": \"2026-05-01\"}]}",
+		     "tenant 'x' has overlapping assignments");
 }
 
 int main(void)
