@@ -353,6 +353,7 @@ void judge_close(struct judge *j)
 		pthread_join(j->thread, NULL);
 	}
 	httpd_stop(j->http);
+	sink_flush(j->sink, 2000);   /* alerts already raised get out if they can */
 	sink_close(j->sink);
 	billing_maps_free(j->stripe_maps);
 	billing_maps_free(j->rzp_maps);
