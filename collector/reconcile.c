@@ -93,6 +93,8 @@ static void usage_sort(struct usage_tab *t)
 {
 	size_t w = 0;
 
+	if (!t->n)
+		return;
 	qsort(t->v, t->n, sizeof(*t->v), usage_cmp);
 	for (size_t i = 0; i < t->n; i++) {
 		if (w && usage_cmp(&t->v[w - 1], &t->v[i]) == 0) {
