@@ -64,9 +64,14 @@ struct tenant_meta {
 	__u32 pad;
 };
 
+/* A configured cgroup.  Paths are looked up again on every read, so a
+ * cgroup created later, or removed and created again (a restarted
+ * container), is counted from then on. */
 struct cg_entry {
-	__u64 id;
+	char path[2 * METER_CONF_PATH_LEN];     /* absolute */
 	__u32 tenant;
+	bool present;           /* the path is a cgroup v2 directory now */
+	__u64 id;               /* when present */
 	__u32 level;            /* depth below the cgroup v2 root */
 };
 
@@ -79,6 +84,7 @@ struct meter_cgroup {
 	struct cg_entry cgs[METER_CONF_MAX_CGROUPS];
 	size_t n_cgs;
 	int counters_fd, overflow_fd;   /* owned; -1 if closed */
+	int cgroups_fd, levels_fd;      /* owned: cgroup id -> tenant, levels */
 	int ncpus;
 	__u64 *percpu;                  /* ncpus values: read buffer */
 };
@@ -204,41 +210,55 @@ static int cgroup_level(const char *path, __u32 *level)
 	return -ELOOP;
 }
 
-/* A relative path is taken under the cgroup root.  The cgroup id is the
- * directory's inode number (what bpf_get_current_cgroup_id returns). */
-static int resolve_cgroup(const struct meter_cgroup *m, const struct meter_conf_cgroup *g,
-			  __u64 *id, __u32 *level)
+/* Looks e->path up: 0 (present), -ENOENT (missing) or -EINVAL (no cgroup v2
+ * directory).  Logs unless quiet. */
+static int resolve_cgroup(const struct meter_cgroup *m, struct cg_entry *e, bool quiet)
 {
-	char path[PATH_MAX];
+	const char *tenant = m->names[e->tenant];
 	struct stat st;
 
-	if (snprintf(path, sizeof(path), "%s%s%s", g->path[0] == '/' ? "" : m->root,
-		     g->path[0] == '/' ? "" : "/", g->path) >= (int)sizeof(path)) {
-		log_warn("tenant '%s': cgroup path '%s' is too long", g->tenant, g->path);
-		return -ENAMETOOLONG;
+	e->present = false;
+	if (stat(e->path, &st) < 0) {
+		int err = errno == ENOENT ? -ENOENT : -EINVAL;
+
+		if (!quiet && err == -ENOENT)
+			log_warn("tenant '%s': cgroup '%s' does not exist (yet); it is "
+				 "counted once it does", tenant, e->path);
+		else if (!quiet)
+			log_warn("tenant '%s': cgroup path '%s': %s", tenant, e->path,
+				 strerror(errno));
+		return err;
 	}
-	if (stat(path, &st) < 0) {
-		log_warn("tenant '%s': cgroup path '%s': %s", g->tenant, path,
-			 strerror(errno));
+	if (!S_ISDIR(st.st_mode) || !is_fs(e->path, CGROUP2_SUPER_MAGIC)) {
+		if (!quiet)
+			log_warn("tenant '%s': cgroup path '%s' is not a cgroup v2 directory",
+				 tenant, e->path);
 		return -EINVAL;
 	}
-	if (!S_ISDIR(st.st_mode) || !is_fs(path, CGROUP2_SUPER_MAGIC)) {
-		log_warn("tenant '%s': cgroup path '%s' is not a cgroup v2 directory",
-			 g->tenant, path);
+	if (cgroup_level(e->path, &e->level) < 0 || e->level >= TENANT_MAX_LEVELS) {
+		if (!quiet)
+			log_warn("tenant '%s': cgroup '%s' is not within %d levels below the "
+				 "cgroup v2 root", tenant, e->path, TENANT_MAX_LEVELS - 1);
 		return -EINVAL;
 	}
-	if (cgroup_level(path, level) < 0) {
-		log_warn("tenant '%s': cannot find the depth of cgroup '%s' (its "
-			 "parents up to the cgroup v2 root must be visible, at most %d "
-			 "levels)", g->tenant, path, TENANT_MAX_LEVELS - 1);
-		return -EINVAL;
+	e->id = st.st_ino;
+	e->present = true;
+	return 0;
+}
+
+/* Two tenants cannot own one cgroup. */
+static int check_unique(const struct meter_cgroup *m, size_t i)
+{
+	const struct cg_entry *e = &m->cgs[i];
+
+	for (size_t j = 0; j < i && e->present; j++) {
+		if (m->cgs[j].present && m->cgs[j].id == e->id &&
+		    m->cgs[j].tenant != e->tenant) {
+			log_warn("tenant '%s': cgroup '%s' already belongs to tenant '%s'",
+				 m->names[e->tenant], e->path, m->names[m->cgs[j].tenant]);
+			return -EINVAL;
+		}
 	}
-	if (*level >= TENANT_MAX_LEVELS) {
-		log_warn("tenant '%s': cgroup '%s' is deeper than %d levels", g->tenant,
-			 path, TENANT_MAX_LEVELS - 1);
-		return -EINVAL;
-	}
-	*id = st.st_ino;
 	return 0;
 }
 
@@ -249,20 +269,23 @@ static int load_tenants(struct meter_cgroup *m, const struct meter_conf *conf)
 	for (size_t i = 0; i < conf->n_cgroups; i++) {
 		const struct meter_conf_cgroup *g = &conf->cgroups[i];
 		struct cg_entry *e = &m->cgs[m->n_cgs];
+		bool rel = g->path[0] != '/';
 
-		err = resolve_cgroup(m, g, &e->id, &e->level);
-		if (err)
-			return err;
+		/* a relative path is taken under the cgroup root */
+		if (snprintf(e->path, sizeof(e->path), "%s%s%s", rel ? m->root : "",
+			     rel ? "/" : "", g->path) >= (int)sizeof(e->path)) {
+			log_warn("tenant '%s': cgroup path '%s' is too long", g->tenant, g->path);
+			return -ENAMETOOLONG;
+		}
 		err = tenant_index(m, g->tenant, &e->tenant);
 		if (err)
 			return err;
-		for (size_t j = 0; j < m->n_cgs; j++) {
-			if (m->cgs[j].id == e->id && m->cgs[j].tenant != e->tenant) {
-				log_warn("tenant '%s': cgroup '%s' already belongs to tenant '%s'",
-					 g->tenant, g->path, m->names[m->cgs[j].tenant]);
-				return -EINVAL;
-			}
-		}
+		err = resolve_cgroup(m, e, false);
+		if (err && err != -ENOENT)
+			return err;
+		err = check_unique(m, m->n_cgs);
+		if (err)
+			return err;
 		m->has_cgroup[e->tenant] = true;
 		m->n_cgs++;
 	}
@@ -443,28 +466,34 @@ static int sync_cgroups(struct meter_cgroup *m, int fd, int levels_fd)
 	__u64 keys[METER_CONF_MAX_CGROUPS];
 	__u32 vals[METER_CONF_MAX_CGROUPS];
 	__u32 zero = 0;
+	size_t n = 0;
 	int err;
 
 	for (size_t i = 0; i < m->n_cgs; i++) {
-		keys[i] = m->cgs[i].id;
-		vals[i] = m->cgs[i].tenant;
-		if (i == 0 || m->cgs[i].level < lv.min_level)
-			lv.min_level = m->cgs[i].level;
-		if (i == 0 || m->cgs[i].level > lv.max_level)
-			lv.max_level = m->cgs[i].level;
+		const struct cg_entry *e = &m->cgs[i];
+
+		if (!e->present)
+			continue;
+		keys[n] = e->id;
+		vals[n] = e->tenant;
+		if (n == 0 || e->level < lv.min_level)
+			lv.min_level = e->level;
+		if (n == 0 || e->level > lv.max_level)
+			lv.max_level = e->level;
+		n++;
 	}
 	bpf_map_lookup_elem(levels_fd, &zero, &old);
 	if (old.min_level <= old.max_level) {   /* union of old and new */
 		struct tenant_levels u = lv;
 
-		if (m->n_cgs == 0 || old.min_level < u.min_level)
+		if (n == 0 || old.min_level < u.min_level)
 			u.min_level = old.min_level;
-		if (m->n_cgs == 0 || old.max_level > u.max_level)
+		if (n == 0 || old.max_level > u.max_level)
 			u.max_level = old.max_level;
 		if (bpf_map_update_elem(levels_fd, &zero, &u, BPF_ANY) < 0)
 			return -errno;
 	}
-	err = sync_map(fd, keys, m->n_cgs, sizeof(keys[0]), vals, "cgroup");
+	err = sync_map(fd, keys, n, sizeof(keys[0]), vals, "cgroup");
 	if (err)
 		return err;
 	if (bpf_map_update_elem(levels_fd, &zero, &lv, BPF_ANY) < 0)
@@ -513,22 +542,22 @@ static int open_pinned(const char *dir, const char *name, int *fd)
 /* Maps are pinned by now: sync settings and keep the counter fds. */
 static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
 {
-	int cg_fd = -1, lv_fd = -1, c4_fd = -1, c6_fd = -1, err;
+	int c4_fd = -1, c6_fd = -1, err;
 
 	err = open_pinned(m->dir, "counters", &m->counters_fd);
 	if (!err)
 		err = open_pinned(m->dir, "overflow", &m->overflow_fd);
 	if (!err)
-		err = open_pinned(m->dir, "cgroup_tenants", &cg_fd);
+		err = open_pinned(m->dir, "cgroup_tenants", &m->cgroups_fd);
 	if (!err)
-		err = open_pinned(m->dir, "levels", &lv_fd);
+		err = open_pinned(m->dir, "levels", &m->levels_fd);
 	if (!err)
 		err = open_pinned(m->dir, "cidr4_tenants", &c4_fd);
 	if (!err)
 		err = open_pinned(m->dir, "cidr6_tenants", &c6_fd);
 	if (err)
 		goto cleanup;
-	err = sync_cgroups(m, cg_fd, lv_fd);
+	err = sync_cgroups(m, m->cgroups_fd, m->levels_fd);
 	if (err)
 		goto cleanup;
 	err = sync_cidrs(m, conf, c4_fd, c6_fd);
@@ -536,10 +565,6 @@ static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
 		goto cleanup;
 	precreate_counters(m);
 cleanup:
-	if (cg_fd >= 0)
-		close(cg_fd);
-	if (lv_fd >= 0)
-		close(lv_fd);
 	if (c4_fd >= 0)
 		close(c4_fd);
 	if (c6_fd >= 0)
@@ -733,7 +758,7 @@ int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->counters_fd = m->overflow_fd = -1;
+	m->counters_fd = m->overflow_fd = m->cgroups_fd = m->levels_fd = -1;
 	m->ncpus = libbpf_num_possible_cpus();
 	if (m->ncpus <= 0) {
 		err = m->ncpus ? m->ncpus : -EINVAL;
@@ -786,6 +811,30 @@ static int read_counter(struct meter_cgroup *m, __u32 tenant, __u32 metric, __u6
 	return 0;
 }
 
+/* Follows configured cgroups that appeared, vanished or were created
+ * again since the last look: a few stat() calls per read. */
+static void refresh_cgroups(struct meter_cgroup *m)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < m->n_cgs; i++) {
+		struct cg_entry *e = &m->cgs[i];
+		struct cg_entry was = *e;
+
+		resolve_cgroup(m, e, true);
+		if (e->present && check_unique(m, i))
+			e->present = false;
+		if (e->present == was.present && (!e->present || e->id == was.id))
+			continue;
+		changed = true;
+		log_info("tenant '%s': cgroup '%s' %s", m->names[e->tenant], e->path,
+			 !e->present ? "is gone" : was.present ? "was created again"
+							   : "appeared");
+	}
+	if (changed && sync_cgroups(m, m->cgroups_fd, m->levels_fd))
+		log_warn("cannot update the cgroup tenant map");
+}
+
 int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
 		      struct meter_health *h)
 {
@@ -797,6 +846,7 @@ int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
 	__u64 v;
 	int err;
 
+	refresh_cgroups(m);
 	for (size_t t = 0; t < m->n_tenants; t++) {
 		for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
 			struct meter_row row = { .metric = (int)metrics[i] };
@@ -827,6 +877,10 @@ void meter_cgroup_close(struct meter_cgroup *m)
 		close(m->counters_fd);
 	if (m->overflow_fd >= 0)
 		close(m->overflow_fd);
+	if (m->cgroups_fd >= 0)
+		close(m->cgroups_fd);
+	if (m->levels_fd >= 0)
+		close(m->levels_fd);
 	free(m->percpu);
 	free(m);
 }

@@ -280,6 +280,46 @@ fi
 check "a changed tenant list restarts the counters" 0 \
 	"$(awk -F'\t' '!/^#/ && NF == 6 && $2 != "cpu_ns" { s += $6 } END { print s + 0 }' "$TMP/s8.txt")"
 
+# ---- a cgroup that appears later, or is created again, is followed -----------
+# One long-lived reader (like the agent): it looks the paths up on each read.
+printf '[tenant later]\ncgroup = %s\n' "$CG/later" >> "$CONF"
+mkfifo "$TMP/in"
+"$DUMP" -c "$CONF" < "$TMP/in" > "$TMP/l.txt" 2> "$TMP/l.err" &
+READER=$!
+PIDS="$READER"
+exec 3> "$TMP/in"
+ask() { # n: request the n-th dump and wait for it
+	echo >&3
+	i=0
+	while [ "$(grep -c '^END$' "$TMP/l.txt")" -lt "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && { nok "reader answer $1"; return 1; }
+		sleep 0.05
+	done
+	awk -v n="$1" '/^END$/ { k++; next } k == n - 1' "$TMP/l.txt" > "$TMP/l$1.txt"
+}
+ask 1
+if grep -q "tenant 'later': cgroup '$CG/later' does not exist (yet)" "$TMP/l.err"; then
+	ok "a missing cgroup is a warning naming tenant and path, not an error"
+else
+	nok "a missing cgroup: $(cat "$TMP/l.err")"
+fi
+mkdir "$CG/later"
+ask 2
+incg "$CG/later" "$LOAD" burn 0.2 > /dev/null
+ask 3
+first=$(usage_ns "$CG/later")
+within2pct "a cgroup created after the start is counted" "$first" "$(val "$TMP/l3.txt" later cpu_ns)"
+rmdir "$CG/later" && mkdir "$CG/later"
+ask 4
+incg "$CG/later" "$LOAD" burn 0.2 > /dev/null
+ask 5
+within2pct "a cgroup created again is counted" $((first + $(usage_ns "$CG/later"))) \
+	"$(val "$TMP/l5.txt" later cpu_ns)"
+exec 3>&-
+wait "$READER"
+PIDS=""
+
 # ---- a full counter map is counted, never silent -----------------------------
 PIN2=$PIN-small
 CONF2=$TMP/small.conf
