@@ -1,0 +1,65 @@
+#!/bin/sh
+# The billing side from the command line: pricing load, billing import
+# (a bad row rejects the whole file), reconcile of a closed month with
+# exact leaks, alerts deduplicated and resolved when a corrected invoice
+# arrives, and leaks as table and JSON.
+# san: yes
+set -u
+B=${TM_BUILD:?TM_BUILD not set}
+R=${TM_ROOT:?TM_ROOT not set}
+TMP=$(mktemp -d /tmp/tmjudge.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT INT TERM
+export TRUEMETER_DB=$TMP/t.db
+T="$B/truemeter"
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; }
+check() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi; }
+AT=2026-11-20
+
+"$B/tests/usage_put" "$TRUEMETER_DB" acme api_requests 2026-10-10T10:00:00Z 700000
+"$B/tests/usage_put" "$TRUEMETER_DB" acme api_requests 2026-10-20T10:00:00Z 500000
+"$B/tests/usage_put" "$TRUEMETER_DB" ghost api_requests 2026-10-11T10:00:00Z 5000
+
+if $T pricing load "$R/examples/pricing.json" >/dev/null; then ok "pricing load"; else nok "pricing load"; fi
+printf '{"plans": [{"name": "x", "currency": "usd", "prices": [{"metric": "cpu", "model": "flat", "flat_amount": 1}]}]}' > "$TMP/bad.json"
+$T pricing load "$TMP/bad.json" 2> "$TMP/err" && nok "bad catalog accepted" ||
+	check "bad catalog names the place" 1 "$(grep -c "bad.json: plans\[0\].prices\[0\]: unknown metric 'cpu'" "$TMP/err")"
+check "the good catalog is still stored" "45000 usd" "$($T pricing quote pro api_requests 1000000)"
+
+H=tenant,metric,period_start,period_end,quantity,amount,currency,invoice_id
+printf '%s\nacme,api_requests,2026-10-01,2026-11-01,1000000,45000,usd,INV-1\nacme,api_requests,2026-10-01,2026-11-01,ten,1,usd,INV-2\n' "$H" > "$TMP/bad.csv"
+$T billing import "$TMP/bad.csv" 2> "$TMP/err" && nok "bad import accepted" ||
+	check "bad import names line 3" 1 "$(grep -c "bad.csv:3: bad quantity 'ten'" "$TMP/err")"
+check "nothing partially stored" 0 "$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM bill')"
+
+printf '%s\nacme,api_requests,2026-10-01,2026-11-01,1000000,45000,usd,INV-1\n' "$H" > "$TMP/oct.csv"
+$T billing import "$TMP/oct.csv" >/dev/null && $T billing import "$TMP/oct.csv" >/dev/null
+check "import is idempotent" 1 "$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM bill')"
+
+$T reconcile --period 2026-10 --at $AT --json > "$TMP/rec.json"
+check "acme row: metered, billed, expected, billed amount" "1200000 1000000 55000 45000" \
+	"$(jq -r '.rows[] | select(.tenant == "acme") | "\(.metered) \(.billed) \(.expected_amount) \(.billed_amount)"' "$TMP/rec.json")"
+check "underbilled acme leaks 10000 usd" "10000 usd warning" \
+	"$(jq -r '.alerts[] | select(.kind == "underbilled" and .tenant == "acme") | "\(.leak) \(.currency) \(.severity)"' "$TMP/rec.json")"
+check "unbilled ghost leaks 500 usd (default plan)" "500" \
+	"$(jq -r '.alerts[] | select(.kind == "unbilled_usage" and .tenant == "ghost") | .leak' "$TMP/rec.json")"
+check "exactly two alerts" 2 "$(jq '.alerts | length' "$TMP/rec.json")"
+
+$T reconcile --period 2026-10 --at $AT >/dev/null
+check "alerts stored once (deduplicated)" 2 "$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM alert')"
+check "leaks --json lists both" 2 "$($T leaks --json | wc -l)"
+$T leaks > "$TMP/table"
+check "leaks table shows the underbilled row" 1 "$(grep -c 'underbilled .*acme .*api_requests .*2026-10 .*10000 usd  open' "$TMP/table")"
+
+printf '%s\nacme,api_requests,2026-10-01,2026-11-01,1200000,55000,usd,INV-1\n' "$H" > "$TMP/fix.csv"
+$T billing import "$TMP/fix.csv" >/dev/null
+$T reconcile --period 2026-10 --at $AT --json > "$TMP/rec2.json"
+check "corrected invoice: only the unbilled tenant left" "unbilled_usage" "$(jq -r '.alerts[].kind' "$TMP/rec2.json")"
+check "underbilled alert resolved" "resolved" \
+	"$(sqlite3 "$TRUEMETER_DB" "SELECT status FROM alert WHERE kind = 'underbilled'")"
+check "leaks --all keeps history" 2 "$($T leaks --all --json | wc -l)"
+
+$T reconcile --period 2026-13 2> "$TMP/err"
+check "bad period is a usage error" 2 "$?"
+$T billing import --format xml "$TMP/oct.csv" 2>/dev/null
+check "bad format is a usage error" 2 "$?"
