@@ -1,0 +1,133 @@
+#!/bin/sh
+# The judge running live (tests/judge_serve: the same judge_open() the
+# collector uses): an alert within one reconcile tick of usage arriving,
+# Stripe and Razorpay webhooks over real HTTP (accepted, replayed,
+# tampered, oversized), usage after a cancellation, alerts on stdout, in
+# the exec hook, /api/v1/leaks, /metrics and the dashboard; SIGHUP reload.
+# san: yes
+set -u
+B=${TM_BUILD:?TM_BUILD not set}
+R=${TM_ROOT:?TM_ROOT not set}
+TMP=$(mktemp -d /tmp/tmjlive.XXXXXX)
+PORT=$((30000 + $$ % 20000))
+PID=
+cleanup() {
+	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; }
+check() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi; }
+DB=$TMP/c.db
+URL=http://127.0.0.1:$PORT
+SS=whsec_e2e_secret
+RS=rzp_e2e_secret
+
+cp "$R/examples/pricing.json" "$TMP/pricing.json"
+cat > "$TMP/collector.conf" <<CONF
+[http]
+port = $PORT
+max_body = 64K
+[stripe]
+webhook_secret = $SS
+[razorpay]
+webhook_secret = $RS
+price_map = $R/examples/razorpay/price_map.json
+[pricing]
+catalog = $TMP/pricing.json
+[reconcile]
+interval = 200ms
+[alerts]
+exec = cat >> $TMP/hook.jsonl
+CONF
+
+"$B/tests/judge_serve" -c "$TMP/collector.conf" -d "$DB" > "$TMP/out.jsonl" 2> "$TMP/err.log" &
+PID=$!
+i=0
+until curl -sf "$URL/healthz" >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && { nok "judge did not come up"; cat "$TMP/err.log"; exit 1; }
+	sleep 0.1
+done
+ok "judge serves /healthz"
+
+wait_for() { # pattern file tries
+	n=0
+	while [ $n -lt "$3" ]; do
+		grep -q "$1" "$2" 2>/dev/null && return 0
+		n=$((n + 1))
+		sleep 0.1
+	done
+	return 1
+}
+
+NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+"$B/tests/usage_put" "$DB" ghost api_requests "$NOW" 777
+if wait_for '"kind":"unbilled_usage","tenant":"ghost"' "$TMP/out.jsonl" 20; then
+	ok "unbilled_usage printed within a few ticks of the usage"
+else
+	nok "no unbilled_usage alert on stdout"
+fi
+check "alert names the money (777 x 0.1 = 78 usd, half up)" 1 \
+	"$(grep '"tenant":"ghost"' "$TMP/out.jsonl" | head -1 | jq -r '"\(.metered) \(.leak) \(.currency)"' | grep -c '^777 78 usd$')"
+
+post_stripe() { # file [timestamp]
+	sig=$("$B/tests/webhook_sign" stripe "$SS" "$1" ${2:-})
+	curl -s -o "$TMP/resp" -w '%{http_code}' -H "Stripe-Signature: $sig" \
+		-H 'Content-Type: application/json' --data-binary "@$1" "$URL/webhooks/stripe"
+}
+post_rzp() { # file event-id [secret]
+	sig=$("$B/tests/webhook_sign" razorpay "${3:-$RS}" "$1")
+	curl -s -o "$TMP/resp" -w '%{http_code}' -H "X-Razorpay-Signature: $sig" \
+		-H "x-razorpay-event-id: $2" -H 'Content-Type: application/json' \
+		--data-binary "@$1" "$URL/webhooks/razorpay"
+}
+EV=$R/examples/stripe/events
+check "stripe subscription.created accepted" 200 "$(post_stripe "$EV/customer.subscription.created.json")"
+check "stripe invoice.paid accepted" 200 "$(post_stripe "$EV/invoice.paid.json")"
+check "stripe replay answered 200" 200 "$(post_stripe "$EV/invoice.paid.json")"
+check "stripe replay not stored again" '"duplicate"' "$(jq -c .status "$TMP/resp")"
+check "stripe stale timestamp rejected" 400 "$(post_stripe "$EV/invoice.paid.json" $(( $(date +%s) - 400 )))"
+sed 's/1000000/9000000/' "$EV/invoice.paid.json" > "$TMP/tampered.json"
+sig=$("$B/tests/webhook_sign" stripe "$SS" "$EV/invoice.paid.json")
+check "stripe tampered body rejected" 401 "$(curl -s -o /dev/null -w '%{http_code}' \
+	-H "Stripe-Signature: $sig" --data-binary "@$TMP/tampered.json" "$URL/webhooks/stripe")"
+head -c 70000 /dev/zero | tr '\0' ' ' > "$TMP/big.json"
+check "oversized body rejected" 413 "$(post_stripe "$TMP/big.json")"
+check "stripe billing stored once" 1 "$(sqlite3 "$DB" "SELECT COUNT(*) FROM bill WHERE source = 'stripe'")"
+
+RZ=$R/examples/razorpay
+check "razorpay subscription.charged accepted" 200 "$(post_rzp "$RZ/subscription.charged.json" evt_e2e_1)"
+check "razorpay replay by event id" '"duplicate"' "$(post_rzp "$RZ/subscription.charged.json" evt_e2e_1 >/dev/null; jq -c .status "$TMP/resp")"
+check "razorpay wrong secret rejected" 401 "$(post_rzp "$RZ/invoice.paid.json" evt_e2e_2 wrong)"
+printf '{"event": ' > "$TMP/broken.json"
+check "razorpay malformed JSON rejected" 400 "$(post_rzp "$TMP/broken.json" evt_e2e_3)"
+
+# acme's subscription is cancelled (ended 2026-10-18); usage now is zombie access.
+check "stripe subscription.deleted accepted" 200 "$(post_stripe "$EV/customer.subscription.deleted.json")"
+"$B/tests/usage_put" "$DB" acme api_requests "$NOW" 200000
+if wait_for '"kind":"usage_after_cancellation","tenant":"acme"' "$TMP/out.jsonl" 30; then
+	ok "usage_after_cancellation raised"
+else
+	nok "no usage_after_cancellation alert"
+fi
+
+check "/api/v1/leaks lists ghost" 1 "$(curl -s "$URL/api/v1/leaks" | jq '[.[] | select(.tenant == "ghost")] | length')"
+check "/metrics counts open alerts" 1 "$(curl -s "$URL/metrics" | grep -c '^truemeter_alerts_open{kind="unbilled_usage",severity="info"} 1$')"
+check "/metrics counts stored webhooks" 1 "$(curl -s "$URL/metrics" | grep -c '^truemeter_webhooks_total{source="stripe",result="stored"} 3$')"
+check "dashboard shows ghost" 1 "$(curl -s "$URL/" | grep -c '<td>ghost</td>' | sed 's/[2-9]/1/')"
+if wait_for ghost "$TMP/hook.jsonl" 30; then ok "exec hook got the alert JSON"; else nok "exec hook got nothing"; fi
+
+sed -i 's/"unit_amount": "0.1"/"unit_amount": "0.2"/' "$TMP/pricing.json"
+kill -HUP "$PID"
+if wait_for '"tenant":"ghost".*"leak":155' "$TMP/out.jsonl" 30; then
+	ok "SIGHUP reloaded the catalog (ghost's leak now 155)"
+else
+	nok "catalog not reloaded"
+fi
+kill -TERM "$PID"
+wait "$PID"
+check "judge stops cleanly on SIGTERM" 0 "$?"
+PID=
