@@ -15,16 +15,17 @@
 #include "collector_conf.h"
 #include "conf.h"
 #include "enrol.h"
+#include "judge.h"
 #include "log.h"
 #include "receiver.h"
 #include "store.h"
 
-/* Every configuration table of the collector; one file holds them all.
- * JUDGE: append the judge's tables here ([http], [stripe], [razorpay],
- * [pricing], [alerts], [reconcile]), each with its own settings object. */
+/* Every configuration table of the collector; one file holds them all:
+ * [collector] for the receiver, and the judge's [http], [stripe],
+ * [razorpay], [pricing], [reconcile] and [alerts]. */
 struct collector_settings {
 	struct collector_conf collector;
-	/* JUDGE: settings structs of the other modules go here */
+	struct judge_conf judge;
 };
 
 static int load_settings(const char *path, struct collector_settings *s,
@@ -32,18 +33,47 @@ static int load_settings(const char *path, struct collector_settings *s,
 {
 	const struct conf_table tables[] = {
 		{ collector_conf_keys(), &s->collector },
-		/* JUDGE: { judge_conf_keys(), &s->judge }, ... */
+		{ judge_conf_keys(), &s->judge },
 		{ NULL, NULL },
 	};
 	int rc;
 
 	collector_conf_defaults(&s->collector);
-	/* JUDGE: defaults of the other modules */
+	judge_conf_defaults(&s->judge);
 	rc = conf_load(path, tables, err, errlen);
 	if (rc)
 		return rc;
-	return collector_conf_check(&s->collector, path, err, errlen);
-	/* JUDGE: and their cross-field checks */
+	rc = collector_conf_check(&s->collector, path, err, errlen);
+	if (rc)
+		return rc;
+	return judge_conf_check(&s->judge, path, err, errlen);
+}
+
+/* Receiver counters on /metrics (called on the HTTP thread). */
+static void receiver_metrics(FILE *out, void *arg)
+{
+	struct receiver_stats st;
+
+	receiver_stats_get(arg, &st);
+	fprintf(out, "# HELP truemeter_reports_received_total Report messages handled.\n"
+		"# TYPE truemeter_reports_received_total counter\n"
+		"truemeter_reports_received_total %" PRIu64 "\n"
+		"# TYPE truemeter_reports_stored_total counter\n"
+		"truemeter_reports_stored_total %" PRIu64 "\n"
+		"# TYPE truemeter_reports_duplicate_total counter\n"
+		"truemeter_reports_duplicate_total %" PRIu64 "\n"
+		"# TYPE truemeter_reports_retry_total counter\n"
+		"truemeter_reports_retry_total %" PRIu64 "\n"
+		"# TYPE truemeter_metering_gaps_total counter\n"
+		"truemeter_metering_gaps_total %" PRIu64 "\n"
+		"# TYPE truemeter_usage_rows_stored_total counter\n"
+		"truemeter_usage_rows_stored_total %" PRIu64 "\n"
+		"# HELP truemeter_reports_rejected_total Reports rejected, by reason.\n"
+		"# TYPE truemeter_reports_rejected_total counter\n",
+		st.received, st.stored, st.duplicates, st.retries, st.gaps, st.rows);
+	for (int i = 0; i < RECV_REJ_COUNT; i++)
+		fprintf(out, "truemeter_reports_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+			receiver_reason_name((enum receiver_reason)i), st.rejected[i]);
 }
 
 static void usage(FILE *f)
@@ -58,12 +88,14 @@ static int run(const struct collector_settings *s)
 	struct store *store = NULL;
 	struct enrol *enrol = NULL;
 	struct receiver *recv = NULL;
+	struct judge *judge = NULL;
 	sigset_t set;
 	int sig = 0, err;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	/* block before nng starts its threads so only sigwait() sees them */
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -83,13 +115,22 @@ static int run(const struct collector_settings *s)
 	err = receiver_listen(recv, c);
 	if (err)
 		goto cleanup;
-	/* JUDGE: start the judge (HTTP server, webhooks, reconcile timers)
-	 * here; it opens its own store connection (one per thread) and may
-	 * read receiver_stats_get(recv, ...) for /metrics. */
-	sigwait(&set, &sig);
+	/* The judge (HTTP, webhooks, reconcile, alerts) has its own store
+	 * connections; it only reads the receiver's counters. */
+	err = judge_open(&s->judge, c->database, &judge);
+	if (err)
+		goto cleanup;
+	judge_set_metrics(judge, receiver_metrics, recv);
+	for (;;) {
+		sigwait(&set, &sig);
+		if (sig != SIGHUP)
+			break;
+		log_info("SIGHUP: reloading the pricing catalog and mappings");
+		judge_reload(judge);
+	}
 	log_info("signal %d: stopping", sig);
-	/* JUDGE: stop the judge here, before the receiver and the store */
 cleanup:
+	judge_close(judge);
 	if (recv) {
 		receiver_stats_get(recv, &st);
 		log_info("received %" PRIu64 ", stored %" PRIu64 ", duplicates %" PRIu64
