@@ -9,7 +9,6 @@ set -u
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
 TMP=$(mktemp -d /tmp/tmjlive.XXXXXX)
-PORT=$((30000 + $$ % 20000))
 PID=
 cleanup() {
 	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
@@ -21,14 +20,13 @@ ok() { echo "ok - $1"; }
 nok() { echo "not ok - $1"; }
 check() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi; }
 DB=$TMP/c.db
-URL=http://127.0.0.1:$PORT
 SS=whsec_e2e_secret
 RS=rzp_e2e_secret
 
 cp "$R/examples/pricing.json" "$TMP/pricing.json"
 cat > "$TMP/collector.conf" <<CONF
 [http]
-port = $PORT
+port = 0
 max_body = 64K
 [stripe]
 webhook_secret = $SS
@@ -46,7 +44,11 @@ CONF
 "$B/tests/judge_serve" -c "$TMP/collector.conf" -d "$DB" > "$TMP/out.jsonl" 2> "$TMP/err.log" &
 PID=$!
 i=0
-until curl -sf "$URL/healthz" >/dev/null 2>&1; do
+PORT=
+until [ -n "$PORT" ] && curl -sf "$URL/healthz" >/dev/null 2>&1; do
+	# port = 0: the kernel picks a free port; the log names it
+	PORT=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/err.log" | head -1)
+	URL=http://127.0.0.1:$PORT
 	i=$((i + 1))
 	[ $i -gt 100 ] && { nok "judge did not come up"; cat "$TMP/err.log"; exit 1; }
 	sleep 0.1
