@@ -6,11 +6,12 @@
  * hooks that were attached.  The links stay pinned when the agent exits, so
  * counting goes on while it is down.  On open, a matching fingerprint means
  * "reuse without reloading"; anything else unpins the old links and loads
- * afresh, keeping the counters when the tenant list is unchanged.  (bpffs
- * holds no regular files, so the fingerprint is a pinned map, not a file.)
+ * afresh, keeping the counters.  (bpffs holds no regular files, so the
+ * fingerprint is a pinned map, not a file.)
  *
- * Tenants are numbered in config order of first appearance; the kernel only
- * sees those indexes, this file maps them back to names. */
+ * The kernel knows tenants by slot number only.  The pinned "names" map
+ * gives each tenant name a slot for as long as the pins live, so adding,
+ * removing or reordering tenants never moves or resets a counter. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -59,7 +60,7 @@ static const char *const hook_pins[HOOK_COUNT] = {
 struct tenant_meta {
 	__u64 abi;
 	__u64 fingerprint;
-	__u64 tenants_hash;
+	__u64 reserved;
 	__u32 hooks;            /* bit per enum hook that is attached */
 	__u32 pad;
 };
@@ -78,8 +79,9 @@ struct cg_entry {
 struct meter_cgroup {
 	char dir[PATH_MAX];             /* <pin_dir>/tenant */
 	char root[PATH_MAX];            /* cgroup v2 mount the hooks attach to */
-	size_t n_tenants;
+	size_t n_tenants;               /* configured, in config order */
 	char names[TENANT_MAX_TENANTS][METER_TENANT_LEN];
+	__u32 slot[TENANT_MAX_TENANTS];        /* kernel number of each */
 	bool has_cgroup[TENANT_MAX_TENANTS];   /* tenant owns a cgroup: cpu_ns applies */
 	struct cg_entry cgs[METER_CONF_MAX_CGROUPS];
 	size_t n_cgs;
@@ -90,7 +92,8 @@ struct meter_cgroup {
 };
 
 static const char *const map_pins[] = {
-	"counters", "overflow", "cgroup_tenants", "levels", "cidr4_tenants", "cidr6_tenants",
+	"counters", "overflow", "names", "cgroup_tenants", "levels", "cidr4_tenants",
+	"cidr6_tenants",
 };
 
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
@@ -299,26 +302,15 @@ static int load_tenants(struct meter_cgroup *m, const struct meter_conf *conf)
 	return 0;
 }
 
-static __u64 tenants_hash(const struct meter_cgroup *m)
-{
-	__u64 h = fnv(FNV64_OFFSET, "abi", 3);
-	__u32 abi = TENANT_ABI_VERSION;
-
-	h = fnv(h, &abi, sizeof(abi));
-	for (size_t i = 0; i < m->n_tenants; i++)
-		h = fnv(h, m->names[i], strlen(m->names[i]) + 1);
-	return h;
-}
-
 static __u64 fingerprint(const struct meter_cgroup *m, const struct meter_conf *conf)
 {
 	size_t sz = 0;
 	const void *elf = tenant_bpf__elf_bytes(&sz);
 	__u64 h = fnv(FNV64_OFFSET, elf, sz);
-	__u64 th = tenants_hash(m);
+	__u32 abi = TENANT_ABI_VERSION;
 	__u8 flags[2] = { conf->n_cgroups > 0, conf->n_cidrs > 0 };
 
-	h = fnv(h, &th, sizeof(th));
+	h = fnv(h, &abi, sizeof(abi));
 	h = fnv(h, m->root, strlen(m->root) + 1);
 	h = fnv(h, &conf->max_entries, sizeof(conf->max_entries));
 	return fnv(h, flags, sizeof(flags));
@@ -452,6 +444,10 @@ static int sync_cidrs(struct meter_cgroup *m, const struct meter_conf *conf,
 		else
 			v6[n6++] = idx;
 	}
+	for (size_t i = 0; i < n4; i++)
+		v4[i] = m->slot[v4[i]];
+	for (size_t i = 0; i < n6; i++)
+		v6[i] = m->slot[v6[i]];
 	err = sync_map(fd4, k4, n4, sizeof(k4[0]), v4, "IPv4 CIDR");
 	if (!err)
 		err = sync_map(fd6, k6, n6, sizeof(k6[0]), v6, "IPv6 CIDR");
@@ -475,7 +471,7 @@ static int sync_cgroups(struct meter_cgroup *m, int fd, int levels_fd)
 		if (!e->present)
 			continue;
 		keys[n] = e->id;
-		vals[n] = e->tenant;
+		vals[n] = m->slot[e->tenant];
 		if (n == 0 || e->level < lv.min_level)
 			lv.min_level = e->level;
 		if (n == 0 || e->level > lv.max_level)
@@ -513,7 +509,7 @@ static void precreate_counters(struct meter_cgroup *m)
 	memset(m->percpu, 0, sizeof(__u64) * (size_t)m->ncpus);
 	for (size_t t = 0; t < m->n_tenants; t++) {
 		for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
-			struct tenant_key k = { .tenant = (__u32)t, .metric = metrics[i] };
+			struct tenant_key k = { .tenant = m->slot[t], .metric = metrics[i] };
 
 			if (bpf_map_update_elem(m->counters_fd, &k, m->percpu, BPF_NOEXIST) < 0 &&
 			    errno != EEXIST)
@@ -521,6 +517,49 @@ static void precreate_counters(struct meter_cgroup *m)
 					 "will count as overflow", m->names[t]);
 		}
 	}
+}
+
+/* Every configured tenant gets the slot its name already has, or a free
+ * one.  Slots of tenants no longer configured are kept (their counters
+ * too) in case they come back. */
+static int assign_slots(struct meter_cgroup *m, int names_fd)
+{
+	static struct tenant_name names[TENANT_MAX_TENANTS];
+	__u32 free_slot = 0;
+
+	for (__u32 i = 0; i < TENANT_MAX_TENANTS; i++) {
+		if (bpf_map_lookup_elem(names_fd, &i, &names[i]) < 0) {
+			int err = -errno;
+
+			log_warn("cannot read the tenant name map: %s", strerror(-err));
+			return err;
+		}
+		names[i].name[TENANT_NAME_LEN - 1] = '\0';
+	}
+	for (size_t t = 0; t < m->n_tenants; t++) {
+		__u32 i;
+
+		for (i = 0; i < TENANT_MAX_TENANTS; i++)
+			if (strcmp(names[i].name, m->names[t]) == 0)
+				break;
+		if (i == TENANT_MAX_TENANTS) {
+			while (free_slot < TENANT_MAX_TENANTS && names[free_slot].name[0])
+				free_slot++;
+			if (free_slot == TENANT_MAX_TENANTS) {
+				log_warn("all %d tenant slots under %s are taken by tenants "
+					 "metered before; detach to start afresh",
+					 TENANT_MAX_TENANTS, m->dir);
+				return -ENOSPC;
+			}
+			i = free_slot;
+			snprintf(names[i].name, sizeof(names[i].name), "%s", m->names[t]);
+			if (bpf_map_update_elem(names_fd, &i, &names[i], BPF_ANY) < 0)
+				return -errno;
+			log_info("tenant '%s' metered from now on (slot %u)", m->names[t], i);
+		}
+		m->slot[t] = i;
+	}
+	return 0;
 }
 
 static int open_pinned(const char *dir, const char *name, int *fd)
@@ -542,9 +581,13 @@ static int open_pinned(const char *dir, const char *name, int *fd)
 /* Maps are pinned by now: sync settings and keep the counter fds. */
 static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
 {
-	int c4_fd = -1, c6_fd = -1, err;
+	int names_fd = -1, c4_fd = -1, c6_fd = -1, err;
 
-	err = open_pinned(m->dir, "counters", &m->counters_fd);
+	err = open_pinned(m->dir, "names", &names_fd);
+	if (!err)
+		err = assign_slots(m, names_fd);
+	if (!err)
+		err = open_pinned(m->dir, "counters", &m->counters_fd);
 	if (!err)
 		err = open_pinned(m->dir, "overflow", &m->overflow_fd);
 	if (!err)
@@ -565,6 +608,8 @@ static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
 		goto cleanup;
 	precreate_counters(m);
 cleanup:
+	if (names_fd >= 0)
+		close(names_fd);
 	if (c4_fd >= 0)
 		close(c4_fd);
 	if (c6_fd >= 0)
@@ -641,15 +686,15 @@ static int load_fresh(struct meter_cgroup *m, const struct meter_conf *conf,
 	int root_fd = -1, err;
 
 	meta.fingerprint = fingerprint(m, conf);
-	meta.tenants_hash = tenants_hash(m);
 	unpin(m->dir, META_PIN);
 	for (int i = 0; i < HOOK_COUNT; i++)
 		unpin(m->dir, hook_pins[i]);
-	if (!old || old->abi != TENANT_ABI_VERSION || old->tenants_hash != meta.tenants_hash) {
-		if (pinned(m->dir, "counters"))
-			log_warn("tenant list changed: cgroup/CIDR counters under %s start "
-				 "from zero", m->dir);
-		unpin(m->dir, "counters");
+	/* Without a meta of this layout the counters' meaning is unknown. */
+	if ((!old || old->abi != TENANT_ABI_VERSION) && pinned(m->dir, "counters")) {
+		log_warn("cgroup/CIDR counters under %s were made by another version; "
+			 "they start from zero", m->dir);
+		for (size_t i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++)
+			unpin(m->dir, map_pins[i]);
 	}
 	err = open_skel(m, conf, true, &skel);
 	if (err) {
@@ -853,7 +898,7 @@ int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
 
 			if (metrics[i] == TENANT_METRIC_CPU_NS && !m->has_cgroup[t])
 				continue;
-			err = read_counter(m, (__u32)t, metrics[i], &v);
+			err = read_counter(m, m->slot[t], metrics[i], &v);
 			if (err)
 				return err;
 			snprintf(row.tenant, sizeof(row.tenant), "%s", m->names[t]);

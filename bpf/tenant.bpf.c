@@ -59,6 +59,14 @@ struct {
 	__type(value, struct tenant_levels);
 } levels SEC(".maps");
 
+/* Only the agent uses it; pinned with the counters it names. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TENANT_MAX_TENANTS);
+	__type(key, __u32);
+	__type(value, struct tenant_name);
+} names SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, TENANT_MAX_CIDRS);

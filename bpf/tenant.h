@@ -9,9 +9,10 @@
 
 /* Bump when a map's key/value layout or meaning changes: pinned counters
  * made by another layout are then started afresh instead of misread. */
-#define TENANT_ABI_VERSION 1
+#define TENANT_ABI_VERSION 2
 
-#define TENANT_MAX_TENANTS 1024   /* distinct tenant names */
+#define TENANT_MAX_TENANTS 1024   /* tenant slots (names ever metered) */
+#define TENANT_NAME_LEN 64
 #define TENANT_MAX_CGROUPS 1024   /* cgroup id -> tenant entries */
 #define TENANT_MAX_CIDRS 1024     /* per address family */
 #define TENANT_MAX_LEVELS 32      /* cgroup ancestor levels searched */
@@ -26,8 +27,14 @@
 
 /* counters: per-CPU hash, key -> __u64 (summed over CPUs by the agent). */
 struct tenant_key {
-	__u32 tenant;   /* index into the agent's tenant name table */
+	__u32 tenant;   /* slot: index into the pinned "names" map */
 	__u32 metric;   /* TENANT_METRIC_* */
+};
+
+/* names: slot -> tenant name ("" = free).  A name keeps its slot for as
+ * long as the pins live, so counters survive changes of the tenant list. */
+struct tenant_name {
+	char name[TENANT_NAME_LEN];
 };
 
 /* levels[0]: the shallowest and deepest level (0 = the cgroup v2 root) of
