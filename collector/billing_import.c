@@ -64,8 +64,29 @@ static int parse_i64(const char *s, int64_t *out)
 }
 
 /* Validates a row and adds it to the batch; err gets "what" only. */
+/* Line numbers of the parsed rows, parallel to the batch's bills. */
+struct lines {
+	size_t *v;
+	size_t n, cap;
+};
+
+static int lines_add(struct lines *l, size_t line)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		size_t *n = realloc(l->v, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->v = n;
+		l->cap = cap;
+	}
+	l->v[l->n++] = line;
+	return 0;
+}
+
 static int row_to_bill(const struct row *r, size_t line, struct billing_batch *bb,
-		       char *err, size_t errlen)
+		       struct lines *lines, char *err, size_t errlen)
 {
 	struct store_bill b = { .source = "import", .status = "imported" };
 	char cur[4], line_id[64];
@@ -117,8 +138,50 @@ static int row_to_bill(const struct row *r, size_t line, struct billing_batch *b
 	}
 	if (r->v[COL_STATUS] && *r->v[COL_STATUS])
 		b.status = r->v[COL_STATUS];
-	(void)line;
+	if (lines_add(lines, line))
+		return -ENOMEM;
 	return billing_batch_add(bb, &b);
+}
+
+static int dup_cmp(const void *a, const void *b, void *arg)
+{
+	const struct store_bill *bills = arg;
+	const struct store_bill *x = &bills[*(const size_t *)a], *y = &bills[*(const size_t *)b];
+	int c = strcmp(x->invoice_id, y->invoice_id);
+
+	if (!c)
+		c = strcmp(x->line_id, y->line_id);
+	if (!c)
+		c = (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+	return c;
+}
+
+/* Two rows with one identity would silently replace each other. */
+static int check_dups(const struct billing_batch *bb, const struct lines *lines,
+		      const char *path, char *err, size_t errlen)
+{
+	size_t *idx = malloc((bb->nbills ? bb->nbills : 1) * sizeof(*idx));
+	int rc = 0;
+
+	if (!idx)
+		return -ENOMEM;
+	for (size_t i = 0; i < bb->nbills; i++)
+		idx[i] = i;
+	qsort_r(idx, bb->nbills, sizeof(*idx), dup_cmp, bb->bills);
+	for (size_t i = 1; i < bb->nbills; i++) {
+		const struct store_bill *x = &bb->bills[idx[i - 1]], *y = &bb->bills[idx[i]];
+
+		if (strcmp(x->invoice_id, y->invoice_id) == 0 &&
+		    strcmp(x->line_id, y->line_id) == 0) {
+			snprintf(err, errlen, "%s:%zu: same invoice_id, metric and period_start as "
+				 "line %zu (add a line_id column to tell them apart)", path,
+				 lines->v[idx[i]], lines->v[idx[i - 1]]);
+			rc = -EINVAL;
+			break;
+		}
+	}
+	free(idx);
+	return rc;
 }
 
 /* ---- CSV (RFC 4180 without embedded newlines) -------------------------------- */
@@ -169,7 +232,7 @@ static void trim(char *s)
 }
 
 static int import_csv(char *text, const char *path, struct billing_batch *bb,
-		      char *err, size_t errlen)
+		      struct lines *lines, char *err, size_t errlen)
 {
 	int map[CSV_MAX_FIELDS], nhdr = 0, rc;
 	char *fields[CSV_MAX_FIELDS], msg[200];
@@ -222,7 +285,7 @@ static int import_csv(char *text, const char *path, struct billing_batch *bb,
 		for (int i = 0; i < n; i++)
 			if (map[i] >= 0)
 				r.v[map[i]] = fields[i];
-		rc = row_to_bill(&r, lineno, bb, msg, sizeof(msg));
+		rc = row_to_bill(&r, lineno, bb, lines, msg, sizeof(msg));
 		if (rc) {
 			snprintf(err, errlen, "%s:%zu: %s", path, lineno, msg);
 			return rc;
@@ -263,7 +326,7 @@ static int jsonl_row(json_object *o, struct row *r, char bufs[][64], char *err, 
 }
 
 static int import_jsonl(char *text, const char *path, struct billing_batch *bb,
-			char *err, size_t errlen)
+			struct lines *lines, char *err, size_t errlen)
 {
 	size_t lineno = 0;
 	char *p = text, msg[200];
@@ -286,7 +349,7 @@ static int import_jsonl(char *text, const char *path, struct billing_batch *bb,
 			}
 			rc = jsonl_row(o, &r, bufs, msg, sizeof(msg));
 			if (!rc)
-				rc = row_to_bill(&r, lineno, bb, msg, sizeof(msg));
+				rc = row_to_bill(&r, lineno, bb, lines, msg, sizeof(msg));
 			json_object_put(o);
 			if (rc) {
 				snprintf(err, errlen, "%s:%zu: %s", path, lineno, msg);
@@ -358,6 +421,7 @@ int billing_import_file(struct store *s, const char *path, enum billing_format f
 			char *err, size_t errlen)
 {
 	struct billing_event ev = { .source = "import" };
+	struct lines lines = { 0 };
 	char *text = NULL;
 	size_t len;
 	int rc;
@@ -381,11 +445,13 @@ int billing_import_file(struct store *s, const char *path, enum billing_format f
 		goto cleanup;
 	}
 	if (fmt == BILLING_FORMAT_CSV)
-		rc = import_csv(text, path, &ev.bb, err, errlen);
+		rc = import_csv(text, path, &ev.bb, &lines, err, errlen);
 	else if (fmt == BILLING_FORMAT_JSONL)
-		rc = import_jsonl(text, path, &ev.bb, err, errlen);
+		rc = import_jsonl(text, path, &ev.bb, &lines, err, errlen);
 	else
 		rc = import_stripe(text, path, s, maps, &ev, err, errlen);
+	if (!rc && fmt != BILLING_FORMAT_STRIPE)
+		rc = check_dups(&ev.bb, &lines, path, err, errlen);
 	if (rc == -ENOMEM)
 		snprintf(err, errlen, "%s: out of memory", path);
 	if (rc)
@@ -400,6 +466,7 @@ int billing_import_file(struct store *s, const char *path, enum billing_format f
 	res->skipped = ev.skipped;
 cleanup:
 	billing_event_free(&ev);
+	free(lines.v);
 	free(text);
 	return rc;
 }

@@ -325,6 +325,8 @@ static int unpaid_cb(const struct store_payment *p, void *arg)
 	l->v[l->n] = (struct unpaid_ent){ strdup(p->tenant), strdup(p->ref), strdup(p->source),
 					  p->unpaid_since_ms };
 	l->n++;
+	if (!l->v[l->n - 1].tenant || !l->v[l->n - 1].ref || !l->v[l->n - 1].source)
+		return -ENOMEM;
 	return 0;
 }
 

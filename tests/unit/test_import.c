@@ -118,6 +118,11 @@ static void test_csv_bad_row_rejects_file(void **state)
 		 "acme,api_requests,2026-10-01,2026-11-01,-4,5,usd,I2\n"
 		 "acme,api_requests,2026-10-01,2026-11-01,10,5,usd,I3\n", head);
 	expect_reject("csv", buf, ":5: bad quantity '-4'");
+	snprintf(buf, sizeof(buf), "%s"
+		 "acme,api_requests,2026-10-01,2026-11-01,10,5,usd,I1\n"
+		 "acme,cpu_ns,2026-10-01,2026-11-01,10,5,usd,I1\n"
+		 "acme,api_requests,2026-10-01,2026-11-01,12,6,usd,I1\n", head);
+	expect_reject("csv", buf, ":4: same invoice_id, metric and period_start as line 2");
 	snprintf(buf, sizeof(buf), "%sacme,api_request,2026-10-01,2026-11-01,1,1,usd,I1\n", head);
 	expect_reject("csv", buf, ":2: unknown metric 'api_request'");
 	snprintf(buf, sizeof(buf), "%sacme,api_requests,2026-10-01,2026-09-01,1,1,usd,I1\n", head);
