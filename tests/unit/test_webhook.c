@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "httpd.h"
 #include "judge_testutil.h"
+#include "metric.h"
 #include "razorpay.h"
 #include "stripe.h"
 
@@ -361,6 +362,34 @@ static void test_razorpay_rejections(void **state)
 	free(body);
 }
 
+/* The 2025 ("basil") invoice shape: parent.subscription_details and
+ * pricing.price_details.price instead of an expanded price. */
+static void test_stripe_2025_shape(void **state)
+{
+	struct tstore t;
+	struct billing_maps *maps = NULL;
+	struct billing_event ev = { 0 };
+	char err[256] = "", *body;
+	size_t len;
+
+	assert_non_null(tstore_open(&t));
+	assert_int_equal(billing_maps_load(NULL, tm_path("examples/stripe/price_map.json"), &maps,
+					   err, sizeof(err)), 0);
+	body = fixture("examples/stripe/events/invoice.paid.2025.json", &len);
+	if (stripe_event_parse(body, len, t.s, maps, &ev, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(ev.bb.nbills, 1);
+	assert_string_equal(ev.bb.bills[0].tenant, "globex");
+	assert_int_equal(ev.bb.bills[0].metric, METRIC_NET_TX_BYTES);
+	assert_int_equal(ev.bb.bills[0].quantity, 20);
+	assert_int_equal(ev.bb.bills[0].amount, 12000);
+	assert_int_equal(billing_event_apply(t.s, &ev), STORE_PUT_NEW);
+	billing_event_free(&ev);
+	free(body);
+	billing_maps_free(maps);
+	tstore_close(&t);
+}
+
 static void test_read_endpoints(void **state)
 {
 	struct fx *f = *state;
@@ -396,6 +425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_razorpay_documented_events, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_razorpay_rejections, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_endpoints, setup, teardown),
+		cmocka_unit_test(test_stripe_2025_shape),
 	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
