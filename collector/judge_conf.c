@@ -119,7 +119,7 @@ void judge_conf_defaults(struct judge_conf *c)
 	c->tolerance_bp = 100;
 	c->price_tolerance = 1;
 	c->grace_ms = 3 * 86400000LL;
-	c->settle_ms = 3600000;
+	c->settle_ms = 86400000;
 	c->min_units = 1;
 	c->anomaly = true;
 	c->anomaly_interval_ms = 300000;

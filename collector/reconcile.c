@@ -19,7 +19,7 @@ void reconcile_conf_default(struct reconcile_conf *c)
 	c->tolerance_bp = 100;
 	c->price_tolerance = 1;
 	c->grace_ms = 3 * 86400000LL;
-	c->settle_ms = 3600000;
+	c->settle_ms = 86400000;
 	c->min_units = 1;
 	c->sev.warning = 1000;
 	c->sev.critical = 100000;
