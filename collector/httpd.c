@@ -35,7 +35,7 @@ struct httpd {
 	void *changed_arg;
 	httpd_metrics_fn metrics, extra;
 	void *metrics_arg, *extra_arg;
-	pthread_mutex_t mu;
+	pthread_mutex_t mu, maps_mu;   /* maps_mu: held while the maps are used */
 	uint64_t hits[SRC_COUNT][WH_NRESULT];
 	uint64_t requests;
 	int port;
@@ -155,7 +155,9 @@ static enum MHD_Result stripe_hook(struct httpd *h, struct MHD_Connection *c, st
 			   (int64_t)time(NULL), h->tolerance_s, err, sizeof(err));
 	if (rc)
 		return reject(h, c, SRC_STRIPE, rc == -EACCES ? 401 : 400, err);
+	pthread_mutex_lock(&h->maps_mu);
 	rc = stripe_event_parse(q->body, q->len, h->s, h->maps, &ev, err, sizeof(err));
+	pthread_mutex_unlock(&h->maps_mu);
 	if (rc)
 		ret = reject(h, c, SRC_STRIPE, rc == -ENOMEM ? 500 : 400,
 			     rc == -ENOMEM ? "out of memory" : err);
@@ -180,7 +182,9 @@ static enum MHD_Result razorpay_hook(struct httpd *h, struct MHD_Connection *c, 
 			     sizeof(err));
 	if (rc)
 		return reject(h, c, SRC_RAZORPAY, rc == -EACCES ? 401 : 400, err);
+	pthread_mutex_lock(&h->maps_mu);
 	rc = razorpay_event_parse(q->body, q->len, id, h->s, h->rzp_maps, &ev, err, sizeof(err));
+	pthread_mutex_unlock(&h->maps_mu);
 	if (rc)
 		ret = reject(h, c, SRC_RAZORPAY, rc == -ENOMEM ? 500 : 400,
 			     rc == -ENOMEM ? "out of memory" : err);
@@ -531,6 +535,7 @@ int httpd_start(const struct httpd_conf *conf, struct httpd **out, char *err, si
 	if (!h)
 		return -ENOMEM;
 	pthread_mutex_init(&h->mu, NULL);
+	pthread_mutex_init(&h->maps_mu, NULL);
 	h->stripe_secret = dup_opt(conf->stripe_secret);
 	h->razorpay_secret = dup_opt(conf->razorpay_secret);
 	h->max_body = conf->max_body > 0 ? conf->max_body : 1 << 20;
@@ -597,6 +602,17 @@ void httpd_set_metrics(struct httpd *h, httpd_metrics_fn fn, void *arg)
 	pthread_mutex_unlock(&h->mu);
 }
 
+void httpd_set_maps(struct httpd *h, const struct billing_maps *stripe,
+		    const struct billing_maps *razorpay)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->maps_mu);
+	h->maps = stripe;
+	h->rzp_maps = razorpay;
+	pthread_mutex_unlock(&h->maps_mu);
+}
+
 void httpd_stop(struct httpd *h)
 {
 	if (!h)
@@ -607,5 +623,6 @@ void httpd_stop(struct httpd *h)
 	free(h->stripe_secret);
 	free(h->razorpay_secret);
 	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->maps_mu);
 	free(h);
 }

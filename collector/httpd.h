@@ -45,6 +45,10 @@ int httpd_start(const struct httpd_conf *conf, struct httpd **out, char *err, si
 int httpd_port(const struct httpd *h);
 /* Adds a metrics writer after start (the lead's receiver counters). */
 void httpd_set_metrics(struct httpd *h, httpd_metrics_fn fn, void *arg);
+/* Swaps the mapping objects (borrowed; the old ones are no longer used
+ * when this returns, so the caller may free them). */
+void httpd_set_maps(struct httpd *h, const struct billing_maps *stripe,
+		    const struct billing_maps *razorpay);
 void httpd_stop(struct httpd *h);
 
 #endif

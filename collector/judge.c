@@ -101,6 +101,28 @@ static int load_catalog(struct judge *j)
 	return 0;
 }
 
+/* New mapping files take effect for the next webhook; on an error the old
+ * ones stay. */
+static void reload_maps(struct judge *j)
+{
+	struct billing_maps *sm = NULL, *rm = NULL, *old_s = j->stripe_maps, *old_r = j->rzp_maps;
+	char err[300];
+
+	if (billing_maps_load(j->conf.stripe_customer_map, j->conf.stripe_price_map, &sm,
+			      err, sizeof(err)) ||
+	    billing_maps_load(j->conf.razorpay_customer_map, j->conf.razorpay_price_map, &rm,
+			      err, sizeof(err))) {
+		log_warn("judge: %s (keeping the previous mappings)", err);
+		billing_maps_free(sm);
+		return;
+	}
+	httpd_set_maps(j->http, sm, rm);
+	j->stripe_maps = sm;
+	j->rzp_maps = rm;
+	billing_maps_free(old_s);
+	billing_maps_free(old_r);
+}
+
 static void emit(const struct store_alert *a, void *arg)
 {
 	struct judge *j = arg;
@@ -140,9 +162,12 @@ static int tick_locked(struct judge *j, int64_t now)
 	char name[8], pname[8];
 	int rc;
 
-	if (j->reload || !j->conf.pricing_catalog[0]) {
+	if (j->reload) {
 		j->reload = 0;
+		reload_maps(j);
 		load_catalog(j);
+	} else if (!j->conf.pricing_catalog[0]) {
+		load_catalog(j);      /* picks up `truemeter pricing load` */
 	}
 	billing_month_of(now, name, sizeof(name), &from, &to);
 	billing_month_of(from - 1, pname, sizeof(pname), &pfrom, &pto);

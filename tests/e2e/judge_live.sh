@@ -24,12 +24,14 @@ SS=whsec_e2e_secret
 RS=rzp_e2e_secret
 
 cp "$R/examples/pricing.json" "$TMP/pricing.json"
+echo '{}' > "$TMP/customers.json"
 cat > "$TMP/collector.conf" <<CONF
 [http]
 port = 0
 max_body = 64K
 [stripe]
 webhook_secret = $SS
+customer_map = $TMP/customers.json
 [razorpay]
 webhook_secret = $RS
 price_map = $R/examples/razorpay/price_map.json
@@ -122,6 +124,13 @@ check "/metrics counts stored webhooks" 1 "$(curl -s "$URL/metrics" | grep -c '^
 check "dashboard shows ghost" 1 "$(curl -s "$URL/" | grep -c '<td>ghost</td>' | sed 's/[2-9]/1/')"
 if wait_for ghost "$TMP/hook.jsonl" 30; then ok "exec hook got the alert JSON"; else nok "exec hook got nothing"; fi
 
+# An invoice whose customer has no tenant metadata: rejected until the
+# customer map names it; SIGHUP reloads the map (and the catalog).
+jq '.id = "evt_e2e_nometa" | .data.object.subscription_details = {} |
+    .data.object.id = "in_e2e_nometa" | .data.object.customer = "cus_e2e_unmapped"' \
+	"$EV/invoice.paid.json" > "$TMP/nometa.json"
+check "invoice of an unmapped customer rejected" 400 "$(post_stripe "$TMP/nometa.json")"
+echo '{"cus_e2e_unmapped": "umbrella"}' > "$TMP/customers.json"
 sed -i 's/"unit_amount": "0.1"/"unit_amount": "0.2"/' "$TMP/pricing.json"
 kill -HUP "$PID"
 if wait_for '"tenant":"ghost".*"leak":155' "$TMP/out.jsonl" 30; then
@@ -129,6 +138,8 @@ if wait_for '"tenant":"ghost".*"leak":155' "$TMP/out.jsonl" 30; then
 else
 	nok "catalog not reloaded"
 fi
+check "mapped after SIGHUP: accepted" 200 "$(post_stripe "$TMP/nometa.json")"
+check "stored for tenant umbrella" 1 "$(sqlite3 "$DB" "SELECT COUNT(*) FROM bill WHERE tenant = 'umbrella'")"
 kill -TERM "$PID"
 wait "$PID"
 check "judge stops cleanly on SIGTERM" 0 "$?"
