@@ -107,6 +107,8 @@ cidr = 198.19.3.9/24
 cidr = 198.19.0.0/24
 [tenant v6_one]
 cidr = fd00:77:1::/48
+[tenant v4_lo]
+cidr = 127.0.1.0/24
 EOF
 
 snap "$TMP/s0.txt" || { nok "meter_dump failed: $(cat "$TMP/s0.txt.err")"; exit 1; }
@@ -213,4 +215,22 @@ r6=$(val "$TMP/s4.txt" v6_one net_rx_bytes)
 t6=$(val "$TMP/s4.txt" v6_one net_tx_bytes)
 check "v6_one net_rx_bytes + net_tx_bytes = loopback IP bytes" $((U6 + l1 - l0)) $((r6 + t6))
 check "v6_one tcp_connections" $K6 "$(val "$TMP/s4.txt" v6_one tcp_connections)"
-check "no map overflow" "#health overflow 0" "$(grep '^#health overflow' "$TMP/s4.txt")"
+
+# An IPv6 socket talking IPv4 (v4-mapped addresses): the server's socket
+# sees its peer as ::ffff:127.0.1.5, which counts by the IPv4 CIDRs.
+l0=$(lobytes "$NSL")
+ip netns exec "$NSL" "$LOAD" tcp-server ::ffff:127.0.2.1 9405 2 5000 > "$TMP/tcpms.out" &
+PIDS="$!"
+wait_ready "$TMP/tcpms.out" || nok "v4-mapped TCP server ready"
+ip netns exec "$NSL" "$LOAD" tcp-client -b 127.0.1.5 127.0.2.1 9405 2 7000 > /dev/null ||
+	nok "TCP client to a v4-mapped server"
+wait
+PIDS=""
+sleep 0.1
+l1=$(lobytes "$NSL")
+snap "$TMP/s5.txt" || nok "meter_dump after v4-mapped TCP"
+check "v4_lo tcp_connections (server socket with v4-mapped peers)" 2 \
+	"$(val "$TMP/s5.txt" v4_lo tcp_connections)"
+check "v4_lo net_rx_bytes + net_tx_bytes = loopback IP bytes" $((l1 - l0)) \
+	$(( $(val "$TMP/s5.txt" v4_lo net_rx_bytes) + $(val "$TMP/s5.txt" v4_lo net_tx_bytes) ))
+check "no map overflow" "#health overflow 0" "$(grep '^#health overflow' "$TMP/s5.txt")"
