@@ -276,9 +276,13 @@ static enum MHD_Result usage(struct httpd *h, struct MHD_Connection *c)
 	return respond_json(c, 200, o);
 }
 
+#define CUR_MAX 16
+
 struct alert_counts {
 	uint64_t n[ALERT_KIND_COUNT][3];
-	FILE *f;
+	char cur[CUR_MAX][4];                    /* currencies seen */
+	int64_t leak[ALERT_KIND_COUNT][CUR_MAX];  /* open leak per kind x currency */
+	int ncur;
 };
 
 static int sev_index(const char *s)
@@ -289,12 +293,21 @@ static int sev_index(const char *s)
 static int count_cb(const struct store_alert *a, void *arg)
 {
 	struct alert_counts *ac = arg;
-	int k = alert_kind_from_name(a->kind);
+	int k = alert_kind_from_name(a->kind), c;
 
-	if (k >= 0)
-		ac->n[k][sev_index(a->severity)]++;
-	fprintf(ac->f, "truemeter_alert_leak_minor{kind=\"%s\",currency=\"%s\"} %lld\n",
-		a->kind, a->currency, (long long)a->leak);
+	if (k < 0)
+		return 0;
+	ac->n[k][sev_index(a->severity)]++;
+	for (c = 0; c < ac->ncur; c++)
+		if (strcmp(ac->cur[c], a->currency) == 0)
+			break;
+	if (c == ac->ncur) {
+		if (c == CUR_MAX)
+			return 0;
+		snprintf(ac->cur[c], sizeof(ac->cur[c]), "%.3s", a->currency);
+		ac->ncur++;
+	}
+	ac->leak[k][c] += a->leak;
 	return 0;
 }
 
@@ -326,9 +339,13 @@ static enum MHD_Result metrics(struct httpd *h, struct MHD_Connection *c)
 		for (int r = 0; r < WH_NRESULT; r++)
 			fprintf(f, "truemeter_webhooks_total{source=\"%s\",result=\"%s\"} %llu\n",
 				src_names[s], wh_result_names[r], (unsigned long long)hits[s][r]);
-	ac.f = f;
-	fprintf(f, "# TYPE truemeter_alert_leak_minor gauge\n");
 	store_alert_list(h->s, NULL, true, count_cb, &ac);
+	fprintf(f, "# HELP truemeter_alert_leak_minor Money at stake in open alerts, minor units.\n"
+		"# TYPE truemeter_alert_leak_minor gauge\n");
+	for (int k = 0; k < ALERT_KIND_COUNT; k++)
+		for (int i = 0; i < ac.ncur; i++)
+			fprintf(f, "truemeter_alert_leak_minor{kind=\"%s\",currency=\"%s\"} %lld\n",
+				alert_kind_name(k), ac.cur[i], (long long)ac.leak[k][i]);
 	fprintf(f, "# TYPE truemeter_alerts_open gauge\n");
 	for (int k = 0; k < ALERT_KIND_COUNT; k++)
 		for (int s = 0; s < 3; s++)
