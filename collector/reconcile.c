@@ -333,12 +333,12 @@ int reconcile_anomalies(struct store *s, const struct pricing *pr,
 	struct detect_ctx d = { .s = s, .pr = pr, .c = c, .period = period,
 				.start_ms = start_ms, .end_ms = end_ms, .now_ms = now_ms,
 				.out = alerts };
-	int64_t from = now_ms - c->anomaly_recent_h * 3600000;
+	int64_t from = now_ms / 3600000 * 3600000 - c->anomaly_history_h * 3600000;
 	int rc;
 
-	/* Series with usage in the judged window only. */
-	rc = store_usage_sum(s, NULL, 0, from > start_ms ? from : start_ms, end_ms,
-			     usage_add, &usage);
+	/* Every series with usage in the history, so a tenant gone silent
+	 * (a sudden drop to nothing) is judged too. */
+	rc = store_usage_sum(s, NULL, 0, from, now_ms, usage_add, &usage);
 	if (rc)
 		goto cleanup;
 	usage_sort(&usage);

@@ -62,8 +62,10 @@ int reconcile_period(struct store *s, const struct pricing *pr,
 		     int64_t start_ms, int64_t end_ms, int64_t now_ms,
 		     reconcile_row_cb cb, void *arg, struct alert_set *alerts);
 
-/* usage_anomaly over every tenant x metric with usage in [start, end),
- * judging the last anomaly_recent_h complete hours before now_ms. */
+/* usage_anomaly over every tenant x metric with usage in the last
+ * anomaly_history_h hours, judging the last anomaly_recent_h complete
+ * hours before now_ms; alerts are for the period [start, end) named
+ * period (the month of now_ms). */
 int reconcile_anomalies(struct store *s, const struct pricing *pr,
 			const struct reconcile_conf *c, const char *period,
 			int64_t start_ms, int64_t end_ms, int64_t now_ms,

@@ -279,8 +279,9 @@ static void test_metering_gap(void **state)
 	assert_non_null(strstr(a->evidence, "\"from_seq\":2"));
 }
 
-/* Five weeks of a daily pattern; a spike in the last day fires. */
-static void anomaly_series(struct fx *f, int64_t end_hour, bool spike)
+/* Five weeks of a daily pattern; a spike in the last day fires; silent
+ * (no usage at all) for the last `silent` hours. */
+static void anomaly_series_x(struct fx *f, int64_t end_hour, bool spike, int silent)
 {
 	for (int64_t i = 5 * 168; i >= 1; i--) {
 		int64_t h = end_hour - i * H;
@@ -289,8 +290,30 @@ static void anomaly_series(struct fx *f, int64_t end_hour, bool spike)
 
 		if (spike && i == 3)
 			v *= 5;
+		if (i <= silent)
+			continue;
 		usage(f, "acme", h, v);
 	}
+}
+
+static void anomaly_series(struct fx *f, int64_t end_hour, bool spike)
+{
+	anomaly_series_x(f, end_hour, spike, 0);
+}
+
+static void test_usage_anomaly_silence(void **state)
+{
+	struct fx *f = *state;
+	int64_t end_hour = f->nov + 20 * DAYMS;
+	const struct store_alert *a;
+
+	anomaly_series_x(f, end_hour, false, 24);   /* silent for the whole judged day */
+	assert_int_equal(reconcile_anomalies(f->s, f->pr, &f->c, "2026-11", f->nov, f->dec,
+					     end_hour + 60000, &f->set), 0);
+	a = find(f, "usage_anomaly", "acme");
+	assert_non_null(a);
+	assert_non_null(strstr(a->evidence, "\"direction\":\"drop\""));
+	assert_int_equal(a->metered, 0);
 }
 
 static void test_usage_anomaly(void **state)
@@ -395,6 +418,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metering_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_anomaly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_anomaly_on_regular_series, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_anomaly_silence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedup_update_resolve, setup, teardown),
 	};
 
