@@ -12,6 +12,7 @@
  * The kernel knows tenants by slot number only.  The pinned "names" map
  * gives each tenant name a slot for as long as the pins live, so adding,
  * removing or reordering tenants never moves or resets a counter. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -85,6 +86,10 @@ struct meter_cgroup {
 	bool has_cgroup[TENANT_MAX_TENANTS];   /* tenant owns a cgroup: cpu_ns applies */
 	struct cg_entry cgs[METER_CONF_MAX_CGROUPS];
 	size_t n_cgs;
+	struct tenant_lpm4 k4[METER_CONF_MAX_CIDRS];   /* configured CIDRs ... */
+	struct tenant_lpm6 k6[METER_CONF_MAX_CIDRS];
+	__u32 v4[METER_CONF_MAX_CIDRS], v6[METER_CONF_MAX_CIDRS];  /* ... tenants */
+	size_t n4, n6;
 	int counters_fd, overflow_fd;   /* owned; -1 if closed */
 	int cgroups_fd, levels_fd;      /* owned: cgroup id -> tenant, levels */
 	int ncpus;
@@ -265,6 +270,52 @@ static int check_unique(const struct meter_cgroup *m, size_t i)
 	return 0;
 }
 
+static void mask_prefix(__u8 *addr, size_t len, unsigned plen)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned bits = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * i : 0;
+
+		addr[i] &= (__u8)(0xff00u >> bits);
+	}
+}
+
+/* Config CIDRs -> LPM keys (host bits cleared) and tenants; one prefix
+ * given to two tenants is an error naming both. */
+static int build_cidrs(struct meter_cgroup *m, const struct meter_conf *conf)
+{
+	for (size_t i = 0; i < conf->n_cidrs; i++) {
+		const struct meter_conf_cidr *c = &conf->cidrs[i];
+		bool v4 = c->family == 4;
+		size_t alen = v4 ? 4 : 16, ksize = v4 ? sizeof(m->k4[0]) : sizeof(m->k6[0]);
+		size_t *n = v4 ? &m->n4 : &m->n6;
+		__u32 *vals = v4 ? m->v4 : m->v6;
+		void *key = v4 ? (void *)&m->k4[*n] : (void *)&m->k6[*n];
+		__u8 *addr = (__u8 *)key + sizeof(__u32);
+		__u32 idx;
+		int err = tenant_index(m, c->tenant, &idx);
+
+		if (err)
+			return err;
+		memset(key, 0, ksize);
+		*(__u32 *)key = c->prefix_len;
+		memcpy(addr, c->addr, alen);
+		mask_prefix(addr, alen, c->prefix_len);
+		for (size_t j = 0; j < *n; j++) {
+			const void *other = v4 ? (void *)&m->k4[j] : (void *)&m->k6[j];
+			char text[INET6_ADDRSTRLEN];
+
+			if (memcmp(other, key, ksize) != 0 || vals[j] == idx)
+				continue;
+			inet_ntop(v4 ? AF_INET : AF_INET6, addr, text, sizeof(text));
+			log_warn("tenant '%s': cidr %s/%u already belongs to tenant '%s'",
+				 c->tenant, text, c->prefix_len, m->names[vals[j]]);
+			return -EINVAL;
+		}
+		vals[(*n)++] = idx;
+	}
+	return 0;
+}
+
 static int load_tenants(struct meter_cgroup *m, const struct meter_conf *conf)
 {
 	int err;
@@ -292,13 +343,9 @@ static int load_tenants(struct meter_cgroup *m, const struct meter_conf *conf)
 		m->has_cgroup[e->tenant] = true;
 		m->n_cgs++;
 	}
-	for (size_t i = 0; i < conf->n_cidrs; i++) {
-		__u32 idx;
-
-		err = tenant_index(m, conf->cidrs[i].tenant, &idx);
-		if (err)
-			return err;
-	}
+	err = build_cidrs(m, conf);
+	if (err)
+		return err;
 	return 0;
 }
 
@@ -394,63 +441,19 @@ static int sync_map(int fd, const void *keys, size_t n, size_t key_size,
 	return 0;
 }
 
-static void mask_prefix(__u8 *addr, size_t len, unsigned plen)
-{
-	for (size_t i = 0; i < len; i++) {
-		unsigned bits = plen >= 8 * (i + 1) ? 8 : plen > 8 * i ? plen - 8 * i : 0;
 
-		addr[i] &= (__u8)(0xff00u >> bits);
-	}
-}
-
-static int sync_cidrs(struct meter_cgroup *m, const struct meter_conf *conf,
-		      int fd4, int fd6)
+static int sync_cidrs(struct meter_cgroup *m, int fd4, int fd6)
 {
-	static struct tenant_lpm4 k4[METER_CONF_MAX_CIDRS];
-	static struct tenant_lpm6 k6[METER_CONF_MAX_CIDRS];
 	__u32 v4[METER_CONF_MAX_CIDRS], v6[METER_CONF_MAX_CIDRS];
-	size_t n4 = 0, n6 = 0;
 	int err;
 
-	for (size_t i = 0; i < conf->n_cidrs; i++) {
-		const struct meter_conf_cidr *c = &conf->cidrs[i];
-		bool v4fam = c->family == 4;
-		size_t alen = v4fam ? 4 : 16;
-		void *key = v4fam ? (void *)&k4[n4] : (void *)&k6[n6];
-		__u32 *prefix = key;
-		__u8 *addr = (__u8 *)key + sizeof(__u32);
-		__u32 idx;
-
-		memset(key, 0, v4fam ? sizeof(k4[0]) : sizeof(k6[0]));
-		*prefix = c->prefix_len;
-		memcpy(addr, c->addr, alen);
-		mask_prefix(addr, alen, c->prefix_len);
-		err = tenant_index(m, c->tenant, &idx);
-		if (err)
-			return err;
-		for (size_t j = 0; j < (v4fam ? n4 : n6); j++) {
-			const void *other = v4fam ? (void *)&k4[j] : (void *)&k6[j];
-			__u32 ot = v4fam ? v4[j] : v6[j];
-
-			if (memcmp(other, key, v4fam ? sizeof(k4[0]) : sizeof(k6[0])) == 0 &&
-			    ot != idx) {
-				log_warn("tenant '%s': cidr given twice (also tenant '%s')",
-					 c->tenant, m->names[ot]);
-				return -EINVAL;
-			}
-		}
-		if (v4fam)
-			v4[n4++] = idx;
-		else
-			v6[n6++] = idx;
-	}
-	for (size_t i = 0; i < n4; i++)
-		v4[i] = m->slot[v4[i]];
-	for (size_t i = 0; i < n6; i++)
-		v6[i] = m->slot[v6[i]];
-	err = sync_map(fd4, k4, n4, sizeof(k4[0]), v4, "IPv4 CIDR");
+	for (size_t i = 0; i < m->n4; i++)
+		v4[i] = m->slot[m->v4[i]];
+	for (size_t i = 0; i < m->n6; i++)
+		v6[i] = m->slot[m->v6[i]];
+	err = sync_map(fd4, m->k4, m->n4, sizeof(m->k4[0]), v4, "IPv4 CIDR");
 	if (!err)
-		err = sync_map(fd6, k6, n6, sizeof(k6[0]), v6, "IPv6 CIDR");
+		err = sync_map(fd6, m->k6, m->n6, sizeof(m->k6[0]), v6, "IPv6 CIDR");
 	return err;
 }
 
@@ -579,7 +582,7 @@ static int open_pinned(const char *dir, const char *name, int *fd)
 }
 
 /* Maps are pinned by now: sync settings and keep the counter fds. */
-static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
+static int use_pins(struct meter_cgroup *m)
 {
 	int names_fd = -1, c4_fd = -1, c6_fd = -1, err;
 
@@ -603,7 +606,7 @@ static int use_pins(struct meter_cgroup *m, const struct meter_conf *conf)
 	err = sync_cgroups(m, m->cgroups_fd, m->levels_fd);
 	if (err)
 		goto cleanup;
-	err = sync_cidrs(m, conf, c4_fd, c6_fd);
+	err = sync_cidrs(m, c4_fd, c6_fd);
 	if (err)
 		goto cleanup;
 	precreate_counters(m);
@@ -712,7 +715,7 @@ static int load_fresh(struct meter_cgroup *m, const struct meter_conf *conf,
 		log_warn("cannot open cgroup root %s: %s", m->root, strerror(-err));
 		goto cleanup;
 	}
-	err = use_pins(m, conf);
+	err = use_pins(m);
 	if (err)
 		goto cleanup;
 	for (int i = 0; i < HOOK_COUNT; i++) {
@@ -753,10 +756,10 @@ cleanup:
 	return err;
 }
 
-static int reuse(struct meter_cgroup *m, const struct meter_conf *conf,
-		 const struct tenant_meta *meta, struct meter_health *h)
+static int reuse(struct meter_cgroup *m, const struct tenant_meta *meta,
+		 struct meter_health *h)
 {
-	int err = use_pins(m, conf);
+	int err = use_pins(m);
 
 	if (err)
 		return err;
@@ -832,7 +835,7 @@ int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,
 	}
 	have_meta = read_meta(m->dir, &meta) == 0;
 	if (have_meta && can_reuse(m, conf, &meta))
-		err = reuse(m, conf, &meta, h);
+		err = reuse(m, &meta, h);
 	else
 		err = load_fresh(m, conf, have_meta ? &meta : NULL, h);
 	if (err)

@@ -234,3 +234,23 @@ check "v4_lo tcp_connections (server socket with v4-mapped peers)" 2 \
 check "v4_lo net_rx_bytes + net_tx_bytes = loopback IP bytes" $((l1 - l0)) \
 	$(( $(val "$TMP/s5.txt" v4_lo net_rx_bytes) + $(val "$TMP/s5.txt" v4_lo net_tx_bytes) ))
 check "no map overflow" "#health overflow 0" "$(grep '^#health overflow' "$TMP/s5.txt")"
+
+# A prefix given to two tenants is a config error naming both; the pinned
+# meter is left as it was.
+cp "$CONF" "$TMP/good.conf"
+printf '[tenant thief]\ncidr = 198.19.1.7/24\n' >> "$CONF"
+if snap "$TMP/bad.txt"; then
+	nok "a CIDR given to two tenants was accepted"
+elif grep -q "tenant 'thief': cidr 198.19.1.0/24 already belongs to tenant 'v4_one'" "$TMP/bad.txt.err"; then
+	ok "a CIDR given to two tenants is an error naming both"
+else
+	nok "duplicate CIDR error unclear: $(cat "$TMP/bad.txt.err")"
+fi
+cp "$TMP/good.conf" "$CONF"
+snap "$TMP/s6.txt"
+if [ "$(grep -v '^#' "$TMP/s5.txt")" = "$(grep -v '^#' "$TMP/s6.txt")" ] &&
+	[ "$(grep -c '^#hook attached' "$TMP/s6.txt")" = 4 ]; then
+	ok "a rejected config leaves counters and hooks alone"
+else
+	nok "a rejected config changed the pinned meter"
+fi
