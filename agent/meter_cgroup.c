@@ -620,33 +620,63 @@ cleanup:
 	return err;
 }
 
-static struct bpf_link *attach_hook(struct tenant_bpf *skel, enum hook hk, int root_fd)
-{
-	switch (hk) {
-	case HOOK_CPU: {
-		struct bpf_link *l = NULL;
+enum prog { P_CPU_BTF, P_CPU_RAW, P_INGRESS, P_EGRESS, P_SOCKOPS, P_COUNT };
+#define ALL_PROGS ((1u << P_COUNT) - 1)
 
-		if (bpf_program__autoload(skel->progs.tenant_cpu))
-			l = bpf_program__attach(skel->progs.tenant_cpu);
-		if (!l) {
-			log_info("tp_btf/sched_stat_runtime unavailable; trying raw_tp");
-			l = bpf_program__attach(skel->progs.tenant_cpu_raw);
-		}
-		return l;
-	}
-	case HOOK_INGRESS:
-		return bpf_program__attach_cgroup(skel->progs.tenant_ingress, root_fd);
-	case HOOK_EGRESS:
-		return bpf_program__attach_cgroup(skel->progs.tenant_egress, root_fd);
-	case HOOK_SOCKOPS:
-		return bpf_program__attach_cgroup(skel->progs.tenant_sockops, root_fd);
-	default:
-		return NULL;
+static const char *const prog_names[P_COUNT] = {
+	[P_CPU_BTF] = "tp_btf/sched_stat_runtime", [P_CPU_RAW] = "raw_tp/sched_stat_runtime",
+	[P_INGRESS] = "cgroup_skb/ingress", [P_EGRESS] = "cgroup_skb/egress",
+	[P_SOCKOPS] = "sockops",
+};
+
+static struct bpf_program *prog_of(struct tenant_bpf *skel, enum prog p)
+{
+	switch (p) {
+	case P_CPU_BTF: return skel->progs.tenant_cpu;
+	case P_CPU_RAW: return skel->progs.tenant_cpu_raw;
+	case P_INGRESS: return skel->progs.tenant_ingress;
+	case P_EGRESS: return skel->progs.tenant_egress;
+	case P_SOCKOPS: return skel->progs.tenant_sockops;
+	default: return NULL;
 	}
 }
 
+static bool loaded(struct tenant_bpf *skel, enum prog p)
+{
+	return bpf_program__fd(prog_of(skel, p)) >= 0;
+}
+
+/* NULL with errno set; ENOPKG when the kernel rejected the program. */
+static struct bpf_link *attach_hook(struct tenant_bpf *skel, enum hook hk, int root_fd)
+{
+	static const enum prog cg_progs[HOOK_COUNT] = {
+		[HOOK_INGRESS] = P_INGRESS, [HOOK_EGRESS] = P_EGRESS,
+		[HOOK_SOCKOPS] = P_SOCKOPS,
+	};
+	bool btf = loaded(skel, P_CPU_BTF), raw = loaded(skel, P_CPU_RAW);
+	struct bpf_link *l = NULL;
+
+	if (hk != HOOK_CPU) {
+		if (loaded(skel, cg_progs[hk]))
+			return bpf_program__attach_cgroup(prog_of(skel, cg_progs[hk]), root_fd);
+		errno = ENOPKG;
+		return NULL;
+	}
+	if (btf)
+		l = bpf_program__attach(skel->progs.tenant_cpu);
+	if (!l && raw) {
+		log_info("tp_btf/sched_stat_runtime unavailable; using raw_tp");
+		l = bpf_program__attach(skel->progs.tenant_cpu_raw);
+	}
+	if (!btf && !raw)
+		errno = ENOPKG;
+	return l;
+}
+
+/* Opens and loads the object with the programs in mask, its maps pinned
+ * (or reused) under m->dir. */
 static int open_skel(const struct meter_cgroup *m, const struct meter_conf *conf,
-		     bool tp_btf, struct tenant_bpf **out)
+		     unsigned mask, struct tenant_bpf **out)
 {
 	struct tenant_bpf *skel;
 	struct bpf_map *map;
@@ -658,7 +688,8 @@ static int open_skel(const struct meter_cgroup *m, const struct meter_conf *conf
 		return errno ? -errno : -EINVAL;
 	skel->rodata->has_cgroups = conf->n_cgroups > 0;
 	skel->rodata->has_cidrs = conf->n_cidrs > 0;
-	bpf_program__set_autoload(skel->progs.tenant_cpu, tp_btf);
+	for (int p = 0; p < P_COUNT; p++)
+		bpf_program__set_autoload(prog_of(skel, (enum prog)p), mask & (1u << p));
 	err = bpf_map__set_max_entries(skel->maps.counters, (__u32)conf->max_entries);
 	if (err)
 		goto cleanup;
@@ -677,6 +708,32 @@ static int open_skel(const struct meter_cgroup *m, const struct meter_conf *conf
 cleanup:
 	tenant_bpf__destroy(skel);
 	return err;
+}
+
+/* Everything, or else every program this kernel accepts: a rejected
+ * program only costs its hook (reported missing), not the whole meter. */
+static int load_programs(const struct meter_cgroup *m, const struct meter_conf *conf,
+			 struct tenant_bpf **out)
+{
+	unsigned mask = 0;
+	int err = open_skel(m, conf, ALL_PROGS, out);
+
+	if (!err)
+		return 0;
+	log_warn("loading the cgroup/CIDR programs failed (%s); trying them one by one",
+		 strerror(-err));
+	for (int p = 0; p < P_COUNT; p++) {
+		struct tenant_bpf *probe = NULL;
+
+		if (open_skel(m, conf, 1u << p, &probe) == 0)
+			mask |= 1u << p;
+		else
+			log_warn("this kernel rejects the %s program", prog_names[p]);
+		tenant_bpf__destroy(probe);
+	}
+	if (!mask)
+		return err;
+	return open_skel(m, conf, mask, out);
 }
 
 /* Unpins the old links (they detach), loads, attaches and pins. */
@@ -699,12 +756,7 @@ static int load_fresh(struct meter_cgroup *m, const struct meter_conf *conf,
 		for (size_t i = 0; i < sizeof(map_pins) / sizeof(map_pins[0]); i++)
 			unpin(m->dir, map_pins[i]);
 	}
-	err = open_skel(m, conf, true, &skel);
-	if (err) {
-		log_warn("loading %s with tp_btf failed (%s); retrying with raw_tp",
-			 "bpf/tenant.bpf.o", strerror(-err));
-		err = open_skel(m, conf, false, &skel);
-	}
+	err = load_programs(m, conf, &skel);
 	if (err) {
 		log_warn("cannot load the cgroup/CIDR meter: %s", strerror(-err));
 		goto cleanup;
@@ -723,8 +775,9 @@ static int load_fresh(struct meter_cgroup *m, const struct meter_conf *conf,
 
 		links[i] = attach_hook(skel, (enum hook)i, root_fd);
 		if (!links[i]) {
-			log_warn("%s: cannot attach (%s); that metric is not counted",
-				 hook_names[i], strerror(errno));
+			log_warn("%s: %s; that metric is not counted", hook_names[i],
+				 errno == ENOPKG ? "the kernel rejected its program"
+						 : strerror(errno));
 			continue;
 		}
 		err = pin_path(path, sizeof(path), m->dir, hook_pins[i]);
