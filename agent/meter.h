@@ -4,8 +4,10 @@
  * pinned maps carry counts across agent restarts.
  *
  * Ownership: meter_open() returns a meter the caller closes with
- * meter_close() (NULL accepted).  Closing detaches programs but leaves the
- * pinned maps, so the next agent continues the same counters. */
+ * meter_close() (NULL accepted).  Closing leaves the programs attached
+ * through pinned links and the maps pinned, so counting goes on while no
+ * agent runs and the next agent continues the same counters; the parts'
+ * *_unpin() functions (the agent's detach command) remove them. */
 #ifndef TM_METER_H
 #define TM_METER_H
 
