@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -428,6 +429,7 @@ static int agent_setup(struct agent *a)
 static int agent_run(struct agent *a)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
 	int fresh, err;
 
 	sigemptyset(&sa.sa_mask);
@@ -451,7 +453,14 @@ static int agent_run(struct agent *a)
 			return err;
 	}
 	drop_privileges(a);
+	/* the sender and nng's threads inherit a blocked SIGTERM/SIGINT, so
+	 * the signal always lands here and interrupts the window sleep */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	err = sender_start(&a->conf, a->spool, &a->sender);
+	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 	if (err)
 		return err;
 	log_info("running: interval %" PRId64 " ms, collector %s",

@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -319,8 +320,18 @@ int sender_start(const struct agent_conf *conf, struct spool *spool,
 	return 0;
 }
 
+static void *close_socket(void *arg)
+{
+	nng_socket sock = { .id = (uint32_t)(uintptr_t)arg };
+
+	nng_close(sock);
+	return NULL;
+}
+
 void sender_stop(struct sender *s)
 {
+	pthread_t closer;
+
 	if (!s)
 		return;
 	atomic_store(&s->stop, true);
@@ -328,10 +339,25 @@ void sender_stop(struct sender *s)
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	spool_wakeup(s->spool);
-	/* closing the socket aborts a blocked send or receive */
-	nng_close(s->sock);
-	if (s->started)
-		pthread_join(s->thread, NULL);
+	/* closing the socket aborts a blocked send or receive.  nng 1.5's
+	 * nng_close() can hang while a REQ pipe is torn down, so it runs in a
+	 * detached thread and the join has a deadline: at shutdown everything
+	 * durable is already on disk, and exit() ends a stuck close. */
+	if (pthread_create(&closer, NULL, close_socket,
+			   (void *)(uintptr_t)nng_socket_id(s->sock)) == 0)
+		pthread_detach(closer);
+	else
+		nng_close(s->sock);
+	if (s->started) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 3;
+		if (pthread_timedjoin_np(s->thread, NULL, &ts) != 0) {
+			log_warn("sender did not stop within 3 s; leaving it");
+			return;
+		}
+	}
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);

@@ -13,6 +13,8 @@ start_agent
 sleep 0.5
 tenant_conns 30 2000 > /dev/null 2>&1
 sleep 1
+capeff=$(awk '/^CapEff/ { print $2 }' "/proc/$AG_PID/status")
+check "running agent holds no capabilities" 0000000000000000 "$capeff"
 n_spooled=$(spooled)
 if [ "$n_spooled" -ge 40 ]; then ok "reports spooled while the collector is down ($n_spooled)"
 else nok "only $n_spooled reports spooled while the collector is down"; fi
@@ -28,6 +30,24 @@ check "no gap" 0 "$(q 'SELECT COUNT(*) FROM gaps;')"
 check "tcp_connections made while the collector was down all arrived" 30 \
 	"$(stored_metric tcp_connections)"
 first_n=$1
+
+# the CLI over this data
+T=$B/truemeter
+"$T" -d "$DB" usage > "$TMP/usage.txt"
+check "usage table lists the tenant's connections" 1 \
+	"$(awk -v t="$ID" '$2 == t && $3 == "tcp_connections" && $4 == 30' "$TMP/usage.txt" | wc -l)"
+"$T" -d "$DB" usage --by hour --tenant "$ID" --metric tcp_connections --json > "$TMP/usage.json"
+check "usage --json by hour sums to the same" 30 \
+	"$(sed -n 's/.*"value":\([0-9]*\).*/\1/p' "$TMP/usage.json" | awk '{ s += $1 } END { print s }')"
+check "usage for another month is empty" 0 \
+	"$("$T" -d "$DB" usage --period 2001-01 --json | wc -l)"
+for args in "--by week" "--period 2026-13" "--metric bogus" "--from 2026-02-30" \
+	    "--period 2026-01 --from 2026-01-01" "extra"; do
+	# shellcheck disable=SC2086
+	"$T" -d "$DB" usage $args > /dev/null 2> "$TMP/usage.err"
+	rc=$?
+	check "usage $args: exit 2 with a message" "2 1" "$rc $(grep -c 'truemeter usage:' "$TMP/usage.err")"
+done
 
 # part 2: a spool of at most 15 reports, collector down for ~3 s
 kill_collector TERM
