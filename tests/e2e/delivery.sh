@@ -52,7 +52,7 @@ check "every report chains to the one before" 0 "$(q 'SELECT COUNT(*) FROM repor
 	JOIN reports p ON p.agent = r.agent AND p.epoch = r.epoch AND p.seq = r.seq - 1
 	WHERE r.prev_digest != p.digest;')"
 check "stored tcp_connections equal the real connections" "$K" "$(stored_metric tcp_connections)"
-restarts=$(grep -c 'listening on' "$TMP/collector.log")
+restarts=$(grep -c "listening on tcp://127.0.0.1:$PORT" "$TMP/collector.log")
 check "collector ran 4 times (3 SIGKILL restarts)" 4 "$restarts"
 dups=$(grep -c 'duplicate report' "$TMP/collector.log")
 echo "# duplicates answered (resends after a kill): $dups"

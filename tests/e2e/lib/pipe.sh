@@ -66,6 +66,9 @@ database = $DB
 enrolled_keys = $TMP/keys
 max_message = 1M
 $COLLECTOR_EXTRA
+[http]
+# the judge's HTTP server on an ephemeral port, so tests never collide
+port = 0
 EOC
 	cat > "$TMP/agent.conf" <<EOA
 [agent]
