@@ -93,7 +93,7 @@ for t in "$DUMP" "$LOAD"; do
 	[ -x "$t" ] || { nok "missing $t (make tests)"; exit 1; }
 done
 
-mkdir -p "$CG/cpu1" "$CG/cpu2/sub" "$CG/cpu3" "$CG/cli" "$CG/srv" "$CG/bad" || {
+mkdir -p "$CG/cpu1" "$CG/cpu2/sub" "$CG/cpu3" "$CG/cli" "$CG/srv" || {
 	nok "create cgroups under $CG"; exit 1; }
 
 # A path that is no cgroup v2 directory is an error naming tenant and path.
