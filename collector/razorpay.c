@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonget.h"
 #include "metric.h"
 
 #define HMAC_LEN crypto_auth_hmacsha256_BYTES
@@ -53,42 +54,16 @@ int razorpay_verify(const char *secret, const char *signature, const char *body,
 	return 0;
 }
 
-static json_object *get(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-		return NULL;
-	return v;
-}
-
-static const char *get_s(json_object *o, const char *key)
-{
-	json_object *v = get(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static bool get_i(json_object *o, const char *key, int64_t *out)
-{
-	json_object *v = get(o, key);
-
-	if (!v || !json_object_is_type(v, json_type_int))
-		return false;
-	*out = json_object_get_int64(v);
-	return true;
-}
 
 /* notes is an object, or [] when empty. */
 static const char *note(json_object *o, const char *key)
 {
-	return get_s(get(o, "notes"), key);
+	return jsonget_str(jsonget(o, "notes"), key);
 }
 
 static json_object *entity(json_object *payload, const char *name)
 {
-	return get(get(payload, name), "entity");
+	return jsonget(jsonget(payload, name), "entity");
 }
 
 struct rz_ctx {
@@ -111,7 +86,7 @@ static const char *tenant_of(struct rz_ctx *c, json_object *a, json_object *b, j
 		if ((t = note(ents[i], "tenant")))
 			return t;
 	for (int i = 0; i < 3; i++) {
-		const char *cust = get_s(ents[i], "customer_id");
+		const char *cust = jsonget_str(ents[i], "customer_id");
 
 		if (!cust)
 			continue;
@@ -127,8 +102,8 @@ static const char *tenant_of(struct rz_ctx *c, json_object *a, json_object *b, j
 static int no_tenant(struct rz_ctx *c, const char *what, json_object *e)
 {
 	snprintf(c->err, c->errlen, "%s %s: no tenant (set notes.tenant or map customer %s)",
-		 what, get_s(e, "id") ? get_s(e, "id") : "?",
-		 get_s(e, "customer_id") ? get_s(e, "customer_id") : "(none)");
+		 what, jsonget_str(e, "id") ? jsonget_str(e, "id") : "?",
+		 jsonget_str(e, "customer_id") ? jsonget_str(e, "customer_id") : "(none)");
 	return -EINVAL;
 }
 
@@ -152,7 +127,7 @@ static int payment_set(struct rz_ctx *c, const char *tenant, const char *ref, bo
 
 static int learn_customer(struct rz_ctx *c, json_object *e, const char *tenant)
 {
-	const char *cust = get_s(e, "customer_id");
+	const char *cust = jsonget_str(e, "customer_id");
 	struct store_mapping *m;
 
 	if (!cust || !note(e, "tenant") || c->ev->nmaps == BILLING_EVENT_MAX)
@@ -170,23 +145,23 @@ static int learn_customer(struct rz_ctx *c, json_object *e, const char *tenant)
 static int sub_state(struct rz_ctx *c, json_object *sub, const char *tenant, const char *event)
 {
 	struct store_sub *u = &c->ev->subs[c->ev->nsubs];
-	const char *status = get_s(sub, "status");
+	const char *status = jsonget_str(sub, "status");
 	int64_t v;
 
 	u->source = "razorpay";
-	u->sub_id = billing_batch_str(&c->ev->bb, get_s(sub, "id"));
+	u->sub_id = billing_batch_str(&c->ev->bb, jsonget_str(sub, "id"));
 	u->tenant = billing_batch_str(&c->ev->bb, tenant);
 	if (!status)
 		status = strchr(event, '.') + 1;
 	u->status = billing_batch_str(&c->ev->bb, status);
 	if (!u->sub_id || !u->tenant || !u->status)
 		return -ENOMEM;
-	if (get_i(sub, "current_start", &v))
+	if (jsonget_int(sub, "current_start", &v))
 		u->period_start_ms = v * 1000;
-	if (get_i(sub, "current_end", &v))
+	if (jsonget_int(sub, "current_end", &v))
 		u->period_end_ms = v * 1000;
 	if (strcmp(event, "subscription.cancelled") == 0)
-		u->ended_ms = get_i(sub, "ended_at", &v) ? v * 1000 : c->created_ms;
+		u->ended_ms = jsonget_int(sub, "ended_at", &v) ? v * 1000 : c->created_ms;
 	u->updated_ms = c->created_ms;
 	c->ev->nsubs++;
 	return learn_customer(c, sub, tenant);
@@ -197,7 +172,7 @@ static int sub_state(struct rz_ctx *c, json_object *sub, const char *tenant, con
 static int charged_bill(struct rz_ctx *c, json_object *sub, json_object *pay, const char *tenant)
 {
 	struct store_bill b = { .source = "razorpay", .tenant = tenant, .status = "paid" };
-	const char *m = note(sub, "metric"), *plan = get_s(sub, "plan_id");
+	const char *m = note(sub, "metric"), *plan = jsonget_str(sub, "plan_id");
 	int64_t qty = 1, start, end;
 	char cur[4];
 
@@ -206,15 +181,15 @@ static int charged_bill(struct rz_ctx *c, json_object *sub, json_object *pay, co
 		c->ev->skipped++;
 		return 0;
 	}
-	get_i(sub, "quantity", &qty);
-	if (!get_i(sub, "current_start", &start) || !get_i(sub, "current_end", &end) ||
-	    end <= start || qty < 0 || !get_i(pay, "amount", &b.amount) ||
-	    billing_currency_norm(get_s(pay, "currency"), cur)) {
+	jsonget_int(sub, "quantity", &qty);
+	if (!jsonget_int(sub, "current_start", &start) || !jsonget_int(sub, "current_end", &end) ||
+	    end <= start || qty < 0 || !jsonget_int(pay, "amount", &b.amount) ||
+	    billing_currency_norm(jsonget_str(pay, "currency"), cur)) {
 		snprintf(c->err, c->errlen, "subscription.charged: needs subscription "
 			 "current_start/current_end/quantity and payment amount/currency");
 		return -EINVAL;
 	}
-	b.invoice_id = get_s(pay, "invoice_id") ? get_s(pay, "invoice_id") : get_s(pay, "id");
+	b.invoice_id = jsonget_str(pay, "invoice_id") ? jsonget_str(pay, "invoice_id") : jsonget_str(pay, "id");
 	b.line_id = plan ? plan : "";
 	b.period_start_ms = start * 1000;
 	b.period_end_ms = end * 1000;
@@ -233,7 +208,7 @@ static int sub_event(struct rz_ctx *c, json_object *payload, const char *event)
 	const char *tenant;
 	int rc;
 
-	if (!sub || !get_s(sub, "id")) {
+	if (!sub || !jsonget_str(sub, "id")) {
 		snprintf(c->err, c->errlen, "%s: payload.subscription.entity with an id is "
 			 "required", event);
 		return -EINVAL;
@@ -247,26 +222,26 @@ static int sub_event(struct rz_ctx *c, json_object *payload, const char *event)
 	if (strcmp(event, "subscription.charged") == 0) {
 		rc = charged_bill(c, sub, pay, tenant);
 		if (!rc)
-			rc = payment_set(c, tenant, get_s(sub, "id"), false);
+			rc = payment_set(c, tenant, jsonget_str(sub, "id"), false);
 		return rc;
 	}
 	if (strcmp(event, "subscription.pending") == 0 || strcmp(event, "subscription.halted") == 0)
-		return payment_set(c, tenant, get_s(sub, "id"), true);
+		return payment_set(c, tenant, jsonget_str(sub, "id"), true);
 	return 0;
 }
 
 static int invoice_lines(struct rz_ctx *c, json_object *inv, const char *tenant)
 {
-	json_object *items = get(inv, "line_items");
-	const char *status = get_s(inv, "status");
+	json_object *items = jsonget(inv, "line_items");
+	const char *status = jsonget_str(inv, "status");
 	int64_t start = 0, end = 0;
 
 	if (!items || !json_object_is_type(items, json_type_array)) {
 		snprintf(c->err, c->errlen, "invoice %s: line_items must be an array",
-			 get_s(inv, "id"));
+			 jsonget_str(inv, "id"));
 		return -EINVAL;
 	}
-	if (!get_i(inv, "billing_start", &start) || !get_i(inv, "billing_end", &end) ||
+	if (!jsonget_int(inv, "billing_start", &start) || !jsonget_int(inv, "billing_end", &end) ||
 	    end <= start) {
 		c->ev->skipped += json_object_array_length(items);   /* not a usage period */
 		return 0;
@@ -274,25 +249,25 @@ static int invoice_lines(struct rz_ctx *c, json_object *inv, const char *tenant)
 	for (size_t i = 0; i < json_object_array_length(items); i++) {
 		json_object *li = json_object_array_get_idx(items, i);
 		struct store_bill b = { .source = "razorpay", .tenant = tenant,
-					.invoice_id = get_s(inv, "id"),
+					.invoice_id = jsonget_str(inv, "id"),
 					.status = status ? status : "paid" };
-		const char *cur = get_s(li, "currency");
+		const char *cur = jsonget_str(li, "currency");
 		int64_t qty = 0;
 		char curn[4];
 		int rc;
 
-		b.metric = billing_maps_metric(c->maps, get_s(li, "item_id"));
-		if (!b.metric && get_s(li, "name"))
-			b.metric = metric_from_name(get_s(li, "name"));
+		b.metric = billing_maps_metric(c->maps, jsonget_str(li, "item_id"));
+		if (!b.metric && jsonget_str(li, "name"))
+			b.metric = metric_from_name(jsonget_str(li, "name"));
 		if (b.metric <= 0) {
 			c->ev->skipped++;
 			continue;
 		}
-		b.line_id = get_s(li, "id") ? get_s(li, "id") : "";
-		if (!get_i(li, "quantity", &qty) || qty < 0 || !get_i(li, "amount", &b.amount) ||
-		    billing_currency_norm(cur ? cur : get_s(inv, "currency"), curn)) {
+		b.line_id = jsonget_str(li, "id") ? jsonget_str(li, "id") : "";
+		if (!jsonget_int(li, "quantity", &qty) || qty < 0 || !jsonget_int(li, "amount", &b.amount) ||
+		    billing_currency_norm(cur ? cur : jsonget_str(inv, "currency"), curn)) {
 			snprintf(c->err, c->errlen, "invoice %s: line_items[%zu]: needs quantity, "
-				 "amount and currency", get_s(inv, "id"), i);
+				 "amount and currency", jsonget_str(inv, "id"), i);
 			return -EINVAL;
 		}
 		b.quantity = (uint64_t)qty;
@@ -312,7 +287,7 @@ static int invoice_paid(struct rz_ctx *c, json_object *payload)
 	const char *tenant;
 	int rc;
 
-	if (!inv || !get_s(inv, "id")) {
+	if (!inv || !jsonget_str(inv, "id")) {
 		snprintf(c->err, c->errlen, "invoice.paid: payload.invoice.entity with an id "
 			 "is required");
 		return -EINVAL;
@@ -327,7 +302,7 @@ static int invoice_paid(struct rz_ctx *c, json_object *payload)
 	if (!rc)
 		rc = learn_customer(c, inv, tenant);
 	if (!rc)
-		rc = payment_set(c, tenant, get_s(inv, "id"), false);
+		rc = payment_set(c, tenant, jsonget_str(inv, "id"), false);
 	return rc;
 }
 
@@ -336,7 +311,7 @@ static int payment_failed(struct rz_ctx *c, json_object *payload)
 	json_object *pay = entity(payload, "payment");
 	const char *tenant;
 
-	if (!pay || !get_s(pay, "id")) {
+	if (!pay || !jsonget_str(pay, "id")) {
 		snprintf(c->err, c->errlen, "payment.failed: payload.payment.entity with an id "
 			 "is required");
 		return -EINVAL;
@@ -344,7 +319,7 @@ static int payment_failed(struct rz_ctx *c, json_object *payload)
 	tenant = tenant_of(c, pay, NULL, NULL);
 	if (!tenant)
 		return no_tenant(c, "payment", pay);
-	return payment_set(c, tenant, get_s(pay, "id"), true);
+	return payment_set(c, tenant, jsonget_str(pay, "id"), true);
 }
 
 int razorpay_event_parse(const char *body, size_t len, const char *event_id,
@@ -368,9 +343,9 @@ int razorpay_event_parse(const char *body, size_t len, const char *event_id,
 		snprintf(err, errlen, "body is not a JSON object");
 		goto cleanup;
 	}
-	event = get_s(root, "event");
-	payload = get(root, "payload");
-	if (!event || !payload || !get_i(root, "created_at", &created)) {
+	event = jsonget_str(root, "event");
+	payload = jsonget(root, "payload");
+	if (!event || !payload || !jsonget_int(root, "created_at", &created)) {
 		snprintf(err, errlen, "not a Razorpay event (needs event, payload, created_at)");
 		goto cleanup;
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonget.h"
 #include "metric.h"
 
 #define HMAC_LEN crypto_auth_hmacsha256_BYTES
@@ -106,48 +107,21 @@ int stripe_verify(const char *secret, const char *header, const char *payload,
 
 /* ---- JSON helpers ------------------------------------------------------------- */
 
-static json_object *get(json_object *o, const char *key)
-{
-	json_object *v = NULL;
-
-	if (!o || !json_object_is_type(o, json_type_object) ||
-	    !json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-		return NULL;
-	return v;
-}
-
-static const char *get_s(json_object *o, const char *key)
-{
-	json_object *v = get(o, key);
-
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static bool get_i(json_object *o, const char *key, int64_t *out)
-{
-	json_object *v = get(o, key);
-
-	if (!v || !json_object_is_type(v, json_type_int))
-		return false;
-	*out = json_object_get_int64(v);
-	return true;
-}
-
 /* An expandable field: "cus_123" or {"id": "cus_123", ...}. */
 static const char *get_id(json_object *o, const char *key)
 {
-	json_object *v = get(o, key);
+	json_object *v = jsonget(o, key);
 
 	if (!v)
 		return NULL;
 	if (json_object_is_type(v, json_type_string))
 		return json_object_get_string(v);
-	return get_s(v, "id");
+	return jsonget_str(v, "id");
 }
 
 static const char *meta(json_object *o, const char *key)
 {
-	return get_s(get(o, "metadata"), key);
+	return jsonget_str(jsonget(o, "metadata"), key);
 }
 
 /* ---- invoices ----------------------------------------------------------------- */
@@ -156,10 +130,10 @@ static const char *invoice_tenant(json_object *inv, json_object *line, struct st
 				  const struct billing_maps *maps, char *buf, size_t buflen)
 {
 	const char *cust = get_id(inv, "customer"), *t;
-	json_object *parent_sub = get(get(inv, "parent"), "subscription_details");
+	json_object *parent_sub = jsonget(jsonget(inv, "parent"), "subscription_details");
 
-	if ((t = meta(inv, "tenant")) || (t = meta(get(inv, "subscription_details"), "tenant")) ||
-	    (t = meta(parent_sub, "tenant")) || (t = meta(get(inv, "customer"), "tenant")) ||
+	if ((t = meta(inv, "tenant")) || (t = meta(jsonget(inv, "subscription_details"), "tenant")) ||
+	    (t = meta(parent_sub, "tenant")) || (t = meta(jsonget(inv, "customer"), "tenant")) ||
 	    (line && (t = meta(line, "tenant"))) || (t = billing_maps_tenant(maps, cust)))
 		return t;
 	if (s && cust && store_mapping_get(s, "stripe_customer", cust, buf, buflen) == 1)
@@ -172,13 +146,13 @@ static const char *invoice_tenant(json_object *inv, json_object *line, struct st
 static int line_metric(json_object *line, const struct billing_maps *maps,
 		       const char **price_id)
 {
-	json_object *price = get(line, "price");
+	json_object *price = jsonget(line, "price");
 	const char *m;
 	int metric;
 
 	*price_id = get_id(line, "price");
 	if (!*price_id)
-		*price_id = get_id(get(get(line, "pricing"), "price_details"), "price");
+		*price_id = get_id(jsonget(jsonget(line, "pricing"), "price_details"), "price");
 	if (!*price_id)
 		*price_id = get_id(line, "plan");
 	if ((m = meta(price, "metric")) || (m = meta(line, "metric"))) {
@@ -192,9 +166,9 @@ static int add_lines(json_object *inv, const char *tenant_hint, struct store *s,
 		     const struct billing_maps *maps, struct billing_event *ev,
 		     const char *where, char *err, size_t errlen)
 {
-	json_object *lines = get(get(inv, "lines"), "data");
-	const char *inv_id = get_s(inv, "id"), *status = get_s(inv, "status");
-	const char *inv_cur = get_s(inv, "currency");
+	json_object *lines = jsonget(jsonget(inv, "lines"), "data");
+	const char *inv_id = jsonget_str(inv, "id"), *status = jsonget_str(inv, "status");
+	const char *inv_cur = jsonget_str(inv, "currency");
 	char tbuf[128];
 
 	if (!lines || !json_object_is_type(lines, json_type_array)) {
@@ -206,8 +180,8 @@ static int add_lines(json_object *inv, const char *tenant_hint, struct store *s,
 		json_object *line = json_object_array_get_idx(lines, j);
 		struct store_bill b = { .source = "stripe", .invoice_id = inv_id,
 					.status = status };
-		const char *price_id = NULL, *cur = get_s(line, "currency");
-		json_object *period = get(line, "period");
+		const char *price_id = NULL, *cur = jsonget_str(line, "currency");
+		json_object *period = jsonget(line, "period");
 		int64_t qty = 0;
 		char curn[4];
 		int rc;
@@ -215,8 +189,8 @@ static int add_lines(json_object *inv, const char *tenant_hint, struct store *s,
 		b.metric = line_metric(line, maps, &price_id);
 		if (b.metric < 0) {
 			snprintf(err, errlen, "%s.lines.data[%zu]: price metadata.metric '%s' is not "
-				 "a metric", where, j, meta(get(line, "price"), "metric") ?
-				 meta(get(line, "price"), "metric") : meta(line, "metric"));
+				 "a metric", where, j, meta(jsonget(line, "price"), "metric") ?
+				 meta(jsonget(line, "price"), "metric") : meta(line, "metric"));
 			return -EINVAL;
 		}
 		if (b.metric == 0) {      /* a base fee or a price we do not meter */
@@ -232,11 +206,11 @@ static int add_lines(json_object *inv, const char *tenant_hint, struct store *s,
 				 get_id(inv, "customer") : "(none)");
 			return -EINVAL;
 		}
-		b.line_id = get_s(line, "id");
+		b.line_id = jsonget_str(line, "id");
 		if (!b.line_id)
 			b.line_id = price_id ? price_id : "";
-		if (!get_i(period, "start", &b.period_start_ms) ||
-		    !get_i(period, "end", &b.period_end_ms) ||
+		if (!jsonget_int(period, "start", &b.period_start_ms) ||
+		    !jsonget_int(period, "end", &b.period_end_ms) ||
 		    b.period_end_ms <= b.period_start_ms) {
 			snprintf(err, errlen, "%s.lines.data[%zu]: bad or missing period.start/end",
 				 where, j);
@@ -244,7 +218,7 @@ static int add_lines(json_object *inv, const char *tenant_hint, struct store *s,
 		}
 		b.period_start_ms *= 1000;
 		b.period_end_ms *= 1000;
-		if (!get_i(line, "quantity", &qty) || qty < 0 || !get_i(line, "amount", &b.amount)) {
+		if (!jsonget_int(line, "quantity", &qty) || qty < 0 || !jsonget_int(line, "amount", &b.amount)) {
 			snprintf(err, errlen, "%s.lines.data[%zu]: bad or missing quantity/amount",
 				 where, j);
 			return -EINVAL;
@@ -265,10 +239,10 @@ static int add_lines(json_object *inv, const char *tenant_hint, struct store *s,
 int stripe_invoice_add(json_object *inv, struct store *s, const struct billing_maps *maps,
 		       struct billing_event *ev, const char *where, char *err, size_t errlen)
 {
-	const char *obj = get_s(inv, "object"), *status = get_s(inv, "status");
+	const char *obj = jsonget_str(inv, "object"), *status = jsonget_str(inv, "status");
 
 	if (!inv || !json_object_is_type(inv, json_type_object) || !obj ||
-	    strcmp(obj, "invoice") != 0 || !get_s(inv, "id")) {
+	    strcmp(obj, "invoice") != 0 || !jsonget_str(inv, "id")) {
 		snprintf(err, errlen, "%s: not a Stripe invoice object (\"object\": \"invoice\" "
 			 "with an id)", where);
 		return -EINVAL;
@@ -287,7 +261,7 @@ static const char *sub_tenant(json_object *sub, struct store *s,
 {
 	const char *cust = get_id(sub, "customer"), *t;
 
-	if ((t = meta(sub, "tenant")) || (t = meta(get(sub, "customer"), "tenant")) ||
+	if ((t = meta(sub, "tenant")) || (t = meta(jsonget(sub, "customer"), "tenant")) ||
 	    (t = billing_maps_tenant(maps, cust)))
 		return t;
 	if (s && cust && store_mapping_get(s, "stripe_customer", cust, buf, buflen) == 1)
@@ -318,7 +292,7 @@ static int invoice_event(json_object *inv, const char *type, int64_t created_ms,
 			 struct billing_event *ev, char *err, size_t errlen)
 {
 	char tbuf[128];
-	const char *tenant, *inv_id = get_s(inv, "id");
+	const char *tenant, *inv_id = jsonget_str(inv, "id");
 	int rc;
 
 	if (!inv_id || !json_object_is_type(inv, json_type_object)) {
@@ -350,8 +324,8 @@ static int sub_event(json_object *sub, const char *type, int64_t created_ms,
 		     struct billing_event *ev, char *err, size_t errlen)
 {
 	struct store_sub *u = &ev->subs[ev->nsubs++];
-	json_object *item0 = json_object_array_get_idx(get(get(sub, "items"), "data"), 0);
-	const char *id = get_s(sub, "id"), *status = get_s(sub, "status"), *cust, *tenant;
+	json_object *item0 = json_object_array_get_idx(jsonget(jsonget(sub, "items"), "data"), 0);
+	const char *id = jsonget_str(sub, "id"), *status = jsonget_str(sub, "status"), *cust, *tenant;
 	int64_t v = 0;
 	char tbuf[128];
 
@@ -375,12 +349,12 @@ static int sub_event(json_object *sub, const char *type, int64_t created_ms,
 	if (!u->sub_id || !u->tenant || !u->status)
 		return -ENOMEM;
 	/* current_period_* moved from the subscription to its items in 2025. */
-	if (get_i(sub, "current_period_start", &v) || get_i(item0, "current_period_start", &v))
+	if (jsonget_int(sub, "current_period_start", &v) || jsonget_int(item0, "current_period_start", &v))
 		u->period_start_ms = v * 1000;
-	if (get_i(sub, "current_period_end", &v) || get_i(item0, "current_period_end", &v))
+	if (jsonget_int(sub, "current_period_end", &v) || jsonget_int(item0, "current_period_end", &v))
 		u->period_end_ms = v * 1000;
 	if (strcmp(u->status, "canceled") == 0 || strcmp(u->status, "incomplete_expired") == 0)
-		u->ended_ms = get_i(sub, "ended_at", &v) || get_i(sub, "canceled_at", &v) ?
+		u->ended_ms = jsonget_int(sub, "ended_at", &v) || jsonget_int(sub, "canceled_at", &v) ?
 			      v * 1000 : created_ms;
 	u->updated_ms = created_ms;
 	cust = get_id(sub, "customer");
@@ -417,10 +391,10 @@ int stripe_event_parse(const char *body, size_t len, struct store *s,
 		snprintf(err, errlen, "body is not a JSON object");
 		goto cleanup;
 	}
-	id = get_s(root, "id");
-	type = get_s(root, "type");
-	obj = get(get(root, "data"), "object");
-	if (!id || !type || !obj || !get_i(root, "created", &created)) {
+	id = jsonget_str(root, "id");
+	type = jsonget_str(root, "type");
+	obj = jsonget(jsonget(root, "data"), "object");
+	if (!id || !type || !obj || !jsonget_int(root, "created", &created)) {
 		snprintf(err, errlen, "not a Stripe event (needs id, type, created, data.object)");
 		goto cleanup;
 	}

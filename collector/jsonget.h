@@ -1,0 +1,19 @@
+/* Typed, NULL-tolerant lookups into json-c objects for the webhook and
+ * export parsers.  A missing key, a JSON null or a value of another type
+ * reads as "absent".  Returned pointers are borrowed from the object. */
+#ifndef TM_JSONGET_H
+#define TM_JSONGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/* o[key] unless o is not an object, key is missing or its value is null. */
+json_object *jsonget(json_object *o, const char *key);
+/* o[key] when it is a string. */
+const char *jsonget_str(json_object *o, const char *key);
+/* o[key] when it is an integer; false otherwise. */
+bool jsonget_int(json_object *o, const char *key, int64_t *out);
+
+#endif
