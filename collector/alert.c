@@ -110,7 +110,7 @@ static void add_time(json_object *o, const char *key, int64_t ms)
 {
 	char buf[32];
 
-	billing_format_time(ms, buf, sizeof(buf));
+	period_format_time(ms, buf, sizeof(buf));
 	json_object_object_add(o, key, json_object_new_string(buf));
 }
 

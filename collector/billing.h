@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "period.h"
 #include "store_billing.h"
 
 /* Mapping files (JSON objects): customer id -> tenant ({"cus_123": "acme"})
@@ -82,18 +83,6 @@ struct billing_event {
  * id seen before, nothing stored) or a negative errno. */
 int billing_event_apply(struct store *s, const struct billing_event *ev);
 void billing_event_free(struct billing_event *ev);
-
-/* Times: "2026-11-01", "2026-11-01T10:00:00Z" (or +hh:mm), or unix seconds.
- * 0 or -EINVAL. */
-int billing_parse_time(const char *s, int64_t *ms);
-/* "2026-11-01T10:00:00Z"; out needs 32 bytes. */
-void billing_format_time(int64_t ms, char *out, size_t outlen);
-/* "2026-11" -> [2026-11-01, 2026-12-01).  0 or -EINVAL. */
-int billing_month_parse(const char *period, int64_t *start_ms, int64_t *end_ms);
-/* The calendar month containing ms: its name ("2026-11", out needs 8 bytes)
- * and range. */
-void billing_month_of(int64_t ms, char *name, size_t namelen,
-		      int64_t *start_ms, int64_t *end_ms);
 
 /* Currency codes are stored lower case; 0 or -EINVAL if not 3 letters. */
 int billing_currency_norm(const char *in, char out[4]);

@@ -103,8 +103,8 @@ static int row_to_bill(const struct row *r, size_t line, struct billing_batch *b
 		snprintf(err, errlen, "unknown metric '%s'", r->v[COL_METRIC]);
 		return -EINVAL;
 	}
-	if (billing_parse_time(r->v[COL_PSTART], &b.period_start_ms) ||
-	    billing_parse_time(r->v[COL_PEND], &b.period_end_ms)) {
+	if (period_parse_time(r->v[COL_PSTART], &b.period_start_ms) ||
+	    period_parse_time(r->v[COL_PEND], &b.period_end_ms)) {
 		snprintf(err, errlen, "bad period_start/period_end '%s'/'%s' (YYYY-MM-DD, "
 			 "RFC 3339 or unix seconds)", r->v[COL_PSTART], r->v[COL_PEND]);
 		return -EINVAL;

@@ -83,7 +83,7 @@ int cli_leaks(const struct cli_env *env, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_err("unexpected argument");
-	if (period && billing_month_parse(period, &a, &b) && !strchr(period, '/'))
+	if (period && period_parse_month(period, &a, &b) && !strchr(period, '/'))
 		return usage_err("--period must be YYYY-MM (or an invoice period A/B)");
 	rc = store_open(env->db_path, &s);
 	if (!rc)

@@ -190,7 +190,7 @@ int cli_reconcile(const struct cli_env *env, int argc, char **argv)
 			period = optarg;
 			break;
 		case 'a':
-			if (billing_parse_time(optarg, &now))
+			if (period_parse_time(optarg, &now))
 				return usage_err("--at: bad time (YYYY-MM-DD, RFC 3339, unix seconds)");
 			break;
 		case 'j':
@@ -209,11 +209,11 @@ int cli_reconcile(const struct cli_env *env, int argc, char **argv)
 	if (optind != argc)
 		return usage_err("unexpected argument");
 	if (period) {
-		if (billing_month_parse(period, &from, &to))
+		if (period_parse_month(period, &from, &to))
 			return usage_err("--period must be YYYY-MM");
 		snprintf(name, sizeof(name), "%.7s", period);
 	} else {
-		billing_month_of(now, name, sizeof(name), &from, &to);
+		period_month_of(now, name, sizeof(name), &from, &to);
 	}
 	if (judge_conf_load_file(env->config_path, &jc, err, sizeof(err))) {
 		fprintf(stderr, "truemeter reconcile: %s\n", err);

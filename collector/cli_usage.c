@@ -62,7 +62,7 @@ static void bucket_of(enum bucket by, int64_t ms, int64_t *from, int64_t *to)
 	int64_t len = by == BY_HOUR ? HOUR_MS : DAY_MS;
 
 	if (by == BY_MONTH) {
-		period_month_of(ms, from, to);
+		period_month_of(ms, NULL, 0, from, to);
 		return;
 	}
 	*from = ms - ((ms % len) + len) % len;
@@ -74,7 +74,9 @@ static void bucket_label(enum bucket by, int64_t ms, char *buf, size_t len)
 	char t[32];
 
 	if (by == BY_MONTH) {
-		period_format_month(ms, buf, len);
+		int64_t from, to;
+
+		period_month_of(ms, buf, len, &from, &to);
 		return;
 	}
 	period_format_time(ms, t, sizeof(t));

@@ -240,9 +240,9 @@ static int usage_after_cb(const struct store_usage *u, void *arg)
 	ev = json_tokener_parse(json_object_to_json_string(ua->base_ev));
 	if (!ev)
 		return -ENOMEM;
-	billing_format_time(ua->from_ms, t, sizeof(t));
+	period_format_time(ua->from_ms, t, sizeof(t));
 	json_object_object_add(ev, "usage_since", json_object_new_string(t));
-	billing_format_time(u->first_ms, t, sizeof(t));
+	period_format_time(u->first_ms, t, sizeof(t));
 	json_object_object_add(ev, "first_usage_window", json_object_new_string(t));
 	return add_alert(d, ua->kind, &r, r.expected_amount > 0 ? r.expected_amount : 0, ev);
 }
@@ -271,7 +271,7 @@ static int flush_acct(struct acct_ctx *a)
 	if (!a->cur.any || a->cur.live || !a->cur.ended_ms || a->cur.ended_ms >= a->d->end_ms)
 		return 0;
 	ev = json_object_new_object();
-	billing_format_time(a->cur.ended_ms, t, sizeof(t));
+	period_format_time(a->cur.ended_ms, t, sizeof(t));
 	json_object_object_add(ev, "subscription_ended", json_object_new_string(t));
 	return usage_since(a->d, ALERT_USAGE_AFTER_CANCELLATION, a->cur.tenant,
 			   a->cur.ended_ms, ev);
@@ -349,7 +349,7 @@ int detect_accounts(struct detect_ctx *d)
 		if (from > d->now_ms)
 			continue;
 		ev = json_object_new_object();
-		billing_format_time(l.v[i].since, t, sizeof(t));
+		period_format_time(l.v[i].since, t, sizeof(t));
 		json_object_object_add(ev, "unpaid_since", json_object_new_string(t));
 		json_object_object_add(ev, "grace_s", json_object_new_int64(d->c->grace_ms / 1000));
 		json_object_object_add(ev, "payment_ref",
@@ -388,9 +388,9 @@ static int gap_cb(const struct store_gap *g, void *arg)
 	json_object_object_add(o, "epoch", json_object_new_uint64(g->epoch));
 	json_object_object_add(o, "from_seq", json_object_new_uint64(g->from_seq));
 	json_object_object_add(o, "to_seq", json_object_new_uint64(g->to_seq));
-	billing_format_time(g->from_ms, t, sizeof(t));
+	period_format_time(g->from_ms, t, sizeof(t));
 	json_object_object_add(o, "from", json_object_new_string(t));
-	billing_format_time(g->to_ms, t, sizeof(t));
+	period_format_time(g->to_ms, t, sizeof(t));
 	json_object_object_add(o, "to", json_object_new_string(t));
 	json_object_object_add(o, "reason", json_object_new_string(g->reason ? g->reason : ""));
 	if (json_object_array_length(gc->list) < 50)
@@ -481,7 +481,7 @@ int detect_anomaly(struct detect_ctx *d, const char *tenant, int metric)
 		if (!pts[i].flag)
 			continue;
 		h = json_object_new_object();
-		billing_format_time(s.first_hour_ms + (int64_t)i * 3600000, t, sizeof(t));
+		period_format_time(s.first_hour_ms + (int64_t)i * 3600000, t, sizeof(t));
 		json_object_object_add(h, "hour", json_object_new_string(t));
 		json_object_object_add(h, "value", json_object_new_int64((int64_t)s.v[i]));
 		json_object_object_add(h, "baseline", json_object_new_int64((int64_t)pts[i].baseline));

@@ -232,9 +232,9 @@ static int usage_json_cb(const struct store_usage *u, void *arg)
 	json_object_object_add(o, "metric", json_object_new_string(metric_name(u->metric) ?
 				metric_name(u->metric) : "unknown"));
 	json_object_object_add(o, "value", json_object_new_uint64(u->value));
-	billing_format_time(u->first_ms, t, sizeof(t));
+	period_format_time(u->first_ms, t, sizeof(t));
 	json_object_object_add(o, "first_window", json_object_new_string(t));
-	billing_format_time(u->last_ms, t, sizeof(t));
+	period_format_time(u->last_ms, t, sizeof(t));
 	json_object_object_add(o, "last_window_end", json_object_new_string(t));
 	json_object_array_add(arg, o);
 	return 0;
@@ -246,12 +246,12 @@ static int period_arg(struct MHD_Connection *c, char name[8], int64_t *from, int
 	const char *p = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "period");
 
 	if (p && *p) {
-		if (billing_month_parse(p, from, to))
+		if (period_parse_month(p, from, to))
 			return -EINVAL;
 		snprintf(name, 8, "%.7s", p);
 		return 0;
 	}
-	billing_month_of((int64_t)time(NULL) * 1000, name, 8, from, to);
+	period_month_of((int64_t)time(NULL) * 1000, name, 8, from, to);
 	return 0;
 }
 
@@ -416,7 +416,7 @@ static enum MHD_Result dashboard(struct httpd *h, struct MHD_Connection *c)
 
 	if (!f)
 		return MHD_NO;
-	billing_month_of((int64_t)time(NULL) * 1000, name, sizeof(name), &from, &to);
+	period_month_of((int64_t)time(NULL) * 1000, name, sizeof(name), &from, &to);
 	fprintf(f, "<!doctype html><html><head><meta charset=\"utf-8\">"
 		"<title>truemeter</title><style>"
 		"body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"

@@ -169,8 +169,8 @@ static int tick_locked(struct judge *j, int64_t now)
 	} else if (!j->conf.pricing_catalog[0]) {
 		load_catalog(j);      /* picks up `truemeter pricing load` */
 	}
-	billing_month_of(now, name, sizeof(name), &from, &to);
-	billing_month_of(from - 1, pname, sizeof(pname), &pfrom, &pto);
+	period_month_of(now, name, sizeof(name), &from, &to);
+	period_month_of(from - 1, pname, sizeof(pname), &pfrom, &pto);
 	rc = reconcile_month(j, name, from, to, now);
 	if (!rc)
 		rc = reconcile_month(j, pname, pfrom, pto, now);

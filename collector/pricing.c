@@ -424,7 +424,7 @@ static int get_time(struct parse_ctx *c, const char *where, json_object *o,
 	} else {
 		s = json_object_get_string(v);
 	}
-	if (billing_parse_time(s, ms))
+	if (period_parse_time(s, ms))
 		return fail(c, where, "'%s': bad time '%s' (YYYY-MM-DD, RFC 3339 or unix "
 			    "seconds)", key, s);
 	return 0;

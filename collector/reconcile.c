@@ -185,8 +185,8 @@ static void period_label(const struct run *r, int64_t s, int64_t e, char *out, s
 		snprintf(out, len, "%s", r->period);
 		return;
 	}
-	billing_format_time(s, a, sizeof(a));
-	billing_format_time(e, b, sizeof(b));
+	period_format_time(s, a, sizeof(a));
+	period_format_time(e, b, sizeof(b));
 	a[10] = b[10] = '\0';   /* dates */
 	snprintf(out, len, "%s/%s", a, b);
 }

@@ -1,22 +1,24 @@
-/* Time arguments shared by the CLI and the collector: billing periods
- * ("2026-11" = the calendar month, UTC), dates and instants.  All results are
- * unix milliseconds, ranges half-open [from, to). */
+/* Time arguments and billing periods, one implementation for the CLI, the
+ * importers and the collector.  All results are unix milliseconds (UTC);
+ * ranges are half-open [from, to). */
 #ifndef TM_PERIOD_H
 #define TM_PERIOD_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* "YYYY-MM" → that month; "YYYY-MM-DD" → that day.  0 or -EINVAL. */
-int period_parse(const char *s, int64_t *from_ms, int64_t *to_ms);
-/* "YYYY-MM-DD", "YYYY-MM-DDTHH:MM:SSZ" (or with a space), or unix seconds.
- * 0 or -EINVAL. */
+/* "2026-11-01", "2026-11-01T10:00:00Z" (or a space for T, or +hh:mm / -hh:mm
+ * for Z), or unix seconds.  0 or -EINVAL. */
 int period_parse_time(const char *s, int64_t *ms);
-/* The calendar month (UTC) containing ms. */
-void period_month_of(int64_t ms, int64_t *from_ms, int64_t *to_ms);
-/* "2026-11-25T17:00:00Z" into buf (at least 21 bytes). */
-void period_format_time(int64_t ms, char *buf, size_t len);
-/* "2026-11" into buf (at least 8 bytes). */
-void period_format_month(int64_t ms, char *buf, size_t len);
+/* "2026-11" -> [2026-11-01, 2026-12-01).  0 or -EINVAL. */
+int period_parse_month(const char *s, int64_t *from_ms, int64_t *to_ms);
+/* A month ("2026-11") or a day ("2026-11-25").  0 or -EINVAL. */
+int period_parse(const char *s, int64_t *from_ms, int64_t *to_ms);
+/* The calendar month containing ms: its name ("2026-11"; name needs 8
+ * bytes, may be NULL) and range. */
+void period_month_of(int64_t ms, char *name, size_t namelen,
+		     int64_t *from_ms, int64_t *to_ms);
+/* "2026-11-25T17:00:00Z"; out needs 21 bytes. */
+void period_format_time(int64_t ms, char *out, size_t outlen);
 
 #endif

@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	unlink(argv[1]);
-	billing_month_parse("2026-11", &from, &to);
+	period_parse_month("2026-11", &from, &to);
 	if (store_open(argv[1], &s) || store_billing_init(s) ||
 	    put_usage(s, tenants, from + 86400000) || put_bills(s, tenants, from, to)) {
 		fprintf(stderr, "reconcile bench: setting up the store failed\n");

@@ -25,7 +25,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	metric = metric_from_name(argv[3]);
-	if (metric < 0 || billing_parse_time(argv[4], &at)) {
+	if (metric < 0 || period_parse_time(argv[4], &at)) {
 		fprintf(stderr, "usage_put: bad metric or time\n");
 		return 2;
 	}

@@ -46,7 +46,7 @@ static int setup(void **state)
 	assert_non_null(f->s);
 	assert_int_equal(pricing_parse(catalog, "t", &f->pr, err, sizeof(err)), 0);
 	reconcile_conf_default(&f->c);
-	assert_int_equal(billing_month_parse("2026-11", &f->nov, &f->dec), 0);
+	assert_int_equal(period_parse_month("2026-11", &f->nov, &f->dec), 0);
 	*state = f;
 	return 0;
 }

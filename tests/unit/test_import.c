@@ -201,18 +201,18 @@ static void test_times(void **state)
 	int64_t ms, a, b;
 	char name[8];
 
-	assert_int_equal(billing_parse_time("2026-11-01", &ms), 0);
+	assert_int_equal(period_parse_time("2026-11-01", &ms), 0);
 	assert_int_equal(ms, 1793491200000LL);
-	assert_int_equal(billing_parse_time("2026-11-01T01:00:00+01:00", &ms), 0);
+	assert_int_equal(period_parse_time("2026-11-01T01:00:00+01:00", &ms), 0);
 	assert_int_equal(ms, 1793491200000LL);
-	assert_int_equal(billing_parse_time("1793491200", &ms), 0);
+	assert_int_equal(period_parse_time("1793491200", &ms), 0);
 	assert_int_equal(ms, 1793491200000LL);
-	assert_int_equal(billing_parse_time("2026-02-30", &ms), -EINVAL);
-	assert_int_equal(billing_parse_time("2026-11-01Tjunk", &ms), -EINVAL);
-	assert_int_equal(billing_month_parse("2026-12", &a, &b), 0);
+	assert_int_equal(period_parse_time("2026-02-30", &ms), -EINVAL);
+	assert_int_equal(period_parse_time("2026-11-01Tjunk", &ms), -EINVAL);
+	assert_int_equal(period_parse_month("2026-12", &a, &b), 0);
 	assert_int_equal(b - a, 31LL * 86400000);
-	assert_int_equal(billing_month_parse("2026-13", &a, &b), -EINVAL);
-	billing_month_of(1793491200000LL + 5, name, sizeof(name), &a, &b);
+	assert_int_equal(period_parse_month("2026-13", &a, &b), -EINVAL);
+	period_month_of(1793491200000LL + 5, name, sizeof(name), &a, &b);
 	assert_string_equal(name, "2026-11");
 	assert_int_equal(a, 1793491200000LL);
 }

@@ -28,10 +28,13 @@ static void test_months_and_days(void **state)
 	assert_int_equal(period_parse("2026-13", &from, &to), -EINVAL);
 	assert_int_equal(period_parse("2026-1", &from, &to), -EINVAL);
 	assert_int_equal(period_parse("2026-11x", &from, &to), -EINVAL);
-	period_month_of(1793491200000LL + 5000, &from, &to);
+	period_month_of(1793491200000LL + 5000, buf, sizeof(buf), &from, &to);
 	assert_int_equal(from, 1793491200000LL);
-	period_format_month(from, buf, sizeof(buf));
 	assert_string_equal(buf, "2026-11");
+	period_month_of(1796083199999LL, buf, sizeof(buf), &from, &to);  /* last ms of Nov */
+	assert_string_equal(buf, "2026-11");
+	assert_int_equal(to, 1796083200000LL);
+	assert_int_equal(period_parse_month("2026-11-02", &from, &to), -EINVAL);
 }
 
 static void test_instants(void **state)
@@ -49,6 +52,9 @@ static void test_instants(void **state)
 	assert_int_equal(period_parse_time("yesterday", &ms), -EINVAL);
 	assert_int_equal(period_parse_time("", &ms), -EINVAL);
 	assert_int_equal(period_parse_time("-5", &ms), -EINVAL);
+	assert_int_equal(period_parse_time("2026-11-01T05:30:10+05:30", &ms), 0);
+	assert_int_equal(ms, 1793491210000LL);
+	assert_int_equal(period_parse_time("2026-02-30", &ms), -EINVAL);
 }
 
 int main(void)

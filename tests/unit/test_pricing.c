@@ -128,8 +128,8 @@ static void test_assignments(void **state)
 	int64_t t0, t1;
 	int64_t amt;
 
-	assert_int_equal(billing_parse_time("2027-01-01", &t1), 0);
-	assert_int_equal(billing_parse_time("2026-01-01", &t0), 0);
+	assert_int_equal(period_parse_time("2027-01-01", &t1), 0);
+	assert_int_equal(period_parse_time("2026-01-01", &t0), 0);
 	assert_string_equal(pricing_plan_for(p, "acme", t0)->name, "pro");
 	assert_string_equal(pricing_plan_for(p, "acme", t1 - 1)->name, "pro");
 	/* [from, to): at `to` the default plan applies again */
