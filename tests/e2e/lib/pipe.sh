@@ -32,6 +32,12 @@ fi
 CG=$CGROOT/$ID
 
 pipe_cleanup() {
+	if [ "$FAILS" -gt 0 ]; then
+		for l in collector agent; do
+			echo "# last lines of the $l log:"
+			tail -n 25 "$TMP/$l.log" 2>/dev/null | sed 's/^/#   /'
+		done
+	fi
 	for p in $AG_PID $COL_PID $LST_PID $PIDS; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	if [ -d "$CG" ]; then
@@ -47,8 +53,9 @@ pipe_cleanup() {
 trap pipe_cleanup EXIT
 trap 'exit 1' INT TERM
 
+FAILS=0
 ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
+nok() { echo "not ok - $1"; FAILS=$((FAILS + 1)); }
 check() { # description expected got
 	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi
 }
@@ -92,9 +99,24 @@ EOA
 }
 write_confs
 
+# starts the collector and waits (up to 5 s) until it listens; 1 if it died
 start_collector() {
+	n0=$(grep -c "listening on $URL_SCHEME://127.0.0.1:$PORT" "$TMP/collector.log" 2>/dev/null)
 	"$B/truemeter-collector" -c "$TMP/collector.conf" >> "$TMP/collector.log" 2>&1 &
 	COL_PID=$!
+	t=50
+	while [ $t -gt 0 ]; do
+		n=$(grep -c "listening on $URL_SCHEME://127.0.0.1:$PORT" "$TMP/collector.log")
+		[ "$n" -gt "${n0:-0}" ] && return 0
+		if ! kill -0 "$COL_PID" 2>/dev/null; then
+			echo "# collector exited at start:"
+			tail -n 5 "$TMP/collector.log" | sed 's/^/#   /'
+			return 1
+		fi
+		sleep 0.1
+		t=$((t - 1))
+	done
+	return 0
 }
 kill_collector() { # signal
 	[ -n "$COL_PID" ] && kill "-$1" "$COL_PID" 2>/dev/null && wait "$COL_PID" 2>/dev/null
