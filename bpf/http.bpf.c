@@ -23,6 +23,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define MSG_PEEK 2
 #define WIN 256                 /* bytes copied from user memory at a time */
+#define RUN 64                  /* longest fast run (verifier cost grows with it) */
 #define MAX_STEPS (1 << 20)
 #define FIFO_MASK (HTTP_FIFO - 1)
 
@@ -121,6 +122,7 @@ struct inflight {
 	__u64 cnt;
 	__u8 kind;
 	__u8 dir;
+	__u8 active;            /* a metered syscall is in progress */
 };
 
 struct scratch {
@@ -165,20 +167,23 @@ struct {
 	__type(value, struct http_meta);
 } http_meta SEC(".maps");
 
+/* the metered syscall a thread is in, from enter to exit */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct inflight);
 } http_inflight SEC(".maps");
 
-/* processes that own metered connections (tgid), so process exit only
- * walks the connection map for them */
+/* Metered connections per (tgid & PROCS_MASK): syscalls of every other
+ * process stop after this one inlined array lookup, and process exit only
+ * walks the connection map for processes that may own some. */
+#define PROCS_MASK 0xffff
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PROCS_MASK + 1);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, __u64);
 } http_procs SEC(".maps");
 
 struct {
@@ -639,11 +644,31 @@ static __always_inline int msg_start(struct conn *c, struct side *s, int dir)
 	return 0;
 }
 
-__noinline int parse_byte(struct conn *c, struct side *s, int dir,
-			  struct req_ent *e, __u32 b)
+__noinline int parse_byte(struct conn *c, struct side *s, int dir, __u32 b)
 {
-	if (!c || !s || !e)
+	struct req_ent *e;
+
+	if (!c || !s)
 		return 0;
+	if (s->st == ST_IDLE) {
+		/* blank lines between requests are not part of any request
+		 * (nginx does not count them either) */
+		if (dir == DIR_REQ && (b == '\r' || b == '\n'))
+			return 0;
+		if (msg_start(c, s, dir))
+			return 1;
+	}
+	/* the byte counts on the request being read / answered */
+	if (dir == DIR_REQ) {
+		e = &c->q[c->tail & FIFO_MASK];
+		e->req_bytes++;
+	} else if (s->flags & S_ORPHAN) {
+		e = &c->q[c->head & FIFO_MASK];
+		c->orphan_bytes++;
+	} else {
+		e = &c->q[c->head & FIFO_MASK];
+		e->resp_bytes++;
+	}
 	switch (s->st) {
 	case ST_METHOD:
 		if (b == ' ') {
@@ -827,6 +852,129 @@ static __always_inline void account(struct walk *w, struct side *s, __u64 n)
 	}
 }
 
+/* Header lines nobody reads, in one run: names are hashed and classified,
+ * values of other headers skipped to their line end.  Stops before the
+ * ':' of a header that matters and before the blank line that ends the
+ * block, leaving those to parse_byte(). */
+static __always_inline __u64 hdr_run(struct scratch *sc, struct side *s,
+				     __u64 pos, __u64 end, int dir)
+{
+	__u64 h = s->h;
+	__u8 st = s->st, c;
+	__u32 i;
+
+	for (i = 0; i < RUN; i++) {
+		if (pos + i >= end)
+			break;
+		c = sc->buf[(pos + i) & (2 * WIN - 1)];
+		if (st == ST_HDR_START) {
+			if (c == '\r' || c == '\n')
+				break;
+			h = fnv(HTTP_FNV_OFFSET, lower(c));
+			st = ST_HDR_NAME;
+		} else if (st == ST_HDR_NAME) {
+			if (c == '\n')
+				break;
+			if (c == ':') {
+				if (classify(h, dir) != H_OTHER)
+					break;
+				st = ST_HDR_VALUE;
+			} else {
+				h = fnv(h, lower(c));
+			}
+		} else if (c == '\n') {
+			st = ST_HDR_START;
+		}
+	}
+	s->h = h;
+	s->st = st;
+	if (st == ST_HDR_VALUE)
+		s->hdr = H_OTHER;
+	return i;
+}
+
+/* Length of the run of window bytes from pos (before end) that the current
+ * state passes over without a transition parse_byte() must see: the rest of
+ * a line nobody reads, header lines nobody reads, the method, a path
+ * segment (hashed here).  0 when the byte at pos needs parse_byte(). */
+__noinline int fast_run(struct scratch *sc, struct side *s, __u64 pos, __u64 end,
+			int dir)
+{
+	__u32 i;
+	__u8 c;
+	__u64 h;
+
+	if (!sc || !s)
+		return 0;
+	switch (s->st) {
+	case ST_VERSION:
+	case ST_REASON:
+	case ST_CH_DATA_END:
+	case ST_CH_TRAILER_LINE:
+		break;
+	case ST_HDR_VALUE:
+		if (s->hdr != H_OTHER)
+			return 0;
+		/* fall through */
+	case ST_HDR_START:
+	case ST_HDR_NAME:
+		return hdr_run(sc, s, pos, end, dir);
+	case ST_METHOD:
+		h = s->acc;
+		for (i = 0; i < 16; i++) {
+			if (pos + i >= end)
+				break;
+			c = sc->buf[(pos + i) & (2 * WIN - 1)];
+			if (c == ' ' || c == '\n')
+				break;
+			h = (h << 8) | c;
+		}
+		s->acc = h;
+		s->mlen = s->mlen + i > 255 ? 255 : s->mlen + i;
+		return i;
+	case ST_RVERSION:
+		for (i = 0; i < 16; i++) {
+			if (pos + i >= end)
+				break;
+			if (sc->buf[(pos + i) & (2 * WIN - 1)] == ' ')
+				break;
+		}
+		return i;
+	case ST_PATH:
+		h = s->path_h;
+		for (i = 0; i < RUN; i++) {
+			if (pos + i >= end)
+				break;
+			c = sc->buf[(pos + i) & (2 * WIN - 1)];
+			if (c == '/' || c == '?' || c == '#' || c == ' ' || c == '\r' ||
+			    c == '\n')
+				break;
+			h = fnv(h, c);
+		}
+		s->path_h = h;
+		return i;
+	case ST_QUERY:
+		for (i = 0; i < RUN; i++) {
+			if (pos + i >= end)
+				break;
+			c = sc->buf[(pos + i) & (2 * WIN - 1)];
+			if (c == ' ' || c == '\n')
+				break;
+		}
+		return i;
+	default:
+		return 0;
+	}
+	/* the line's end is all that matters */
+	for (i = 0; i < RUN; i++) {
+		if (pos + i >= end)
+			break;
+		if (sc->buf[(pos + i) & (2 * WIN - 1)] == '\n')
+			break;
+	}
+	return i;
+}
+
 static int walk_step(__u32 i, void *ctx)
 {
 	struct walk *w = ctx;
@@ -893,20 +1041,27 @@ static int walk_step(__u32 i, void *ctx)
 		w->win_start = w->seg_off;
 		w->win_len = n;
 	}
-	b = w->sc->buf[(w->seg_off - w->win_start) & (2 * WIN - 1)];
-	w->seg_off++;
-	w->left--;
-
-	if (s->st == ST_IDLE) {
-		/* blank lines between requests are not part of any request
-		 * (nginx does not count them either) */
-		if (w->dir == DIR_REQ && (b == '\r' || b == '\n'))
-			return 0;
-		if (msg_start(c, s, w->dir))
+	/* Within the window: a run of bytes that only matter where they end,
+	 * then the byte that ends it; a few rounds per step. */
+	for (int k = 0; k < 1; k++) {       /* more rounds cost too much verifier budget */
+		if (w->seg_off >= w->win_start + w->win_len || skippable(s))
+			break;
+		n = fast_run(w->sc, s, w->seg_off - w->win_start, w->win_len, w->dir);
+		if (n) {
+			account(w, s, n);
+			w->seg_off += n;
+			w->left -= n;
+			if (w->seg_off >= w->win_start + w->win_len)
+				break;
+		}
+		b = w->sc->buf[(w->seg_off - w->win_start) & (2 * WIN - 1)];
+		w->seg_off++;
+		w->left--;
+		if (parse_byte(c, s, w->dir, b))
+			return 1;
+		if (c->broken)
 			return 1;
 	}
-	account(w, s, 1);
-	parse_byte(c, s, w->dir, &c->q[(w->dir == DIR_REQ ? c->tail : c->head) & FIFO_MASK], b);
 	return 0;
 }
 
@@ -960,6 +1115,32 @@ static __always_inline void walk(struct conn *c, struct inflight *in, __u64 ret)
 static __always_inline __u64 conn_key(__u32 fd)
 {
 	return (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | fd;
+}
+
+static __always_inline __u64 *procs_slot(__u32 tgid)
+{
+	__u32 idx = tgid & PROCS_MASK;
+
+	return bpf_map_lookup_elem(&http_procs, &idx);
+}
+
+/* Does the current process (maybe) own metered connections? */
+static __always_inline int proc_metered(void)
+{
+	__u64 *n = procs_slot(bpf_get_current_pid_tgid() >> 32);
+
+	return n && *n;
+}
+
+static __always_inline void conn_delete(__u64 key)
+{
+	__u64 *n;
+
+	if (bpf_map_delete_elem(&http_conns, &key))
+		return;
+	n = procs_slot(key >> 32);
+	if (n && *n)
+		__sync_fetch_and_add(n, -1);
 }
 
 static __always_inline int port_wanted(__u16 port)
@@ -1019,8 +1200,9 @@ static __always_inline void conn_finish(struct conn *c)
 
 static __always_inline int on_accept(long ret)
 {
-	__u32 zero = 0, one = 1, tgid;
-	struct conn *tmpl;
+	__u32 zero = 0;
+	__u64 *n;
+	struct conn *tmpl, *old;
 	__u64 key;
 
 	if (ret < 0)
@@ -1031,13 +1213,18 @@ static __always_inline int on_accept(long ret)
 	tmpl = bpf_map_lookup_elem(&http_zero, &zero);
 	if (!tmpl)
 		return 0;
-	if (bpf_map_update_elem(&http_conns, &key, tmpl, BPF_ANY)) {
+	old = bpf_map_lookup_elem(&http_conns, &key);
+	if (old) {              /* fd reused without a close we saw */
+		conn_finish(old);
+		conn_delete(key);
+	}
+	if (bpf_map_update_elem(&http_conns, &key, tmpl, BPF_NOEXIST)) {
 		stat_inc(HTTP_STAT_DROP_CONNS);
 		return 0;
 	}
-	tgid = key >> 32;
-	if (!bpf_map_lookup_elem(&http_procs, &tgid))
-		bpf_map_update_elem(&http_procs, &tgid, &one, BPF_ANY);
+	n = procs_slot(key >> 32);
+	if (n)
+		__sync_fetch_and_add(n, 1);
 	return 0;
 }
 
@@ -1056,13 +1243,17 @@ int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_close")
 int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
 {
-	__u64 key = conn_key(ctx->args[0]);
-	struct conn *c = bpf_map_lookup_elem(&http_conns, &key);
+	__u64 key;
+	struct conn *c;
 
+	if (!proc_metered())
+		return 0;
+	key = conn_key(ctx->args[0]);
+	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c)
 		return 0;
 	conn_finish(c);
-	bpf_map_delete_elem(&http_conns, &key);
+	conn_delete(key);
 	return 0;
 }
 
@@ -1073,7 +1264,7 @@ static long exit_one(struct bpf_map *map, __u64 *key, struct conn *c, __u64 *tgi
 	if ((*key >> 32) != *tgid)
 		return 0;
 	conn_finish(c);
-	bpf_map_delete_elem(map, key);
+	conn_delete(*key);
 	return 0;
 }
 
@@ -1082,12 +1273,10 @@ int tp_process_exit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 tgid = id >> 32;
-	__u32 t = tgid;
 
-	if ((__u32)id != tgid || !bpf_map_lookup_elem(&http_procs, &t))
+	if ((__u32)id != tgid || !proc_metered())
 		return 0;
 	bpf_for_each_map_elem(&http_conns, exit_one, &tgid, 0);
-	bpf_map_delete_elem(&http_procs, &t);
 	return 0;
 }
 
@@ -1095,36 +1284,43 @@ int tp_process_exit(void *ctx)
 
 static __always_inline int on_enter(__u64 fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
 {
-	__u64 key = conn_key(fd);
-	__u64 id;
-	struct conn *c = bpf_map_lookup_elem(&http_conns, &key);
-	struct inflight in = {};
+	struct inflight *in;
+	struct conn *c;
+	__u64 key;
 
+	if (!proc_metered())
+		return 0;
+	key = conn_key(fd);
+	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c || c->broken)
 		return 0;
-	in.conn_key = key;
-	in.ptr = ptr;
-	in.cnt = cnt;
-	in.kind = kind;
-	in.dir = dir;
-	id = bpf_get_current_pid_tgid();
-	bpf_map_update_elem(&http_inflight, &id, &in, BPF_ANY);
+	in = bpf_task_storage_get(&http_inflight, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!in)
+		return 0;
+	in->conn_key = key;
+	in->ptr = ptr;
+	in->cnt = cnt;
+	in->kind = kind;
+	in->dir = dir;
+	in->active = 1;
 	return 0;
 }
 
 static __always_inline int on_exit(long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct inflight *in = bpf_map_lookup_elem(&http_inflight, &id);
-	struct inflight copy;
+	struct inflight *in, copy;
 	struct conn *c;
 
-	if (!in)
+	if (!proc_metered())
 		return 0;
-	copy = *in;
-	bpf_map_delete_elem(&http_inflight, &id);
+	in = bpf_task_storage_get(&http_inflight, bpf_get_current_task_btf(), 0, 0);
+	if (!in || !in->active)
+		return 0;
+	in->active = 0;
 	if (ret <= 0)
 		return 0;
+	copy = *in;
 	c = bpf_map_lookup_elem(&http_conns, &copy.conn_key);
 	if (!c || c->broken)
 		return 0;
