@@ -314,6 +314,39 @@ for hook in sys_exit_accept4 sys_exit_recvfrom sys_exit_writev sys_exit_sendfile
 		nok "hook $hook not attached"
 done
 
+# ---- settings change: programs reload, counters stay ------------------------
+cp "$TMP/meter.conf" "$TMP/meter2.conf"
+sed -i 's|^route = /v1/orders/\*/lines$|&\nroute = /v2/**|' "$TMP/meter2.conf"
+echo | "$DUMP" -c "$TMP/meter2.conf" >"$TMP/dump2.out" 2>"$TMP/dump2.err"
+LINKS_RELOAD=$(link_ids)
+if [ "$LINKS_RELOAD" != "$LINKS_AFTER" ] && grep -q '^END$' "$TMP/dump2.out"; then
+	ok "changed settings loaded new programs"
+else
+	nok "changed settings did not reload: $(cat "$TMP/dump2.err")"
+fi
+rows_of() {
+	grep -v '^#' "$1" | grep -v '^END$' | sort
+}
+if rows_of "$TMP/dump.out" | cmp -s - "$(rows_of "$TMP/dump2.out" > "$TMP/rows2"; echo "$TMP/rows2")"; then
+	ok "counters survived the reload unchanged"
+else
+	nok "counters changed across the reload"
+	rows_of "$TMP/dump.out" | diff - "$TMP/rows2" | head -10 | sed 's/^/# /'
+fi
+# shellcheck disable=SC2086
+(set -f; "$PIPE" -p "$PORT" -c 1 -n 40 -d 4 -s 7 -R /v1/items/* -o "$TMP/pipe2.tsv") 2>>"$TMP/pipe.err"
+sleep 0.5
+echo | "$DUMP" -c "$TMP/meter2.conf" >"$TMP/dump3.out" 2>>"$TMP/dump2.err"
+sum_req() { grep -v '^#' "$1" | awk -F'\t' '$2 == "api_requests" { n += $6 } END { print n + 0 }'; }
+before=$(sum_req "$TMP/dump2.out")
+after=$(sum_req "$TMP/dump3.out")
+sent=$(awk -F'\t' '{ n += $5 } END { print n + 0 }' "$TMP/pipe2.tsv")
+if [ $((after - before)) -eq "$sent" ] && [ "$sent" -gt 0 ]; then
+	ok "reloaded meter counts new traffic exactly ($sent requests)"
+else
+	nok "after reload: $((after - before)) counted, $sent sent"
+fi
+
 # ---- unpin -------------------------------------------------------------------
 kill "$NGINX_PID" 2>/dev/null
 wait "$NGINX_PID" 2>/dev/null
