@@ -11,7 +11,10 @@ B=${TM_BUILD:?TM_BUILD not set}
 ID=tm$NAME$$
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 PIN=/sys/fs/bpf/$ID
-PORT=$((20000 + $$ % 20000))
+# below the ephemeral range (32768+): a dialer reconnecting to a dead port
+# there can be handed that very port and connect to itself, which then
+# keeps the restarted collector from binding
+PORT=$((10000 + ($$ % 11000) * 2))
 LPORT=$((PORT + 1))           # the tcp_conn listener (outside the tenant)
 INTERVAL=${INTERVAL:-50ms}
 URL_SCHEME=${URL_SCHEME:-tcp}
