@@ -29,8 +29,11 @@ for point in sealed spooled saved spooled; do
 	sleep 0.4
 done
 check "agent hit every crash point" 4 "$(grep -c "test crash point" "$TMP/agent.log")"
-check "crashes after the spool write were rolled forward" 2 \
-	"$(grep -c 'recovered report seq' "$TMP/agent.log")"
+# at least the two "spooled" crashes; a SIGKILL before a crash run may
+# land between the two writes too
+rolled=$(grep -c 'recovered report seq' "$TMP/agent.log")
+if [ "$rolled" -ge 2 ]; then ok "crashes after the spool write were rolled forward ($rolled)"
+else nok "only $rolled roll-forwards after 2 crashes between the spool and state writes"; fi
 
 # arbitrary moments: a fixed list of delays (ms) so runs are comparable
 for d in 130 310 70 450 220 90 380 160 270 50 340 110 290 190 60 410 140 250 80 360; do
