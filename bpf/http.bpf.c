@@ -897,25 +897,78 @@ static __always_inline __u64 hdr_run(struct scratch *sc, struct side *s,
  * state passes over without a transition parse_byte() must see: the rest of
  * a line nobody reads, header lines nobody reads, the method, a path
  * segment (hashed here).  0 when the byte at pos needs parse_byte(). */
-__noinline int fast_run(struct scratch *sc, struct side *s, __u64 pos, __u64 end,
+__noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 end,
 			int dir)
 {
+	struct side *s;
+	struct req_ent *e;
 	__u32 i;
 	__u8 c;
 	__u64 h;
 
-	if (!sc || !s)
+	if (!sc || !cn)
 		return 0;
+	s = dir == DIR_REQ ? &cn->rq : &cn->rs;
 	switch (s->st) {
+	case ST_STATUS:
+		h = s->status;
+		for (i = 0; i < 8; i++) {
+			if (pos + i >= end)
+				break;
+			c = sc->buf[(pos + i) & (2 * WIN - 1)];
+			if (c < '0' || c > '9')
+				break;
+			if (h < 1000)
+				h = h * 10 + (c - '0');
+		}
+		s->status = h;
+		return i;
+	case ST_HDR_VALUE:
+		if (s->hdr == H_CL && (s->flags & (S_V_WS | S_V_BAD)) == 0) {
+			h = s->num;
+			for (i = 0; i < 20; i++) {
+				if (pos + i >= end)
+					break;
+				c = sc->buf[(pos + i) & (2 * WIN - 1)];
+				if (c < '0' || c > '9')
+					break;
+				h = h * 10 + (c - '0');
+			}
+			if (i)
+				s->flags |= S_V_STARTED;
+			s->num = h;
+			return i;
+		}
+		if (s->hdr == H_TENANT && (s->flags & S_V_STARTED) && dir == DIR_REQ) {
+			e = &cn->q[cn->tail & FIFO_MASK];
+			if (e->flags & E_TENANT)
+				break;          /* a second tenant header: skip it */
+			for (i = 0; i < HTTP_TENANT_LEN; i++) {
+				__u32 t = e->tlen;
+
+				if (pos + i >= end || t >= HTTP_TENANT_LEN - 1)
+					break;
+				c = sc->buf[(pos + i) & (2 * WIN - 1)];
+				if (c < 0x20 || c == 0x7f)
+					break;          /* \r, \n, \t, controls */
+				/* keep the mask: the verifier needs it, the
+				 * compiler thinks it redundant */
+				asm volatile("" : "+r"(t));
+				e->tenant[t & (HTTP_TENANT_LEN - 1)] = c;
+				e->tlen = t + 1;
+				if (c != ' ')
+					e->tend = t + 1;
+			}
+			return i;
+		}
+		if (s->hdr != H_OTHER)
+			return 0;
+		return hdr_run(sc, s, pos, end, dir);
 	case ST_VERSION:
 	case ST_REASON:
 	case ST_CH_DATA_END:
 	case ST_CH_TRAILER_LINE:
 		break;
-	case ST_HDR_VALUE:
-		if (s->hdr != H_OTHER)
-			return 0;
-		/* fall through */
 	case ST_HDR_START:
 	case ST_HDR_NAME:
 		return hdr_run(sc, s, pos, end, dir);
@@ -1046,7 +1099,7 @@ static int walk_step(__u32 i, void *ctx)
 	for (int k = 0; k < 1; k++) {       /* more rounds cost too much verifier budget */
 		if (w->seg_off >= w->win_start + w->win_len || skippable(s))
 			break;
-		n = fast_run(w->sc, s, w->seg_off - w->win_start, w->win_len, w->dir);
+		n = fast_run(w->sc, c, w->seg_off - w->win_start, w->win_len, w->dir);
 		if (n) {
 			account(w, s, n);
 			w->seg_off += n;

@@ -5,8 +5,9 @@
 # http_pipeline (pipelining, requests split across writes, HEAD, chunked
 # request bodies, HTTP/1.0).  The meter's rows must equal, exactly:
 #  - nginx's access log (tenant header / API key, method, $request_uri,
-#    status, $request_length, $bytes_sent) per tenant x route x method x
-#    status class, and the byte sums per tenant;
+#    status, $request_length, $bytes_sent, $request_completion) per tenant x
+#    route x method x status class (class 0 where the response was cut
+#    short), and the byte sums per tenant;
 #  - http_pipeline's own counts for its tenants.
 # The meter is loaded by one meter_dump that exits at once; the traffic is
 # counted by the pinned programs with no reader running, and a second
@@ -114,7 +115,7 @@ http {
 	fastcgi_temp_path $NG/fcgi;
 	uwsgi_temp_path $NG/uwsgi;
 	scgi_temp_path $NG/scgi;
-	log_format tm '\$http_x_tenant_id|\$http_x_api_key|\$request_method|\$request_uri|\$status|\$request_length|\$bytes_sent';
+	log_format tm '\$http_x_tenant_id|\$http_x_api_key|\$request_method|\$request_uri|\$status|\$request_length|\$bytes_sent|\$request_completion';
 	sendfile on;
 	client_body_buffer_size 64k;    # bodies stay in memory
 	keepalive_requests 1000000;
@@ -247,7 +248,9 @@ awk -F'|' -v routes="$ROUTES" -v keys="$KEYS" '
 		t = $1
 		if (t == "-" || t == "") t = ($2 in key) ? key[$2] : "unknown"
 		meth = ($3 in known) ? $3 : "OTHER"
-		k = t "\t" route($4) "\t" meth "\t" int($5 / 100)
+		# a response cut short (wrk stops mid-flight at its deadline)
+		# is status class 0 by the meter rules
+		k = t "\t" route($4) "\t" meth "\t" ($8 == "OK" ? int($5 / 100) : 0)
 		n[k]++; q[k] += $6; s[k] += $7
 		tn[t]++; tq[t] += $6; ts[t] += $7
 	}
