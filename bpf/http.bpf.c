@@ -1338,15 +1338,12 @@ int tp_process_exit(void *ctx)
 static __always_inline int on_enter(__u64 fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
 {
 	struct inflight *in;
-	struct conn *c;
 	__u64 key;
 
+	/* The connection itself is looked up once, at exit. */
 	if (!proc_metered())
 		return 0;
 	key = conn_key(fd);
-	c = bpf_map_lookup_elem(&http_conns, &key);
-	if (!c || c->broken)
-		return 0;
 	in = bpf_task_storage_get(&http_inflight, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!in)

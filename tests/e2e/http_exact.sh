@@ -9,6 +9,7 @@
 #    route x method x status class (class 0 where the response was cut
 #    short), and the byte sums per tenant;
 #  - http_pipeline's own counts for its tenants.
+# san: yes
 # The meter is loaded by one meter_dump that exits at once; the traffic is
 # counted by the pinned programs with no reader running, and a second
 # meter_dump must reuse the pinned links (same link ids) to read.
