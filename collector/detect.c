@@ -230,6 +230,10 @@ static int usage_after_cb(const struct store_usage *u, void *arg)
 
 	if (u->value < (uint64_t)d->c->min_units)
 		return 0;
+	/* A metric the tenant's plan does not price is free: nothing leaks.
+	 * Without any plan the usage is still reported, unpriced. */
+	if (pl && !plan_price(pl, u->metric))
+		return 0;
 	if (pl && plan_price(pl, u->metric) &&
 	    plan_amount(pl, u->metric, u->value, &r.expected_amount) == 0) {
 		r.plan = pl->name;

@@ -14,6 +14,9 @@ function init(args)
 	for n = 1, #paths do
 		local p = paths[n]
 		local h = {}
+		for k, v in pairs(wrk.headers) do   -- keep -H "X-Tenant-Id: ..."
+			h[k] = v
+		end
 		if p[3] then
 			h["Content-Type"] = "application/json"
 		end

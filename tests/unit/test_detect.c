@@ -236,6 +236,21 @@ static void test_usage_after_cancellation(void **state)
 	expect(f, "usage_after_cancellation", "acme", 50, 0, 500, 0, 500);
 }
 
+static void test_no_alert_for_metric_the_plan_gives_free(void **state)
+{
+	struct fx *f = *state;
+
+	/* acme's plan prices api_requests only: bytes after the end leak nothing */
+	assert_int_equal(tstore_usage(&f->t, "acme", METRIC_API_RESPONSE_BYTES,
+				      f->nov + 11 * DAYMS, f->nov + 11 * DAYMS + 10000, 9999), 0);
+	usage(f, "acme", f->nov + 11 * DAYMS, 50);
+	sub(f, "acme", "canceled", f->nov + 9 * DAYMS);
+	run(f, f->nov + 14 * DAYMS);
+	assert_int_equal(f->set.n, 1);
+	expect(f, "usage_after_cancellation", "acme", 50, 0, 500, 0, 500);
+	assert_string_equal(f->set.v[0].metric, "api_requests");
+}
+
 static void test_no_alert_with_active_subscription(void **state)
 {
 	struct fx *f = *state;
@@ -413,6 +428,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_price_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_price_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_after_cancellation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_alert_for_metric_the_plan_gives_free, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_alert_with_active_subscription, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_while_unpaid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metering_gap, setup, teardown),
