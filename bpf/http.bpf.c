@@ -926,23 +926,25 @@ __noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 en
 	case ST_HDR_VALUE:
 		if (s->hdr == H_CL && (s->flags & (S_V_WS | S_V_BAD)) == 0) {
 			h = s->num;
-			for (i = 0; i < 20; i++) {
+			for (i = 0; i < 24; i++) {
 				if (pos + i >= end)
 					break;
 				c = sc->buf[(pos + i) & (2 * WIN - 1)];
+				if (c == ' ' && !(s->flags & S_V_STARTED))
+					continue;       /* leading blanks */
 				if (c < '0' || c > '9')
 					break;
 				h = h * 10 + (c - '0');
-			}
-			if (i)
 				s->flags |= S_V_STARTED;
+			}
 			s->num = h;
 			return i;
 		}
-		if (s->hdr == H_TENANT && (s->flags & S_V_STARTED) && dir == DIR_REQ) {
+		if (s->hdr == H_TENANT && dir == DIR_REQ) {
 			e = &cn->q[cn->tail & FIFO_MASK];
-			if (e->flags & E_TENANT)
-				break;          /* a second tenant header: skip it */
+			if ((e->flags & E_TENANT) || e->tlen >= HTTP_TENANT_LEN - 1)
+				break;          /* a second tenant header, or the
+						 * cut-off rest of a long one */
 			for (i = 0; i < HTTP_TENANT_LEN; i++) {
 				__u32 t = e->tlen;
 
@@ -951,6 +953,11 @@ __noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 en
 				c = sc->buf[(pos + i) & (2 * WIN - 1)];
 				if (c < 0x20 || c == 0x7f)
 					break;          /* \r, \n, \t, controls */
+				if (!(s->flags & S_V_STARTED)) {
+					if (c == ' ')
+						continue;       /* leading blanks */
+					s->flags |= S_V_STARTED;
+				}
 				/* keep the mask: the verifier needs it, the
 				 * compiler thinks it redundant */
 				asm volatile("" : "+r"(t));
@@ -988,9 +995,11 @@ __noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 en
 	case ST_RVERSION:
 		for (i = 0; i < 16; i++) {
 			if (pos + i >= end)
-				break;
-			if (sc->buf[(pos + i) & (2 * WIN - 1)] == ' ')
-				break;
+				return i;
+			if (sc->buf[(pos + i) & (2 * WIN - 1)] == ' ') {
+				s->st = ST_STATUS;      /* the space is taken too */
+				return i + 1;
+			}
 		}
 		return i;
 	case ST_PATH:
@@ -999,8 +1008,13 @@ __noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 en
 			if (pos + i >= end)
 				break;
 			c = sc->buf[(pos + i) & (2 * WIN - 1)];
-			if (c == '/' || c == '?' || c == '#' || c == ' ' || c == '\r' ||
-			    c == '\n')
+			if (c == '/') {         /* segment boundary: stay in the run */
+				s->path_h = h;
+				route_seg_end(s);
+				h = s->path_h;
+				continue;
+			}
+			if (c == '?' || c == '#' || c == ' ' || c == '\r' || c == '\n')
 				break;
 			h = fnv(h, c);
 		}
@@ -1022,8 +1036,13 @@ __noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 en
 	for (i = 0; i < RUN; i++) {
 		if (pos + i >= end)
 			break;
-		if (sc->buf[(pos + i) & (2 * WIN - 1)] == '\n')
+		if (sc->buf[(pos + i) & (2 * WIN - 1)] == '\n') {
+			if (s->st == ST_VERSION || s->st == ST_REASON) {
+				s->st = ST_HDR_START;   /* the '\n' is taken too */
+				return i + 1;
+			}
 			break;
+		}
 	}
 	return i;
 }
