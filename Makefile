@@ -19,6 +19,7 @@ CLANG   ?= clang
 BPFTOOL ?= bpftool
 PROTOC_C ?= protoc-c
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 ifeq ($(V),1)
@@ -161,8 +162,8 @@ tests: $(PROGS) $(TEST_BINS) $(TOOL_BINS) $(BENCH_BINS)
 # check: the normal build's whole suite, then the sanitizer build's unit and
 # bad-input tests.  tests/run.sh prints the closing "N passed, N failed".
 check: deps
-	$(Q)$(MAKE) --no-print-directory tests
-	$(Q)$(MAKE) --no-print-directory BUILD=build-san SAN=1 tests
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) tests
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) BUILD=build-san SAN=1 tests
 	$(Q)sh tests/run.sh --build $(BUILD) --san-build build-san
 
 check-fast: tests
@@ -173,7 +174,7 @@ demo: deps
 	$(Q)sh scripts/demo.sh $(BUILD)
 
 bench: deps
-	$(Q)$(MAKE) --no-print-directory tests
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) tests
 	$(Q)sh tests/bench/run.sh $(BUILD)
 
 install: all
