@@ -9,6 +9,7 @@ OUT=$(mktemp /tmp/truemeter-bench.XXXXXX)
 status=0
 for b in "$ROOT"/tests/bench/*.sh; do
 	[ -f "$b" ] || continue
+	[ "$(basename "$b")" = run.sh ] && continue
 	echo "== $(basename "$b")"
 	if ! TM_ROOT="$ROOT" TM_BUILD="$BUILD" sh "$b" | tee -a "$OUT"; then
 		echo "bench $(basename "$b") failed" >&2
