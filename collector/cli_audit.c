@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -68,6 +69,11 @@ static int audit_export_cmd(const struct cli_env *env, int argc, char **argv)
 	}
 	if (!out || from < 0 || to <= from)
 		return export_usage(stderr);
+	if (access(env->db_path, F_OK) != 0) {
+		fprintf(stderr, "truemeter audit export: database %s does not exist\n",
+			env->db_path);
+		return 1;
+	}
 	err = store_open(env->db_path, &s);
 	if (err) {
 		fprintf(stderr, "truemeter audit export: cannot open database %s: %s\n",

@@ -1,23 +1,30 @@
 /* truemeter: the command line for finance, platform teams and auditors. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "collector_conf.h"
+#include "conf.h"
+#include "judge_conf.h"
 #include "log.h"
 
 struct cli_command {
 	const char *name;
 	const char *summary;
 	int (*run)(const struct cli_env *env, int argc, char **argv);
+	bool creates_db;     /* may run before the collector made the database */
 };
 
 static const struct cli_command commands[] = {
 	{ "usage", "stored usage per tenant x metric x period", cli_usage },
 	{ "audit", "export signed reports / verify an export independently", cli_audit },
-	{ "billing", "billing import FILE: CSV, JSON lines or Stripe invoices", cli_billing },
-	{ "pricing", "pricing load|check FILE, quote PLAN METRIC QTY", cli_pricing },
+	{ "billing", "billing import FILE: CSV, JSON lines or Stripe invoices", cli_billing, true },
+	{ "pricing", "pricing load|check FILE, quote PLAN METRIC QTY", cli_pricing, true },
 	{ "reconcile", "metered vs billed per tenant x metric for a period", cli_reconcile },
 	{ "leaks", "stored leak alerts (table or --json)", cli_leaks },
 	{ NULL, NULL, NULL },
@@ -32,9 +39,32 @@ static void usage(FILE *f)
 	fprintf(f, "\nRun 'truemeter COMMAND --help' for a command's options.\n");
 }
 
+/* -c collector.conf: the database its [collector] section names. */
+static int db_from_config(struct cli_env *env)
+{
+	static struct collector_conf cc;
+	static struct judge_conf jc;
+	const struct conf_table tables[] = {
+		{ collector_conf_keys(), &cc },
+		{ judge_conf_keys(), &jc },
+		{ NULL, NULL },
+	};
+	char err[512];
+
+	collector_conf_defaults(&cc);
+	judge_conf_defaults(&jc);
+	if (conf_load(env->config_path, tables, err, sizeof(err))) {
+		fprintf(stderr, "truemeter: %s\n", err);
+		return -EINVAL;
+	}
+	env->db_path = cc.database;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_env env = { .db_path = getenv("TRUEMETER_DB") };
+	bool db_given = env.db_path != NULL;
 	int opt;
 
 	log_init("truemeter", LOG_LVL_WARN);
@@ -48,6 +78,7 @@ int main(int argc, char **argv)
 			break;
 		case 'd':
 			env.db_path = optarg;
+			db_given = true;
 			break;
 		case 'c':
 			env.config_path = optarg;
@@ -64,8 +95,17 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (env.config_path && !db_given && db_from_config(&env))
+		return 2;
 	for (const struct cli_command *c = commands; c->name; c++) {
 		if (strcmp(c->name, argv[optind]) == 0) {
+			if (!c->creates_db && access(env.db_path, F_OK) != 0 &&
+			    !(argc > optind + 1 && strcmp(argv[optind + 1], "--help") == 0) &&
+			    strcmp(c->name, "audit") != 0) {
+				fprintf(stderr, "truemeter: database %s does not exist "
+					"(pass -d DB or -c collector.conf)\n", env.db_path);
+				return 1;
+			}
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 
