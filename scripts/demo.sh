@@ -264,6 +264,22 @@ step "Leak report"
 [ -z "$RESULTS" ] || cp "$DIR/leaks.json" "$RESULTS.leaks.json"
 info "alerts as JSON: $DIR/leaks.json; live on http://127.0.0.1:$HTTP_PORT/ while it ran"
 
+step "Auditor: export the signed usage record and verify it without the collector"
+MONTH=$(date -u +%Y-%m)
+"$B/truemeter" -d "$DIR/truemeter.db" audit export --period "$MONTH" -o "$DIR/audit-$MONTH.tmb"
+if "$B/truemeter" audit verify "$DIR/audit-$MONTH.tmb" --keys-dir "$DIR/agents" > "$DIR/audit.txt"; then
+	result audit_status 0
+else
+	result audit_status $?
+fi
+grep -E '^(reports|verdict)' "$DIR/audit.txt" | sed 's/^/       /'
+for t in $TENANTS; do
+	result "audit_$t" "$(awk -v t="$t" '$1 == t && $2 == "api_requests" { print $3 }' "$DIR/audit.txt")"
+	result "month_$t" "$("$B/truemeter" -d "$DIR/truemeter.db" usage --json --tenant "$t" \
+		--metric api_requests --period "$MONTH" |
+		grep -o '"value": *[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }')"
+done
+
 step "Stopping everything the demo started"
 cleanup
 trap - EXIT

@@ -4,7 +4,9 @@
 # short run, then
 #  - metered api_requests per tenant equal nginx's access log exactly;
 #  - the leak report names exactly the three planted leaks, each with its
-#    exact money, and nothing for the correctly billed tenant.
+#    exact money, and nothing for the correctly billed tenant;
+#  - the signed usage record exports and verifies independently, with the
+#    same totals as the collector's.
 # Pricing in examples/demo/pricing.json: 0.1 minor units per request, so the
 # price of q requests is q/10 rounded half up = (q + 5) / 10.
 set -u
@@ -60,6 +62,10 @@ check "umbrella used the API after cancelling: the price of those requests" \
 	"usage_after_cancellation umbrella api_requests $(price "$u") open" \
 	"$(grep '^usage_after_cancellation umbrella ' "$TMP/alerts")"
 check "acme, billed correctly, raises nothing" 0 "$(grep -c ' acme ' "$TMP/alerts")"
+check "the auditor's export verifies with the agent's key" 0 "$(val audit_status)"
+for t in acme globex initech umbrella; do
+	check "audited api_requests for $t equal the collector's" "$(val "month_$t")" "$(val "audit_$t")"
+done
 if grep -q 'done in' "$TMP/demo.out"; then
 	secs=$(sed -n 's/.*done in \([0-9]*\) s.*/\1/p' "$TMP/demo.out")
 	ok "demo finished in $secs s"
