@@ -116,16 +116,28 @@ static int store_migrate(struct store *s)
 		goto cleanup;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		version = sqlite3_column_int(st, 0);
+	/* End the read before writing: upgrading a read transaction while
+	 * another connection writes fails at once instead of waiting. */
+	sqlite3_finalize(st);
+	st = NULL;
+	if (version == STORE_SCHEMA_VERSION)
+		goto cleanup;      /* the usual case: no write, no lock */
 	if (version > STORE_SCHEMA_VERSION) {
 		log_warn("store %s: schema version %d is newer than this program's %d",
 			 s->path, version, STORE_SCHEMA_VERSION);
 		err = -EPROTO;
 		goto cleanup;
 	}
-	err = store_sqlite_exec(s, store_schema);
+	err = store_sqlite_begin(s);
 	if (err)
 		goto cleanup;
-	err = store_sqlite_exec(s, "PRAGMA user_version = 1");
+	err = store_sqlite_exec(s, store_schema);
+	if (!err)
+		err = store_sqlite_exec(s, "PRAGMA user_version = 1");
+	if (!err)
+		err = store_sqlite_commit(s);
+	if (err)
+		store_sqlite_rollback(s);
 cleanup:
 	sqlite3_finalize(st);
 	return err;

@@ -45,8 +45,20 @@ static const char billing_schema[] =
 int store_billing_init(struct store *s)
 {
 	/* Readers and writers share the file from several threads/processes. */
+	int err;
+
 	sqlite3_busy_timeout(s->db, 10000);
-	return store_sqlite_exec(s, billing_schema);
+	/* IMMEDIATE: wait for a running writer instead of failing on the
+	 * upgrade from read to write. */
+	err = store_sqlite_begin(s);
+	if (err)
+		return err;
+	err = store_sqlite_exec(s, billing_schema);
+	if (!err)
+		err = store_sqlite_commit(s);
+	if (err)
+		store_sqlite_rollback(s);
+	return err;
 }
 
 static const char *nz(const char *s)
