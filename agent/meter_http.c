@@ -317,19 +317,35 @@ static int attach_all(struct meter_http *m, const char *dir, struct meter_health
 	return 0;
 }
 
-static int write_meta(struct http_bpf *skel, uint64_t fp, uint64_t obj_hash)
+static int write_meta(struct http_bpf *skel, const struct meter_conf *conf,
+		      uint64_t fp, uint64_t obj_hash)
 {
 	struct http_meta meta = { .fingerprint = fp, .obj_hash = obj_hash };
 	uint32_t zero = 0;
 
+	meta.n_routes = conf->n_routes;
+	for (size_t i = 0; i < conf->n_routes && i < HTTP_MAX_ROUTES; i++)
+		snprintf(meta.routes[i], sizeof(meta.routes[i]), "%s", conf->routes[i].pattern);
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.http_meta), &zero, &meta, 0))
 		return -errno;
 	return 0;
 }
 
+/* Counter keys hold route indexes: they keep their meaning only if the old
+ * route list is a prefix of the new one (routes appended at the end). */
+static bool routes_compatible(const struct http_meta *old, const struct meter_conf *conf)
+{
+	if (old->n_routes > conf->n_routes || old->n_routes > HTTP_MAX_ROUTES)
+		return false;
+	for (uint32_t i = 0; i < old->n_routes; i++)
+		if (strncmp(old->routes[i], conf->routes[i].pattern, sizeof(old->routes[i])))
+			return false;
+	return true;
+}
+
 static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		      const char *dir, uint64_t fp, uint64_t obj_hash, bool same_obj,
-		      struct meter_health *h)
+		      bool keep_counts, struct meter_health *h)
 {
 	struct bpf_map *keep[] = {
 		m->skel->maps.http_counts, m->skel->maps.http_stats,
@@ -346,6 +362,12 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		if (!pin_path(path, sizeof(path), dir, "", "http_conns"))
 			unlink(path);
 		if (!pin_path(path, sizeof(path), dir, "", "http_procs"))
+			unlink(path);
+	}
+	if (!keep_counts) {
+		log_warn("HTTP meter: the route list changed other than by appending; "
+			 "the HTTP counters start afresh (read them before changing routes)");
+		if (!pin_path(path, sizeof(path), dir, "", "http_counts"))
 			unlink(path);
 	}
 	err = set_rodata(m->skel, conf);
@@ -365,11 +387,11 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	}
 	err = fill_keys(m->skel, conf);
 	if (!err)
-		err = write_meta(m->skel, 0, obj_hash);   /* invalid until every link is pinned */
+		err = write_meta(m->skel, conf, 0, obj_hash);   /* invalid until every link is pinned */
 	if (!err)
 		err = attach_all(m, dir, h);
 	if (!err)
-		err = write_meta(m->skel, fp, obj_hash);
+		err = write_meta(m->skel, conf, fp, obj_hash);
 	if (err)
 		goto cleanup;
 	m->counts_fd = dup(bpf_map__fd(m->skel->maps.http_counts));
@@ -377,6 +399,8 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	if (m->counts_fd < 0 || m->stats_fd < 0)
 		err = -errno;
 cleanup:
+	if (err && m->n_links)
+		unpin_links(m->skel, dir);      /* no half-attached meter left behind */
 	return err;
 }
 
@@ -452,7 +476,9 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 		log_info("HTTP meter: loading afresh into %s (%s)", dir,
 			 meta.fingerprint ? "program or settings changed" :
 					    "nothing usable pinned");
-		err = load_fresh(m, conf, dir, fp, obj_hash, same_obj, h);
+		err = load_fresh(m, conf, dir, fp, obj_hash, same_obj,
+				 !meta.fingerprint && !meta.obj_hash ? true :
+				 routes_compatible(&meta, conf), h);
 	}
 	if (err)
 		goto cleanup;

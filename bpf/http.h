@@ -65,6 +65,9 @@ enum http_stat {
 struct http_meta {
 	__u64 fingerprint;      /* object + settings; 0 while (re)attaching */
 	__u64 obj_hash;         /* object only: connection state layout */
+	__u32 n_routes;         /* the route patterns the counter keys index */
+	__u32 pad;
+	char routes[HTTP_MAX_ROUTES][64];
 };
 
 #endif

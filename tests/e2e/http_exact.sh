@@ -351,6 +351,16 @@ else
 	nok "after reload: $((after - before)) counted, $sent sent"
 fi
 
+# reordered routes would relabel old counters: they start afresh, with a warning
+grep -v '^route = ' "$TMP/meter2.conf" |
+	sed 's|^api_key_header = .*|&\nroute = /v1/users/**\nroute = /v1/items/*|' > "$TMP/meter3.conf"
+echo | "$DUMP" -c "$TMP/meter3.conf" >"$TMP/dump4.out" 2>"$TMP/dump4.err"
+if [ "$(sum_req "$TMP/dump4.out")" -eq 0 ] && grep -q 'route list changed' "$TMP/dump4.err"; then
+	ok "reordered routes: counters start afresh with a warning"
+else
+	nok "reordered routes: $(sum_req "$TMP/dump4.out") requests kept; $(cat "$TMP/dump4.err")"
+fi
+
 # ---- unpin -------------------------------------------------------------------
 kill "$NGINX_PID" 2>/dev/null
 wait "$NGINX_PID" 2>/dev/null
