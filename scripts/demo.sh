@@ -262,6 +262,12 @@ step "Leak report"
 "$B/truemeter" -d "$DIR/truemeter.db" leaks
 "$B/truemeter" -d "$DIR/truemeter.db" leaks --json > "$DIR/leaks.json"
 [ -z "$RESULTS" ] || cp "$DIR/leaks.json" "$RESULTS.leaks.json"
+echo
+sed -n 's/.*"kind":"\([^"]*\)","tenant":"\([^"]*\)","metric":"\([^"]*\)".*"metered":\([0-9]*\),"billed":\([0-9]*\),.*"leak_display":"\([^"]*\)".*/\2 \1 \3 \4 \5 \6/p' \
+	"$DIR/leaks.json" | while read -r t k m me bi money; do
+	printf '       %-9s %-25s metered %9s, billed %9s %-13s -> %s at stake\n' \
+		"$t" "$k" "$me" "$bi" "$m" "$money"
+done
 info "alerts as JSON: $DIR/leaks.json; live on http://127.0.0.1:$HTTP_PORT/ while it ran"
 
 step "Auditor: export the signed usage record and verify it without the collector"
