@@ -178,11 +178,12 @@ bench: deps
 	$(Q)sh tests/bench/run.sh $(BUILD)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/truemeter/examples
-	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	cp -r examples/. $(DESTDIR)$(PREFIX)/share/truemeter/examples/
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/truemeter/examples
+	$(Q)install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	$(Q)cp -r examples/. $(DESTDIR)$(PREFIX)/share/truemeter/examples/
 
 clean:
-	rm -rf build build-san
+	$(Q)rm -rf build build-san
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
