@@ -309,7 +309,10 @@ static int do_window(struct agent *a, int64_t start, int64_t end)
 	err = state_save(a->state_path, &a->st);
 	if (err)
 		log_warn("cannot save state %s: %s (the spool lets a restart recover "
-			 "it)", a->state_path, strerror(-err));
+			 "it; sending waits for a saved state)", a->state_path,
+			 strerror(-err));
+	else
+		spool_publish(a->spool);
 	crash_point("saved");
 	log_debug("report seq %" PRIu64 ": %zu rows, %zu bytes", in.seq, nd, envlen);
 cleanup:

@@ -33,6 +33,7 @@ struct spool {
 	size_t head, n, cap;
 	uint64_t bytes, next_serial;
 	uint64_t inflight;           /* serial the sender is sending, 0 = none */
+	uint64_t published;          /* entries up to this serial may be sent */
 	uint64_t corrupt, rejected, dropped;
 };
 
@@ -221,6 +222,9 @@ int spool_open(const char *dir, int64_t max_bytes, int64_t max_reports,
 		goto cleanup;
 	}
 	err = scan(s);
+	/* what an earlier run spooled is covered by its saved state (or by
+	 * the roll-forward that runs before the sender starts) */
+	s->published = s->next_serial - 1;
 	if (err) {
 		log_warn("spool: cannot read %s: %s", dir, strerror(-err));
 		goto cleanup;
@@ -328,12 +332,25 @@ int spool_add(struct spool *s, uint64_t epoch, uint64_t seq,
 	}
 	pthread_mutex_lock(&s->lock);
 	err = index_insert(s, &e);
-	s->wakeup = true;
-	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 cleanup:
 	free(buf);
 	return err;
+}
+
+void spool_publish(struct spool *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->published = s->next_serial - 1;
+	s->wakeup = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* The oldest entry exists and may be sent; under the lock. */
+static bool sendable(const struct spool *s)
+{
+	return s->head < s->n && s->v[s->head].serial <= s->published;
 }
 
 int spool_oldest(struct spool *s, struct spool_entry *e)
@@ -341,7 +358,7 @@ int spool_oldest(struct spool *s, struct spool_entry *e)
 	int found = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->head < s->n) {
+	if (sendable(s)) {
 		*e = s->v[s->head];
 		s->inflight = e->serial;
 		found = 1;
@@ -497,12 +514,12 @@ int spool_wait(struct spool *s, int64_t timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&s->lock);
-	while (s->head == s->n && !s->wakeup) {
+	while (!sendable(s) && !s->wakeup) {
 		if (pthread_cond_timedwait(&s->cond, &s->lock, &ts) == ETIMEDOUT)
 			break;
 	}
 	s->wakeup = false;
-	nonempty = s->head < s->n;
+	nonempty = sendable(s);
 	pthread_mutex_unlock(&s->lock);
 	return nonempty;
 }

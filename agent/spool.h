@@ -51,11 +51,16 @@ void spool_close(struct spool *s);
  * *dropped gets how many were dropped (each logged as a warning). */
 int spool_make_room(struct spool *s, size_t payload_len, uint64_t *dropped);
 
-/* Durably writes one report; wakes spool_wait(). */
+/* Durably writes one report.  The sender does not see it until
+ * spool_publish(): the agent publishes only after saving the state that
+ * covers it, so an acked (and deleted) report is never missing from both
+ * the spool and the state after a crash. */
 int spool_add(struct spool *s, uint64_t epoch, uint64_t seq,
 	      const uint8_t *payload, size_t len);
+/* Makes every report added so far sendable; wakes spool_wait(). */
+void spool_publish(struct spool *s);
 
-/* The oldest entry: 1 and *e, or 0 when the spool is empty.  The entry is
+/* The oldest entry if published: 1 and *e, or 0 when there is none.  The entry is
  * marked in flight: spool_make_room() will not drop it (it may be stored
  * already) until spool_remove(), spool_reject() or spool_release(). */
 int spool_oldest(struct spool *s, struct spool_entry *e);

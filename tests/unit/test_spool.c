@@ -48,6 +48,7 @@ static void add(struct spool *s, uint64_t seq, size_t len)
 	assert_true(len <= sizeof(buf));
 	memset(buf, (int)seq, len);
 	assert_int_equal(spool_add(s, 7, seq, buf, len), 0);
+	spool_publish(s);
 }
 
 static size_t count_files(const char *dir)
@@ -259,9 +260,36 @@ static void test_reject(void **state)
 	spool_close(s);
 }
 
+/* Until it is published, a report is durable but the sender cannot see it. */
+static void test_unpublished_is_held(void **state)
+{
+	struct fixture *f = *state;
+	struct spool *s = NULL;
+	struct spool_entry e;
+	uint8_t buf[16] = { 1 };
+
+	assert_int_equal(spool_open(f->dir, 1 << 20, 100, &s), 0);
+	assert_int_equal(spool_add(s, 7, 1, buf, sizeof(buf)), 0);
+	assert_int_equal(spool_oldest(s, &e), 0);
+	assert_int_equal(spool_wait(s, 10), 0);
+	assert_int_equal(count_files(f->dir), 1);
+	spool_publish(s);
+	assert_int_equal(spool_oldest(s, &e), 1);
+	assert_int_equal(e.seq, 1);
+	spool_release(s);
+	spool_close(s);
+	/* a restart sees what the last run spooled as published */
+	assert_int_equal(spool_open(f->dir, 1 << 20, 100, &s), 0);
+	assert_int_equal(spool_add(s, 7, 2, buf, sizeof(buf)), 0);
+	assert_int_equal(spool_oldest(s, &e), 1);
+	assert_int_equal(e.seq, 1);
+	spool_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_unpublished_is_held, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_and_garbage, setup, teardown),
