@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "fileio.h"
 #include "metric.h"
 #include "stripe.h"
@@ -42,21 +43,6 @@ static int parse_u64(const char *s, uint64_t *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int parse_i64(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtoll(s, &end, 10);
 	if (errno || *end)
 		return -EINVAL;
 	*out = v;
@@ -117,7 +103,7 @@ static int row_to_bill(const struct row *r, size_t line, struct billing_batch *b
 		snprintf(err, errlen, "bad quantity '%s' (a non-negative integer)", r->v[COL_QTY]);
 		return -EINVAL;
 	}
-	if (parse_i64(r->v[COL_AMOUNT], &b.amount)) {
+	if (conf_parse_int(r->v[COL_AMOUNT], &b.amount)) {
 		snprintf(err, errlen, "bad amount '%s' (an integer in minor units)",
 			 r->v[COL_AMOUNT]);
 		return -EINVAL;

@@ -1,5 +1,33 @@
 #include "jsonget.h"
 
+#include <limits.h>
+
+json_object *jsonget_parse_object(const char *text, size_t len)
+{
+	json_tokener *tok;
+	json_object *o;
+	size_t end;
+
+	if (len > INT_MAX || !(tok = json_tokener_new()))
+		return NULL;
+	o = json_tokener_parse_ex(tok, text, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	if (o && (json_tokener_get_error(tok) != json_tokener_success ||
+		  !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		o = NULL;
+	}
+	for (; o && end < len; end++) {
+		if (text[end] != ' ' && text[end] != '\t' && text[end] != '\r' &&
+		    text[end] != '\n') {
+			json_object_put(o);    /* trailing content after the object */
+			o = NULL;
+		}
+	}
+	json_tokener_free(tok);
+	return o;
+}
+
 json_object *jsonget(json_object *o, const char *key)
 {
 	json_object *v = NULL;

@@ -5,9 +5,15 @@
 #define TM_JSONGET_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <json-c/json.h>
+
+/* Parses text (len bytes, NUL not needed) that must be exactly one JSON
+ * object, surrounding whitespace allowed.  The caller owns the result
+ * (json_object_put); NULL for anything else. */
+json_object *jsonget_parse_object(const char *text, size_t len);
 
 /* o[key] unless o is not an object, key is missing or its value is null. */
 json_object *jsonget(json_object *o, const char *key);

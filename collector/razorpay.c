@@ -327,7 +327,6 @@ int razorpay_event_parse(const char *body, size_t len, const char *event_id,
 			 struct billing_event *ev, char *err, size_t errlen)
 {
 	struct rz_ctx c = { .s = s, .maps = maps, .ev = ev, .err = err, .errlen = errlen };
-	json_tokener *tok = json_tokener_new();
 	json_object *root = NULL, *payload;
 	const char *event;
 	char idbuf[2 * crypto_generichash_BYTES + 1];
@@ -335,11 +334,8 @@ int razorpay_event_parse(const char *body, size_t len, const char *event_id,
 	int rc = -EINVAL;
 
 	ev->source = "razorpay";
-	if (!tok)
-		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, body, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(root, json_type_object)) {
+	root = jsonget_parse_object(body, len);
+	if (!root) {
 		snprintf(err, errlen, "body is not a JSON object");
 		goto cleanup;
 	}
@@ -378,6 +374,5 @@ int razorpay_event_parse(const char *body, size_t len, const char *event_id,
 	}
 cleanup:
 	json_object_put(root);
-	json_tokener_free(tok);
 	return rc;
 }

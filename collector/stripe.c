@@ -376,18 +376,14 @@ int stripe_event_parse(const char *body, size_t len, struct store *s,
 		       const struct billing_maps *maps, struct billing_event *ev,
 		       char *err, size_t errlen)
 {
-	json_tokener *tok = json_tokener_new();
 	json_object *root = NULL, *obj;
 	const char *id, *type;
 	int64_t created = 0;
 	int rc = -EINVAL;
 
 	ev->source = "stripe";
-	if (!tok)
-		return -ENOMEM;
-	root = json_tokener_parse_ex(tok, body, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(root, json_type_object)) {
+	root = jsonget_parse_object(body, len);
+	if (!root) {
 		snprintf(err, errlen, "body is not a JSON object");
 		goto cleanup;
 	}
@@ -417,6 +413,5 @@ int stripe_event_parse(const char *body, size_t len, struct store *s,
 	}
 cleanup:
 	json_object_put(root);
-	json_tokener_free(tok);
 	return rc;
 }
