@@ -4,9 +4,9 @@
  *
  * accept/accept4 exit: the new fd's socket local port is looked up
  * (task->files->fdt->fd[fd]->private_data->sk->skc_num); a configured port
- * gets a connection entry keyed by (tgid, fd).  read/write-family enter
- * hooks do one lookup of that key and, on a hit, remember the buffer per
- * thread; exit hooks feed the returned byte count through a streaming
+ * gets a connection entry keyed by (tgid, fd).  read/write-family exit
+ * hooks take fd and buffer from the task's saved syscall registers, look
+ * the key up once and, on a hit, feed the returned byte count through a streaming
  * parser (bpf_loop, one step per header byte, one step per body run).  Body
  * bytes are skipped arithmetically, never copied.  Requests queue in a
  * per-connection FIFO; a request counts when both its body and its response
@@ -166,14 +166,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct http_meta);
 } http_meta SEC(".maps");
-
-/* the metered syscall a thread is in, from enter to exit */
-struct {
-	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct inflight);
-} http_inflight SEC(".maps");
 
 /* Metered connections per (tgid & PROCS_MASK): syscalls of every other
  * process stop after this one inlined array lookup, and process exit only
@@ -1354,94 +1346,50 @@ int tp_process_exit(void *ctx)
 
 /* ---- syscalls ----------------------------------------------------------- */
 
-static __always_inline int on_enter(__u64 fd, __u64 ptr, __u64 cnt, __u8 kind, __u8 dir)
+/* The syscall's arguments are still in the task's saved user registers at
+ * exit (only ax is overwritten by the return value): one exit hook per
+ * syscall does it all, no enter hook and no per-thread state. */
+static __always_inline int on_exit(long ret, __u8 kind, __u8 dir, int peek_arg)
 {
-	struct inflight *in;
+	struct pt_regs *regs, r;
+	struct inflight in = {};
+	struct conn *c;
 	__u64 key;
 
-	/* The connection itself is looked up once, at exit. */
-	if (!proc_metered())
+	if (ret <= 0 || !proc_metered())
 		return 0;
-	key = conn_key(fd);
-	in = bpf_task_storage_get(&http_inflight, bpf_get_current_task_btf(), 0,
-				  BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!in)
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs || bpf_probe_read_kernel(&r, sizeof(r), regs))
 		return 0;
-	in->conn_key = key;
-	in->ptr = ptr;
-	in->cnt = cnt;
-	in->kind = kind;
-	in->dir = dir;
-	in->active = 1;
-	return 0;
-}
-
-static __always_inline int on_exit(long ret)
-{
-	struct inflight *in, copy;
-	struct conn *c;
-
-	if (!proc_metered())
+	/* recv with MSG_PEEK leaves the bytes in the socket: not a read */
+	if ((peek_arg == 3 && (r.r10 & MSG_PEEK)) ||
+	    (peek_arg == 2 && (r.dx & MSG_PEEK)))
 		return 0;
-	in = bpf_task_storage_get(&http_inflight, bpf_get_current_task_btf(), 0, 0);
-	if (!in || !in->active)
-		return 0;
-	in->active = 0;
-	if (ret <= 0)
-		return 0;
-	copy = *in;
-	c = bpf_map_lookup_elem(&http_conns, &copy.conn_key);
+	key = conn_key(r.di);
+	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c || c->broken)
 		return 0;
-	walk(c, &copy, ret);
+	in.ptr = r.si;
+	in.cnt = kind == K_IOV ? r.dx : 0;
+	in.kind = kind;
+	in.dir = dir;
+	walk(c, &in, ret);
 	return 0;
 }
 
-#define ENTER(name, fdarg, ptrarg, cntexpr, kind, dir)                       \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                          \
-	int tp_enter_##name(struct trace_event_raw_sys_enter *ctx)           \
-	{                                                                    \
-		return on_enter(ctx->args[fdarg], ctx->args[ptrarg], cntexpr, kind, dir); \
-	}                                                                    \
+#define EXIT(name, kind, dir, peek_arg)                                      \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                           \
 	int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)             \
 	{                                                                    \
-		return on_exit(ctx->ret);                                    \
+		return on_exit(ctx->ret, kind, dir, peek_arg);               \
 	}
 
-ENTER(read, 0, 1, 0, K_BUF, DIR_REQ)
-ENTER(readv, 0, 1, ctx->args[2], K_IOV, DIR_REQ)
-ENTER(write, 0, 1, 0, K_BUF, DIR_RESP)
-ENTER(writev, 0, 1, ctx->args[2], K_IOV, DIR_RESP)
-ENTER(sendto, 0, 1, 0, K_BUF, DIR_RESP)
-ENTER(sendmsg, 0, 1, 0, K_MSG, DIR_RESP)
-ENTER(sendfile64, 0, 1, 0, K_FILE, DIR_RESP)
-
-/* recv with MSG_PEEK leaves the bytes in the socket: not a read */
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int tp_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ctx->args[3] & MSG_PEEK)
-		return 0;
-	return on_enter(ctx->args[0], ctx->args[1], 0, K_BUF, DIR_REQ);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int tp_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	return on_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int tp_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	if (ctx->args[2] & MSG_PEEK)
-		return 0;
-	return on_enter(ctx->args[0], ctx->args[1], 0, K_MSG, DIR_REQ);
-}
-
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int tp_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return on_exit(ctx->ret);
-}
+EXIT(read, K_BUF, DIR_REQ, 0)
+EXIT(readv, K_IOV, DIR_REQ, 0)
+EXIT(recvfrom, K_BUF, DIR_REQ, 3)
+EXIT(recvmsg, K_MSG, DIR_REQ, 2)
+EXIT(write, K_BUF, DIR_RESP, 0)
+EXIT(writev, K_IOV, DIR_RESP, 0)
+EXIT(sendto, K_BUF, DIR_RESP, 0)
+EXIT(sendmsg, K_MSG, DIR_RESP, 0)
+EXIT(sendfile64, K_FILE, DIR_RESP, 0)
