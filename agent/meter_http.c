@@ -55,6 +55,14 @@ static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+/* ASCII lower case, as the kernel side folds header-name bytes. */
+static unsigned char fnv_lower_byte(char ch)
+{
+	unsigned char c = (unsigned char)ch;
+
+	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
 /* Header names compare case-insensitively: the kernel hashes them lower-cased. */
 static uint64_t fnv_lower(const char *s)
 {
@@ -252,6 +260,8 @@ static int set_rodata(struct http_bpf *skel, const struct meter_conf *conf)
 	ro->use_key_hdr = conf->api_key_header[0] != '\0';
 	ro->tenant_hdr_hash = fnv_lower(conf->tenant_header);
 	ro->key_hdr_hash = fnv_lower(conf->api_key_header);
+	ro->tenant_hdr_c0 = (uint8_t)(fnv_lower_byte(conf->tenant_header[0]));
+	ro->key_hdr_c0 = (uint8_t)(fnv_lower_byte(conf->api_key_header[0]));
 	ro->cl_hdr_hash = fnv_lower("content-length");
 	ro->te_hdr_hash = fnv_lower("transfer-encoding");
 	return 0;

@@ -37,6 +37,8 @@ const volatile __u8 use_tenant_hdr = 0;
 const volatile __u8 use_key_hdr = 0;
 const volatile __u64 cl_hdr_hash = 0;       /* "content-length" */
 const volatile __u64 te_hdr_hash = 0;       /* "transfer-encoding" */
+const volatile __u8 tenant_hdr_c0 = 0;      /* first byte, lower-case */
+const volatile __u8 key_hdr_c0 = 0;
 
 /* ---- per-connection state ---------------------------------------------- */
 
@@ -844,17 +846,60 @@ static __always_inline void account(struct walk *w, struct side *s, __u64 n)
 	}
 }
 
-/* Header lines nobody reads, in one run: names are hashed and classified,
- * values of other headers skipped to their line end.  Stops before the
- * ':' of a header that matters and before the blank line that ends the
- * block, leaving those to parse_byte(). */
-static __always_inline __u64 hdr_run(struct scratch *sc, struct side *s,
-				     __u64 pos, __u64 end, int dir)
+/* Could a header name starting with c0 (lower-cased) be one that matters?
+ * Lines of all other names are skipped to their end without hashing. */
+static __always_inline int name_candidate(__u8 c0, int dir)
 {
-	__u64 h = s->h;
-	__u8 st = s->st, c;
+	if (c0 == 'c' || c0 == 't')             /* content-length, transfer-encoding */
+		return 1;
+	if (dir != DIR_REQ)
+		return 0;
+	return (use_tenant_hdr && c0 == tenant_hdr_c0) ||
+	       (use_key_hdr && c0 == key_hdr_c0);
+}
+
+#define SWAR_ONES 0x0101010101010101ULL
+#define SWAR_HIGHS 0x8080808080808080ULL
+#define SWAR_NLS 0x0a0a0a0a0a0a0a0aULL
+
+/* Bytes from pos (before end) in whole 8-byte words holding no '\n': the
+ * part of a line nobody reads that can be skipped a word at a time. */
+__noinline int swar_skip(struct scratch *sc, __u64 pos, __u64 end)
+{
 	__u32 i;
 
+	if (!sc)
+		return 0;
+	for (i = 0; i < WIN / 8; i++) {
+		__u64 at = pos + i * 8, v;
+
+		if (at + 8 > end || end > WIN)
+			break;
+		/* at + 8 <= WIN here: the mask only tells the verifier */
+		v = *(__u64 *)&sc->buf[at & (WIN - 1)];
+		v ^= SWAR_NLS;
+		if ((v - SWAR_ONES) & ~v & SWAR_HIGHS)
+			break;
+	}
+	return i * 8;
+}
+
+/* Header lines nobody reads: names that may matter are hashed and
+ * classified, the rest of other lines skipped to their end.  Returns after
+ * entering the value of a line nobody reads (the caller skips it a word at
+ * a time), before the ':' of a header that matters and before the blank
+ * line that ends the block, leaving those to parse_byte(). */
+__noinline int hdr_run(struct scratch *sc, struct side *s, __u64 pos, __u64 end,
+		       int dir)
+{
+	__u64 h;
+	__u8 st, c;
+	__u32 i;
+
+	if (!sc || !s)
+		return 0;
+	h = s->h;
+	st = s->st;
 	for (i = 0; i < RUN; i++) {
 		if (pos + i >= end)
 			break;
@@ -862,8 +907,15 @@ static __always_inline __u64 hdr_run(struct scratch *sc, struct side *s,
 		if (st == ST_HDR_START) {
 			if (c == '\r' || c == '\n')
 				break;
-			h = fnv(HTTP_FNV_OFFSET, lower(c));
-			st = ST_HDR_NAME;
+			c = lower(c);
+			if (name_candidate(c, dir)) {
+				h = fnv(HTTP_FNV_OFFSET, c);
+				st = ST_HDR_NAME;
+			} else {
+				st = ST_HDR_VALUE;      /* a line nobody reads */
+				i++;
+				break;
+			}
 		} else if (st == ST_HDR_NAME) {
 			if (c == '\n')
 				break;
@@ -871,6 +923,8 @@ static __always_inline __u64 hdr_run(struct scratch *sc, struct side *s,
 				if (classify(h, dir) != H_OTHER)
 					break;
 				st = ST_HDR_VALUE;
+				i++;
+				break;
 			} else {
 				h = fnv(h, lower(c));
 			}
@@ -883,6 +937,25 @@ static __always_inline __u64 hdr_run(struct scratch *sc, struct side *s,
 	if (st == ST_HDR_VALUE)
 		s->hdr = H_OTHER;
 	return i;
+}
+
+/* Several header lines nobody reads: word-skips of their values between
+ * byte runs.  pos only reaches global functions (the verifier need not
+ * track it). */
+static __always_inline __u64 hdr_lines(struct scratch *sc, struct side *s,
+				       __u64 pos, __u64 end, int dir)
+{
+	__u64 total = 0, n;
+
+	for (int r = 0; r < 16; r++) {
+		if (s->st == ST_HDR_VALUE)
+			total += swar_skip(sc, pos + total, end);
+		n = hdr_run(sc, s, pos + total, end, dir);
+		total += n;
+		if (!n || pos + total >= end)
+			break;
+	}
+	return total;
 }
 
 /* Length of the run of window bytes from pos (before end) that the current
@@ -962,7 +1035,7 @@ __noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 en
 		}
 		if (s->hdr != H_OTHER)
 			return 0;
-		return hdr_run(sc, s, pos, end, dir);
+		return hdr_lines(sc, s, pos, end, dir);
 	case ST_VERSION:
 	case ST_REASON:
 	case ST_CH_DATA_END:
@@ -970,7 +1043,7 @@ __noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 en
 		break;
 	case ST_HDR_START:
 	case ST_HDR_NAME:
-		return hdr_run(sc, s, pos, end, dir);
+		return hdr_lines(sc, s, pos, end, dir);
 	case ST_METHOD:
 		h = s->acc;
 		for (i = 0; i < 16; i++) {
@@ -1039,13 +1112,40 @@ __noinline int fast_run(struct scratch *sc, struct conn *cn, __u64 pos, __u64 en
 	return i;
 }
 
+/* The byte at pos (before end) through parse_byte(), and right after it
+ * the bytes fast_run() would hand straight to parse_byte() too (line ends,
+ * the '/' after the method): fewer loop steps per message.  Returns the
+ * bytes taken, or -1 when the walk must stop. */
+__noinline long parse_bytes(struct scratch *sc, struct conn *c, __u64 pos,
+			    __u64 end, int dir)
+{
+	struct side *s;
+	__u32 j;
+	__u8 b;
+
+	if (!sc || !c)
+		return -1;
+	s = dir == DIR_REQ ? &c->rq : &c->rs;
+	for (j = 0; j < 4; j++) {
+		if (pos + j >= end)
+			break;
+		b = sc->buf[(pos + j) & (2 * WIN - 1)];
+		if (j && (skippable(s) || (b != '\r' && b != '\n' &&
+					   s->st != ST_HDR_CR && s->st != ST_TARGET)))
+			break;
+		if (parse_byte(c, s, dir, b) || c->broken)
+			return -1;
+	}
+	return j;
+}
+
 static int walk_step(__u32 i, void *ctx)
 {
 	struct walk *w = ctx;
 	struct conn *c = w->c;
 	struct side *s;
 	__u64 avail, n;
-	__u8 b;
+	long taken;
 
 	if (!w->left || c->broken)
 		return 1;
@@ -1118,13 +1218,12 @@ static int walk_step(__u32 i, void *ctx)
 			if (w->seg_off >= w->win_start + w->win_len)
 				break;
 		}
-		b = w->sc->buf[(w->seg_off - w->win_start) & (2 * WIN - 1)];
-		w->seg_off++;
-		w->left--;
-		if (parse_byte(c, s, w->dir, b))
+		taken = parse_bytes(w->sc, c, w->seg_off - w->win_start,
+				    w->win_len, w->dir);
+		if (taken < 0)
 			return 1;
-		if (c->broken)
-			return 1;
+		w->seg_off += taken;
+		w->left -= taken;
 	}
 	return 0;
 }
