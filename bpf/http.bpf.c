@@ -119,12 +119,10 @@ struct conn {
 enum { K_BUF, K_IOV, K_MSG, K_FILE };
 
 struct inflight {
-	__u64 conn_key;
 	__u64 ptr;
 	__u64 cnt;
 	__u8 kind;
 	__u8 dir;
-	__u8 active;            /* a metered syscall is in progress */
 };
 
 struct scratch {
