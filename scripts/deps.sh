@@ -7,7 +7,7 @@ PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libsodium-dev
 libsqlite3-dev sqlite3 libjson-c-dev libinih-dev libmicrohttpd-dev
 libcurl4-openssl-dev libcmocka-dev libcap-dev nginx-light wrk iproute2 curl
-openssl python3 procps psmisc"
+openssl procps psmisc bc jq util-linux coreutils"
 
 missing=""
 for p in $PKGS; do
