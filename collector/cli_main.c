@@ -17,16 +17,17 @@ struct cli_command {
 	const char *name;
 	const char *summary;
 	int (*run)(const struct cli_env *env, int argc, char **argv);
-	bool creates_db;     /* may run before the collector made the database */
+	bool reads_db;       /* only reads: a missing database is an error */
 };
 
 static const struct cli_command commands[] = {
-	{ "usage", "stored usage per tenant x metric x period", cli_usage },
+	{ "usage", "stored usage per tenant x metric x period", cli_usage, true },
+	/* audit export checks the database itself; audit verify needs none */
 	{ "audit", "export signed reports / verify an export independently", cli_audit },
-	{ "billing", "billing import FILE: CSV, JSON lines or Stripe invoices", cli_billing, true },
-	{ "pricing", "pricing load|check FILE, quote PLAN METRIC QTY", cli_pricing, true },
-	{ "reconcile", "metered vs billed per tenant x metric for a period", cli_reconcile },
-	{ "leaks", "stored leak alerts (table or --json)", cli_leaks },
+	{ "billing", "billing import FILE: CSV, JSON lines or Stripe invoices", cli_billing },
+	{ "pricing", "pricing load|check FILE, quote PLAN METRIC QTY", cli_pricing },
+	{ "reconcile", "metered vs billed per tenant x metric for a period", cli_reconcile, true },
+	{ "leaks", "stored leak alerts (table or --json)", cli_leaks, true },
 	{ NULL, NULL, NULL },
 };
 
@@ -99,9 +100,8 @@ int main(int argc, char **argv)
 		return 2;
 	for (const struct cli_command *c = commands; c->name; c++) {
 		if (strcmp(c->name, argv[optind]) == 0) {
-			if (!c->creates_db && access(env.db_path, F_OK) != 0 &&
-			    !(argc > optind + 1 && strcmp(argv[optind + 1], "--help") == 0) &&
-			    strcmp(c->name, "audit") != 0) {
+			if (c->reads_db && access(env.db_path, F_OK) != 0 &&
+			    !(argc > optind + 1 && strcmp(argv[optind + 1], "--help") == 0)) {
 				fprintf(stderr, "truemeter: database %s does not exist "
 					"(pass -d DB or -c collector.conf)\n", env.db_path);
 				return 1;
