@@ -159,7 +159,7 @@ static int pin_path(char *buf, size_t len, const char *dir, const char *prefix,
 	return 0;
 }
 
-/* "tracepoint/syscalls/sys_exit_recvfrom" -> "http:sys_exit_recvfrom" */
+/* "tp_btf/sys_exit" -> "http:sys_exit" */
 static void hook_name(const struct bpf_program *prog, char *buf, size_t len)
 {
 	const char *sec = bpf_program__section_name(prog);
@@ -213,15 +213,24 @@ static bool links_complete(struct http_bpf *skel, const char *dir)
 	return true;
 }
 
-static void unpin_links(struct http_bpf *skel, const char *dir)
+/* Every pinned link, including those of programs an older agent had and
+ * this one has not (they would stay attached otherwise). */
+static void unpin_links(const char *dir)
 {
-	struct bpf_program *prog;
-	char path[512];
+	char path[1024];
+	struct dirent *de;
+	DIR *d = opendir(dir);
 
-	bpf_object__for_each_program(prog, skel->obj) {
-		if (!pin_path(path, sizeof(path), dir, "link_", bpf_program__name(prog)))
-			unlink(path);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "link_", 5) ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
+			continue;
+		if (unlink(path))
+			log_warn("cannot unpin %s: %s", path, strerror(errno));
 	}
+	closedir(d);
 }
 
 static int open_pinned(const char *dir, const char *name, int *fd)
@@ -287,11 +296,12 @@ static int fill_keys(struct http_bpf *skel, const struct meter_conf *conf)
 }
 
 /* Attaches every program, pinning each link; a hook that cannot attach is
- * a warning.  No attached accept hook at all is an error. */
+ * a warning.  Without the syscall-exit hook nothing can be metered: an
+ * error. */
 static int attach_all(struct meter_http *m, const char *dir, struct meter_health *h)
 {
 	struct bpf_program *prog;
-	bool have_accept = false;
+	bool have_exit = false;
 	char path[512], name[METER_HOOK_NAME_LEN];
 
 	bpf_object__for_each_program(prog, m->skel->obj) {
@@ -317,11 +327,11 @@ static int attach_all(struct meter_http *m, const char *dir, struct meter_health
 		else
 			bpf_link__destroy(link);
 		meter_health_hook(h, name, true);
-		if (strstr(name, "accept"))
-			have_accept = true;
+		if (prog == m->skel->progs.sys_exit)
+			have_exit = true;
 	}
-	if (!have_accept) {
-		log_warn("no accept hook attached: HTTP connections cannot be found");
+	if (!have_exit) {
+		log_warn("the syscall-exit hook did not attach: HTTP is not metered");
 		return -ENOENT;
 	}
 	return 0;
@@ -366,7 +376,7 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	int err;
 
 	/* Old programs stop first so nothing is counted twice. */
-	unpin_links(m->skel, dir);
+	unpin_links(dir);
 	if (!same_obj) {
 		/* connection state from another object may have another layout */
 		if (!pin_path(path, sizeof(path), dir, "", "http_conns"))
@@ -410,7 +420,7 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		err = -errno;
 cleanup:
 	if (err && m->n_links)
-		unpin_links(m->skel, dir);      /* no half-attached meter left behind */
+		unpin_links(dir);      /* no half-attached meter left behind */
 	return err;
 }
 

@@ -111,6 +111,7 @@ struct conn {
 	__u64 orphan_bytes;     /* a response with no request before it */
 	__u32 head;             /* oldest request without a counted response */
 	__u32 tail;             /* request the request parser is filling */
+	__u64 file;             /* the accepted socket's struct file */
 	__u8 broken;            /* gave up on this connection (counted as a drop) */
 	__u8 pad[7];
 	struct req_ent q[HTTP_FIFO];
@@ -119,8 +120,8 @@ struct conn {
 enum { K_BUF, K_IOV, K_MSG, K_FILE };
 
 struct inflight {
-	__u64 ptr;
-	__u64 cnt;
+	__u64 ptr;              /* user buffer, iovec array or msghdr */
+	__u64 cnt;              /* iovec count */
 	__u8 kind;
 	__u8 dir;
 };
@@ -1315,17 +1316,26 @@ static __always_inline int port_wanted(__u16 port)
 	return 0;
 }
 
-static __always_inline __u16 fd_local_port(int fd)
+/* The struct file behind fd in the current process, 0 if none. */
+static __always_inline struct file *fd_file(int fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds, *f;
-	struct socket *sock;
 
 	if (!fdt || fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
+		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]))
+		return NULL;
+	return f;
+}
+
+static __always_inline __u16 file_local_port(struct file *f)
+{
+	struct socket *sock;
+
+	if (!f)
 		return 0;
 	sock = BPF_CORE_READ(f, private_data);
 	if (!sock)
@@ -1363,12 +1373,15 @@ static __always_inline int on_accept(long ret)
 {
 	__u32 zero = 0;
 	__u64 *n;
-	struct conn *tmpl, *old;
+	struct conn *tmpl, *old, *c;
 	__u64 key;
+
+	struct file *f;
 
 	if (ret < 0)
 		return 0;
-	if (!port_wanted(fd_local_port(ret)))
+	f = fd_file(ret);
+	if (!port_wanted(file_local_port(f)))
 		return 0;
 	key = conn_key(ret);
 	tmpl = bpf_map_lookup_elem(&http_zero, &zero);
@@ -1383,35 +1396,30 @@ static __always_inline int on_accept(long ret)
 		stat_inc(HTTP_STAT_DROP_CONNS);
 		return 0;
 	}
+	c = bpf_map_lookup_elem(&http_conns, &key);
+	if (c)
+		c->file = (__u64)f;
 	n = procs_slot(key >> 32);
 	if (n)
 		__sync_fetch_and_add(n, 1);
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int tp_exit_accept4(struct trace_event_raw_sys_exit *ctx)
+/* close(2) at exit: the fd is gone by now, but the key is ours.  Another
+ * thread may have accepted a new metered connection on the same fd number
+ * in between (on_accept() finished the old one then): the entry is only
+ * finished when it does not describe the file now at that fd.  close()
+ * releases the fd whatever it returns, except on EBADF. */
+static __always_inline int on_close(int fd, long ret)
 {
-	return on_accept(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept")
-int tp_exit_accept(struct trace_event_raw_sys_exit *ctx)
-{
-	return on_accept(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_close")
-int tp_enter_close(struct trace_event_raw_sys_enter *ctx)
-{
-	__u64 key;
 	struct conn *c;
+	__u64 key;
 
-	if (!proc_metered())
+	if (ret == -9 /* EBADF */ || !proc_metered())
 		return 0;
-	key = conn_key(ctx->args[0]);
+	key = conn_key(fd);
 	c = bpf_map_lookup_elem(&http_conns, &key);
-	if (!c)
+	if (!c || (c->file && c->file == (__u64)fd_file(fd)))
 		return 0;
 	conn_finish(c);
 	conn_delete(key);
@@ -1444,49 +1452,77 @@ int tp_process_exit(void *ctx)
 /* ---- syscalls ----------------------------------------------------------- */
 
 /* The syscall's arguments are still in the task's saved user registers at
- * exit (only ax is overwritten by the return value): one exit hook per
- * syscall does it all, no enter hook and no per-thread state. */
-static __always_inline int on_exit(long ret, __u8 kind, __u8 dir, int peek_arg)
+ * exit (only ax is overwritten by the return value). */
+static __always_inline int on_data(struct pt_regs *regs, long ret, __u8 kind,
+				   __u8 dir, int peek_arg)
 {
-	struct pt_regs *regs, r;
 	struct inflight in = {};
 	struct conn *c;
 	__u64 key;
 
 	if (ret <= 0 || !proc_metered())
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	if (!regs || bpf_probe_read_kernel(&r, sizeof(r), regs))
-		return 0;
 	/* recv with MSG_PEEK leaves the bytes in the socket: not a read */
-	if ((peek_arg == 3 && (r.r10 & MSG_PEEK)) ||
-	    (peek_arg == 2 && (r.dx & MSG_PEEK)))
+	if ((peek_arg == 3 && (regs->r10 & MSG_PEEK)) ||
+	    (peek_arg == 2 && (regs->dx & MSG_PEEK)))
 		return 0;
-	key = conn_key(r.di);
+	key = conn_key(regs->di);
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c || c->broken)
 		return 0;
-	in.ptr = r.si;
-	in.cnt = kind == K_IOV ? r.dx : 0;
+	in.ptr = regs->si;
+	in.cnt = kind == K_IOV ? regs->dx : 0;
 	in.kind = kind;
 	in.dir = dir;
 	walk(c, &in, ret);
 	return 0;
 }
 
-#define EXIT(name, kind, dir, peek_arg)                                      \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                           \
-	int tp_exit_##name(struct trace_event_raw_sys_exit *ctx)             \
-	{                                                                    \
-		return on_exit(ctx->ret, kind, dir, peek_arg);               \
-	}
+/* x86-64 syscall numbers */
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_accept4 288
 
-EXIT(read, K_BUF, DIR_REQ, 0)
-EXIT(readv, K_IOV, DIR_REQ, 0)
-EXIT(recvfrom, K_BUF, DIR_REQ, 3)
-EXIT(recvmsg, K_MSG, DIR_REQ, 2)
-EXIT(write, K_BUF, DIR_RESP, 0)
-EXIT(writev, K_IOV, DIR_RESP, 0)
-EXIT(sendto, K_BUF, DIR_RESP, 0)
-EXIT(sendmsg, K_MSG, DIR_RESP, 0)
-EXIT(sendfile64, K_FILE, DIR_RESP, 0)
+/* One raw hook on every syscall exit instead of one syscall tracepoint per
+ * syscall: the raw tracepoint calls the program directly, where syscall
+ * tracepoints first build a trace record for each event (about twice the
+ * cost, paid by every process that makes those syscalls). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
+{
+	switch (regs->orig_ax) {
+	case NR_read:
+		return on_data(regs, ret, K_BUF, DIR_REQ, 0);
+	case NR_readv:
+		return on_data(regs, ret, K_IOV, DIR_REQ, 0);
+	case NR_recvfrom:
+		return on_data(regs, ret, K_BUF, DIR_REQ, 3);
+	case NR_recvmsg:
+		return on_data(regs, ret, K_MSG, DIR_REQ, 2);
+	case NR_write:
+		return on_data(regs, ret, K_BUF, DIR_RESP, 0);
+	case NR_writev:
+		return on_data(regs, ret, K_IOV, DIR_RESP, 0);
+	case NR_sendto:
+		return on_data(regs, ret, K_BUF, DIR_RESP, 0);
+	case NR_sendmsg:
+		return on_data(regs, ret, K_MSG, DIR_RESP, 0);
+	case NR_sendfile:
+		return on_data(regs, ret, K_FILE, DIR_RESP, 0);
+	case NR_accept:
+	case NR_accept4:
+		return on_accept(ret);
+	case NR_close:
+		return on_close(regs->di, ret);
+	}
+	return 0;
+}
