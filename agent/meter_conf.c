@@ -165,12 +165,31 @@ static int parse_cidr(void *obj, const char *section, const char *name,
 	return 0;
 }
 
+static int parse_hooks(void *obj, const char *section, const char *name,
+		       const char *value, char *err, size_t errlen)
+{
+	struct meter_conf *c = obj;
+
+	if (!strcmp(value, "auto"))
+		c->http_hooks = METER_HTTP_HOOKS_AUTO;
+	else if (!strcmp(value, "socket"))
+		c->http_hooks = METER_HTTP_HOOKS_SOCKET;
+	else if (!strcmp(value, "syscall"))
+		c->http_hooks = METER_HTTP_HOOKS_SYSCALL;
+	else {
+		snprintf(err, errlen, "hooks must be auto, socket or syscall, not '%s'", value);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static const struct conf_key meter_keys[] = {
 	{ "meter", "pin_dir", CONF_STRING, offsetof(struct meter_conf, pin_dir), METER_CONF_PATH_LEN },
 	{ "meter", "cgroup_root", CONF_STRING, offsetof(struct meter_conf, cgroup_root), METER_CONF_PATH_LEN },
 	{ "meter", "max_entries", CONF_INT, offsetof(struct meter_conf, max_entries), 0, 64, 1 << 22 },
 	{ "meter", "max_connections", CONF_INT, offsetof(struct meter_conf, max_connections), 0, 64, 1 << 22 },
 	{ "http", "ports", CONF_CUSTOM, 0, 0, 0, 0, parse_ports },
+	{ "http", "hooks", CONF_CUSTOM, 0, 0, 0, 0, parse_hooks },
 	{ "http", "tenant_header", CONF_STRING, offsetof(struct meter_conf, tenant_header), METER_CONF_NAME_LEN },
 	{ "http", "api_key_header", CONF_STRING, offsetof(struct meter_conf, api_key_header), METER_CONF_NAME_LEN },
 	{ "http", "route", CONF_CUSTOM, 0, 0, 0, 0, parse_route },

@@ -38,6 +38,12 @@ struct meter_conf_cidr {
 	uint8_t addr[16];
 };
 
+enum meter_http_hooks {
+	METER_HTTP_HOOKS_AUTO,          /* socket where the kernel has them */
+	METER_HTTP_HOOKS_SOCKET,        /* sock_{send,recv}_length tracepoints */
+	METER_HTTP_HOOKS_SYSCALL,       /* raw sys_exit */
+};
+
 struct meter_conf {
 	/* [meter] */
 	char pin_dir[METER_CONF_PATH_LEN];      /* bpffs dir for pinned maps */
@@ -45,6 +51,7 @@ struct meter_conf {
 	int64_t max_entries;                    /* capacity of counter maps */
 	int64_t max_connections;                /* capacity of HTTP conn state */
 	/* [http] */
+	enum meter_http_hooks http_hooks;       /* hooks = auto|socket|syscall */
 	uint16_t ports[METER_CONF_MAX_PORTS];
 	size_t n_ports;
 	char tenant_header[METER_CONF_NAME_LEN];  /* "" = not used */

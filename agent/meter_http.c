@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "fileio.h"
@@ -125,7 +126,8 @@ bad:
 }
 
 /* Everything the loaded programs depend on. */
-static uint64_t fingerprint(const struct meter_conf *conf, uint64_t obj_hash)
+static uint64_t fingerprint(const struct meter_conf *conf, uint64_t obj_hash,
+			    bool sock_hooks)
 {
 	uint64_t h = obj_hash;
 
@@ -141,6 +143,7 @@ static uint64_t fingerprint(const struct meter_conf *conf, uint64_t obj_hash)
 	}
 	h = fnv_bytes(h, &conf->max_entries, sizeof(conf->max_entries));
 	h = fnv_bytes(h, &conf->max_connections, sizeof(conf->max_connections));
+	h = fnv_bytes(h, &sock_hooks, sizeof(sock_hooks));
 	return h;
 }
 
@@ -181,6 +184,60 @@ static void ensure_tracefs(void)
 		log_info("mounted tracefs at /sys/kernel/tracing");
 }
 
+/* Does the running kernel have the socket I/O tracepoints (6.3+)? */
+static bool kernel_has_sock_hooks(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!btf)
+		return false;
+	ok = btf__find_by_name_kind(btf, "btf_trace_sock_send_length", BTF_KIND_TYPEDEF) > 0 &&
+	     btf__find_by_name_kind(btf, "btf_trace_sock_recv_length", BTF_KIND_TYPEDEF) > 0;
+	btf__free(btf);
+	return ok;
+}
+
+/* Socket hooks where the kernel has them (or the config says so), else
+ * the syscall-exit hook; the other set is not loaded. */
+static int choose_hooks(struct http_bpf *skel, const struct meter_conf *conf,
+			bool *sock_hooks)
+{
+	struct bpf_program *sock_progs[] = {
+		skel->progs.sock_state, skel->progs.sock_destroy,
+		skel->progs.sock_recv, skel->progs.sock_send,
+	};
+	struct bpf_program *sys_progs[] = {
+		skel->progs.sys_exit, skel->progs.tp_process_exit,
+	};
+	bool have = kernel_has_sock_hooks();
+
+	switch (conf->http_hooks) {
+	case METER_HTTP_HOOKS_SOCKET:
+		if (!have) {
+			log_warn("[http] hooks = socket, but this kernel has no "
+				 "sock_send_length/sock_recv_length tracepoints (6.3+)");
+			return -EOPNOTSUPP;
+		}
+		*sock_hooks = true;
+		break;
+	case METER_HTTP_HOOKS_SYSCALL:
+		*sock_hooks = false;
+		break;
+	default:
+		*sock_hooks = have;
+		if (!have)
+			log_warn("HTTP meter: no socket I/O tracepoints in this kernel "
+				 "(6.3+); using the syscall-exit hook, which slows every "
+				 "syscall on the host a little");
+	}
+	for (size_t i = 0; i < sizeof(sock_progs) / sizeof(sock_progs[0]); i++)
+		bpf_program__set_autoload(sock_progs[i], *sock_hooks);
+	for (size_t i = 0; i < sizeof(sys_progs) / sizeof(sys_progs[0]); i++)
+		bpf_program__set_autoload(sys_progs[i], !*sock_hooks);
+	return 0;
+}
+
 static int read_meta(const char *dir, struct http_meta *meta)
 {
 	char path[512];
@@ -206,6 +263,8 @@ static bool links_complete(struct http_bpf *skel, const char *dir)
 	char path[512];
 
 	bpf_object__for_each_program(prog, skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
 		if (pin_path(path, sizeof(path), dir, "link_", bpf_program__name(prog)) ||
 		    access(path, F_OK))
 			return false;
@@ -273,6 +332,7 @@ static int set_rodata(struct http_bpf *skel, const struct meter_conf *conf)
 	ro->key_hdr_c0 = (uint8_t)(fnv_lower_byte(conf->api_key_header[0]));
 	ro->cl_hdr_hash = fnv_lower("content-length");
 	ro->te_hdr_hash = fnv_lower("transfer-encoding");
+	ro->max_socks = conf->max_connections;
 	return 0;
 }
 
@@ -295,19 +355,22 @@ static int fill_keys(struct http_bpf *skel, const struct meter_conf *conf)
 	return 0;
 }
 
-/* Attaches every program, pinning each link; a hook that cannot attach is
- * a warning.  Without the syscall-exit hook nothing can be metered: an
- * error. */
+/* Attaches every loaded program, pinning each link; a hook that cannot
+ * attach is a warning.  Without the hooks that see the bytes nothing can be
+ * metered: an error. */
 static int attach_all(struct meter_http *m, const char *dir, struct meter_health *h)
 {
 	struct bpf_program *prog;
-	bool have_exit = false;
+	int have_io = 0, need_io;
 	char path[512], name[METER_HOOK_NAME_LEN];
 
+	need_io = bpf_program__autoload(m->skel->progs.sys_exit) ? 1 : 4;
 	bpf_object__for_each_program(prog, m->skel->obj) {
 		struct bpf_link *link;
 		int err;
 
+		if (!bpf_program__autoload(prog))
+			continue;
 		hook_name(prog, name, sizeof(name));
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -327,11 +390,12 @@ static int attach_all(struct meter_http *m, const char *dir, struct meter_health
 		else
 			bpf_link__destroy(link);
 		meter_health_hook(h, name, true);
-		if (prog == m->skel->progs.sys_exit)
-			have_exit = true;
+		if (prog != m->skel->progs.tp_process_exit)
+			have_io++;
 	}
-	if (!have_exit) {
-		log_warn("the syscall-exit hook did not attach: HTTP is not metered");
+	if (have_io < need_io) {
+		log_warn("HTTP meter: the hooks that see connections and their "
+			 "bytes did not all attach: HTTP is not metered");
 		return -ENOENT;
 	}
 	return 0;
@@ -370,7 +434,8 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	struct bpf_map *keep[] = {
 		m->skel->maps.http_counts, m->skel->maps.http_stats,
 		m->skel->maps.http_meta, m->skel->maps.http_conns,
-		m->skel->maps.http_procs,
+		m->skel->maps.http_procs, m->skel->maps.http_socks,
+		m->skel->maps.http_nsocks,
 	};
 	char path[512];
 	int err;
@@ -382,6 +447,10 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		if (!pin_path(path, sizeof(path), dir, "", "http_conns"))
 			unlink(path);
 		if (!pin_path(path, sizeof(path), dir, "", "http_procs"))
+			unlink(path);
+		if (!pin_path(path, sizeof(path), dir, "", "http_socks"))
+			unlink(path);
+		if (!pin_path(path, sizeof(path), dir, "", "http_nsocks"))
 			unlink(path);
 	}
 	if (!keep_counts) {
@@ -436,6 +505,8 @@ static int reuse_pinned(struct meter_http *m, const char *dir, struct meter_heal
 	if (err)
 		return err;
 	bpf_object__for_each_program(prog, m->skel->obj) {
+		if (!bpf_program__autoload(prog))
+			continue;
 		hook_name(prog, name, sizeof(name));
 		meter_health_hook(h, name, true);
 	}
@@ -452,6 +523,7 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 	size_t obj_len;
 	uint64_t obj_hash, fp;
 	struct http_route scratch;
+	bool sock_hooks;
 	int err;
 
 	*out = NULL;
@@ -480,9 +552,12 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 		log_warn("opening bpf/http.bpf.o failed: %s", strerror(-err));
 		goto cleanup;
 	}
+	err = choose_hooks(m->skel, conf, &sock_hooks);
+	if (err)
+		goto cleanup;
 	obj = http_bpf__elf_bytes(&obj_len);
 	obj_hash = fnv_bytes(HTTP_FNV_OFFSET, obj, obj_len);
-	fp = fingerprint(conf, obj_hash);
+	fp = fingerprint(conf, obj_hash, sock_hooks);
 	if (read_meta(dir, &meta) == 0 && meta.fingerprint == fp &&
 	    links_complete(m->skel, dir)) {
 		log_info("HTTP meter: reusing the programs and counters pinned in %s", dir);

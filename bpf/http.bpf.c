@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
-/* HTTP/1.x request metering on configured local ports, from syscall
- * tracepoints only.
+/* HTTP/1.x request metering on configured local ports.
  *
- * accept/accept4 exit: the new fd's socket local port is looked up
- * (task->files->fdt->fd[fd]->private_data->sk->skc_num); a configured port
- * gets a connection entry keyed by (tgid, fd).  read/write-family exit
- * hooks take fd and buffer from the task's saved syscall registers, look
- * the key up once and, on a hit, feed the returned byte count through a streaming
- * parser (bpf_loop, one step per header byte, one step per body run).  Body
+ * Two ways to see a connection's bytes; the agent loads one:
+ *  - socket hooks (kernels with the sock_{send,recv}_length tracepoints,
+ *    6.3+): a TCP child socket of a configured port gets connection state
+ *    in socket-local storage when it is created (inet_sock_set_state to
+ *    SYN_RECV) and is finished when our side closes or the connection
+ *    dies.  Only socket I/O runs the program; other syscalls are untouched.
+ *  - syscall hooks (older kernels): one raw sys_exit hook sees accept, close
+ *    and every read/write-family syscall; connection state is keyed by
+ *    (tgid, fd).  Every syscall of every process then takes the kernel's
+ *    syscall-tracing slow path.
+ * Either way the buffer, iovec array or msghdr comes from the syscall's
+ * registers (the task's saved pt_regs), and the byte count the kernel
+ * returned feeds a streaming parser (bpf_loop over runs of bytes).  Body
  * bytes are skipped arithmetically, never copied.  Requests queue in a
  * per-connection FIFO; a request counts when both its body and its response
- * are complete, or when the connection closes (status class 0 if the
- * response was not complete). */
+ * are complete, or when the connection ends (status class 0 if the response
+ * was not complete). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -39,6 +45,7 @@ const volatile __u64 cl_hdr_hash = 0;       /* "content-length" */
 const volatile __u64 te_hdr_hash = 0;       /* "transfer-encoding" */
 const volatile __u8 tenant_hdr_c0 = 0;      /* first byte, lower-case */
 const volatile __u8 key_hdr_c0 = 0;
+const volatile __s64 max_socks = 65536;     /* [meter] max_connections */
 
 /* ---- per-connection state ---------------------------------------------- */
 
@@ -153,6 +160,22 @@ struct {
 	__type(key, __u64);
 	__type(value, struct conn);
 } http_conns SEC(".maps");
+
+/* Socket hooks: connection state lives with the socket itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct conn);
+} http_socks SEC(".maps");
+
+/* Sockets with state in http_socks, held under max_socks. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} http_nsocks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -1274,6 +1297,22 @@ static __always_inline void walk(struct conn *c, struct inflight *in, __u64 ret)
 
 /* ---- connection lifecycle -------------------------------------------------- */
 
+/* x86-64 syscall numbers */
+#define NR_read 0
+#define NR_write 1
+#define NR_close 3
+#define NR_readv 19
+#define NR_writev 20
+#define NR_sendfile 40
+#define NR_accept 43
+#define NR_sendto 44
+#define NR_recvfrom 45
+#define NR_sendmsg 46
+#define NR_recvmsg 47
+#define NR_splice 275
+#define NR_accept4 288
+
+
 static __always_inline __u64 conn_key(__u32 fd)
 {
 	return (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | fd;
@@ -1405,6 +1444,8 @@ static __always_inline int on_accept(long ret)
 	return 0;
 }
 
+/* ---- syscall hooks ---------------------------------------------------------- */
+
 /* close(2) at exit: the fd is gone by now, but the key is ours.  Another
  * thread may have accepted a new metered connection on the same fd number
  * in between (on_accept() finished the old one then): the entry is only
@@ -1449,8 +1490,6 @@ int tp_process_exit(void *ctx)
 	return 0;
 }
 
-/* ---- syscalls ----------------------------------------------------------- */
-
 /* The syscall's arguments are still in the task's saved user registers at
  * exit (only ax is overwritten by the return value). */
 static __always_inline int on_data(struct pt_regs *regs, long ret, __u8 kind,
@@ -1478,19 +1517,6 @@ static __always_inline int on_data(struct pt_regs *regs, long ret, __u8 kind,
 	return 0;
 }
 
-/* x86-64 syscall numbers */
-#define NR_read 0
-#define NR_write 1
-#define NR_close 3
-#define NR_readv 19
-#define NR_writev 20
-#define NR_sendfile 40
-#define NR_accept 43
-#define NR_sendto 44
-#define NR_recvfrom 45
-#define NR_sendmsg 46
-#define NR_recvmsg 47
-#define NR_accept4 288
 
 /* One raw hook on every syscall exit instead of one syscall tracepoint per
  * syscall: the raw tracepoint calls the program directly, where syscall
@@ -1525,4 +1551,153 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 		return on_close(regs->di, ret);
 	}
 	return 0;
+}
+
+/* ---- socket hooks ------------------------------------------------------------ */
+
+static __always_inline void nsocks_add(__s64 d)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&http_nsocks, &zero);
+
+	if (n)
+		__sync_fetch_and_add(n, d);
+}
+
+/* A child socket of a configured port: state from its first byte on. */
+static __always_inline void sock_start(struct sock *sk)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&http_nsocks, &zero);
+
+	if (!n)
+		return;
+	if (*n >= max_socks) {
+		stat_inc(HTTP_STAT_DROP_CONNS);
+		return;
+	}
+	if (bpf_sk_storage_get(&http_socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE))
+		__sync_fetch_and_add(n, 1);
+	else
+		stat_inc(HTTP_STAT_DROP_CONNS);
+}
+
+static __always_inline void sock_end(struct sock *sk)
+{
+	struct conn *c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
+
+	if (!c)
+		return;
+	conn_finish(c);
+	if (!bpf_sk_storage_delete(&http_socks, sk))
+		nsocks_add(-1);
+}
+
+/* Child sockets are created in SYN_RECV (also with TCP Fast Open, whose
+ * data may be read before ESTABLISHED).  The connection ends for metering
+ * when the server sends FIN (FIN_WAIT1, LAST_ACK: set by its own close or
+ * shutdown, after its last write; bytes read after that, in a lingering
+ * close, were never answered).  A reset is not the end: it arrives
+ * asynchronously, possibly while the server's last write is still
+ * returning, so reset connections end when the socket is destroyed, which
+ * is after the server closed it. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(sock_state, struct sock *sk, int oldstate, int newstate)
+{
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_SYN_RECV) {
+		if (port_wanted(sk->__sk_common.skc_num))
+			sock_start(sk);
+	} else if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) {
+		sock_end(sk);
+	}
+	return 0;
+}
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(sock_destroy, struct sock *sk)
+{
+	sock_end(sk);
+	return 0;
+}
+
+/* Socket I/O of a metered socket: which syscall moved the bytes tells
+ * where they are.  Any other path (io_uring, recvmmsg, kernel users) would
+ * leave a gap in the stream: the connection stops being parsed. */
+static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
+{
+	struct conn *c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
+	struct inflight in = {};
+	struct pt_regs *regs;
+	__u8 read;
+
+	if (!c || c->broken)
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	switch (regs->orig_ax) {
+	case NR_read:
+	case NR_recvfrom:
+		in.kind = K_BUF;
+		read = 1;
+		break;
+	case NR_write:
+	case NR_sendto:
+		in.kind = K_BUF;
+		read = 0;
+		break;
+	case NR_readv:
+		in.kind = K_IOV;
+		read = 1;
+		break;
+	case NR_writev:
+		in.kind = K_IOV;
+		read = 0;
+		break;
+	case NR_recvmsg:
+		in.kind = K_MSG;
+		read = 1;
+		break;
+	case NR_sendmsg:
+		in.kind = K_MSG;
+		read = 0;
+		break;
+	case NR_sendfile:
+	case NR_splice:
+		in.kind = K_FILE;
+		read = 0;
+		break;
+	default:
+		read = 2;
+	}
+	if (read != (dir == DIR_REQ)) {
+		stat_inc(HTTP_STAT_DROP_UNSEEN);
+		c->broken = 1;
+		return 0;
+	}
+	in.ptr = regs->si;
+	in.cnt = in.kind == K_IOV ? regs->dx : 0;
+	in.dir = dir;
+	walk(c, &in, ret);
+	return 0;
+}
+
+/* recv with MSG_PEEK leaves the bytes in the socket; MSG_ERRQUEUE and
+ * MSG_OOB bytes are not part of the stream. */
+#define MSG_NOT_STREAM (0x1 | 0x2 | 0x2000)
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
+{
+	if (ret <= 0 || (flags & MSG_NOT_STREAM))
+		return 0;
+	return on_sock_io(sk, ret, DIR_REQ);
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(sock_send, struct sock *sk, int ret, int flags)
+{
+	if (ret <= 0)
+		return 0;
+	return on_sock_io(sk, ret, DIR_RESP);
 }

@@ -58,6 +58,7 @@ enum http_stat {
 	HTTP_STAT_DROP_READ,    /* user memory could not be read */
 	HTTP_STAT_DROP_PARSE,   /* bytes that fit no HTTP/1.x framing */
 	HTTP_STAT_DROP_STEPS,   /* one syscall needed more parse steps than allowed */
+	HTTP_STAT_DROP_UNSEEN,  /* socket I/O whose bytes the meter cannot see */
 	HTTP_STAT_COUNT
 };
 

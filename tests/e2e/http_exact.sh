@@ -10,6 +10,8 @@
 #    short), and the byte sums per tenant;
 #  - http_pipeline's own counts for its tenants.
 # san: yes
+# HTTP_HOOKS=socket|syscall picks the meter's hooks (default socket; the
+# syscall-exit fallback runs from http_exact_syscall.sh).
 # The meter is loaded by one meter_dump that exits at once; the traffic is
 # counted by the pinned programs with no reader running, and a second
 # meter_dump must reuse the pinned links (same link ids) to read.
@@ -32,6 +34,12 @@ BACKEND=$((PORT + 1))
 NGINX_PID=
 ROUTES='/v1/items/* /v1/users/** /static/* /v1/orders/*/lines'
 KEYS='key-keyco-1=keyco key-delta-2=kdelta'
+HOOKS=${HTTP_HOOKS:-socket}
+case $HOOKS in
+socket) HOOK_NAMES='inet_sock_set_state tcp_destroy_sock sock_recv_length sock_send_length' ;;
+syscall) HOOK_NAMES='sys_exit sched_process_exit' ;;
+*) echo "HTTP_HOOKS must be socket or syscall" >&2; exit 2 ;;
+esac
 
 cleanup() {
 	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
@@ -160,6 +168,7 @@ fi
 	echo "pin_dir = $PIN"
 	echo "[http]"
 	echo "ports = $PORT"
+	echo "hooks = $HOOKS"
 	echo "tenant_header = X-Tenant-Id"
 	echo "api_key_header = X-Api-Key"
 	for r in $ROUTES; do echo "route = $r"; done
@@ -313,7 +322,7 @@ for h in "overflow 0" "drops 0"; do
 	grep -q "^#health $h\$" "$TMP/dump.out" && ok "health $h" ||
 		nok "health: $(grep '^#health' "$TMP/dump.out" | tr '\n' ' ')"
 done
-for hook in sys_exit sched_process_exit; do
+for hook in $HOOK_NAMES; do
 	grep -q "^#hook attached http:$hook\$" "$TMP/dump.out" && ok "hook $hook attached" ||
 		nok "hook $hook not attached"
 done
