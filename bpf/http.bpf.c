@@ -1161,6 +1161,406 @@ __noinline long parse_bytes(struct scratch *sc, struct conn *c, __u64 pos,
 	return j;
 }
 
+/* ---- whole message heads in one go ------------------------------------------ */
+
+/* The common case, a request or response head that starts a message and
+ * ends inside the current window with nothing unusual in it, is parsed
+ * here in one call instead of one walk step per run of bytes.  Whatever
+ * this does not handle (a head cut by the window or by the syscall,
+ * repeated key headers, control bytes, long names, odd framing...)
+ * returns 0 before anything but the fresh request entry and the side's
+ * scratch fields has changed, and parse_byte() starts the message over
+ * from ST_IDLE with the same result it always had. */
+
+struct head_out {
+	__u64 cl;
+	__u32 sflags;           /* S_HAVE_CL, S_CHUNKED */
+	__u32 end;              /* window end (an input) */
+};
+
+struct head {
+	struct scratch *sc;
+	struct req_ent *e;      /* request entry being filled, NULL for responses */
+	struct head_out out;
+	__u64 pos;              /* next line, window offset */
+	__u64 end;
+	int dir;
+	int done;               /* 1 = blank line taken, -1 = not for this path */
+};
+
+/* The helpers below are global functions: each is verified once, not once
+ * per state of the bpf_loop callback that calls them. */
+
+static __always_inline __u8 hbyte(struct scratch *sc, __u64 pos)
+{
+	return sc->buf[pos & (2 * WIN - 1)];
+}
+
+/* Offset just past the '\n' ending the line at pos, or 0 if the window
+ * holds no '\n' after pos.  Whole words first, then single bytes. */
+__noinline int line_end(struct scratch *sc, __u32 pos, __u32 end)
+{
+	__u32 i;
+
+	if (!sc || end > WIN)
+		return 0;
+	for (i = 0; i < WIN / 8; i++) {
+		__u64 v;
+
+		if (pos + 8 > end)
+			break;
+		v = *(__u64 *)&sc->buf[pos & (WIN - 1)] ^ SWAR_NLS;
+		if ((v - SWAR_ONES) & ~v & SWAR_HIGHS)
+			break;
+		pos += 8;
+	}
+	for (i = 0; i < 8; i++) {
+		if (pos + i >= end)
+			return 0;
+		if (hbyte(sc, pos + i) == '\n')
+			return pos + i + 1;
+	}
+	return 0;
+}
+
+/* '\n' or "\r\n" at pos: the offset after it, else 0. */
+static __always_inline __u32 eol_at(struct scratch *sc, __u32 pos, __u32 end)
+{
+	if (pos < end && hbyte(sc, pos) == '\n')
+		return pos + 1;
+	if (pos + 1 < end && hbyte(sc, pos) == '\r' && hbyte(sc, pos + 1) == '\n')
+		return pos + 2;
+	return 0;
+}
+
+static __always_inline __u32 skip_blanks(struct scratch *sc, __u32 pos, __u32 end)
+{
+	for (int i = 0; i < 16; i++) {
+		if (pos >= end)
+			break;
+		__u8 b = hbyte(sc, pos);
+
+		if (b != ' ' && b != '\t')
+			break;
+		pos++;
+	}
+	return pos;
+}
+
+/* Header name at pos: (length << 8) | kind when a ':' ends it, H_OTHER
+ * when the name cannot matter (its line is skipped), -1 to give up. */
+__noinline int head_name(struct scratch *sc, __u32 pos, __u32 end, int dir)
+{
+	__u64 hash;
+	__u32 j;
+	__u8 b;
+
+	if (!sc || pos >= end)
+		return -1;
+	b = lower(hbyte(sc, pos));
+	if (!name_candidate(b, dir))
+		return H_OTHER;
+	hash = fnv(HTTP_FNV_OFFSET, b);
+	for (j = 1; j < 32; j++) {
+		if (pos + j >= end)
+			return -1;
+		b = hbyte(sc, pos + j);
+		if (b == ':')
+			return (j << 8) | classify(hash, dir);
+		if (b == '\n')
+			return -1;
+		hash = fnv(hash, lower(b));
+	}
+	return -1;
+}
+
+/* Value of a header that matters, from after the ':'.  Returns the offset
+ * after its line, or 0 to give the head to parse_byte(). */
+__noinline int head_value(struct scratch *sc, struct req_ent *e, struct head_out *o,
+			  __u32 kind, __u32 pos)
+{
+	__u64 num = 0, acc = 0;
+	__u32 i, n = 0, end;
+	__u8 b;
+
+	if (!sc || !o)
+		return 0;
+	end = o->end;
+	pos = skip_blanks(sc, pos, end);
+	switch (kind) {
+	case H_CL:
+		for (i = 0; i < 19; i++) {
+			if (pos >= end)
+				return 0;
+			b = hbyte(sc, pos);
+			if (b < '0' || b > '9')
+				break;
+			num = num * 10 + (b - '0');
+			pos++;
+			n++;
+		}
+		if (!n)
+			return 0;
+		o->cl = num;
+		o->sflags |= S_HAVE_CL;
+		break;
+	case H_TE:
+		for (i = 0; i < 8; i++) {
+			if (pos >= end)
+				return 0;
+			b = lower(hbyte(sc, pos));
+			if (b < 'a' || b > 'z')
+				break;
+			acc = (acc << 8) | b;
+			pos++;
+		}
+		if (acc != 0x6368756e6b6564ULL)         /* "chunked" only */
+			return 0;
+		o->sflags |= S_CHUNKED;
+		break;
+	case H_TENANT:
+		if (!e)
+			return 0;
+		if (e->flags & E_TENANT)                /* later ones are ignored */
+			return line_end(sc, pos, end);
+		for (i = 0; i < HTTP_TENANT_LEN - 1; i++) {
+			if (pos >= end)
+				return 0;
+			b = hbyte(sc, pos);
+			if (b < 0x20 || b >= 0x7f)
+				break;
+			e->tenant[i & (HTTP_TENANT_LEN - 1)] = b;
+			pos++;
+		}
+		if (i && e->tenant[(i - 1) & (HTTP_TENANT_LEN - 1)] == ' ')
+			return 0;       /* trailing blanks: parse_byte() trims */
+		e->tlen = i;
+		e->tend = i;
+		if (i)
+			e->flags |= E_TENANT;
+		break;
+	case H_KEY:
+		if (!e || (e->flags & E_KEY))
+			return 0;
+		acc = HTTP_FNV_OFFSET;
+		for (i = 0; i < 128; i++) {
+			if (pos >= end)
+				return 0;
+			b = hbyte(sc, pos);
+			if (b <= 0x20 || b >= 0x7f)
+				break;
+			acc = fnv(acc, b);
+			pos++;
+			n++;
+		}
+		if (n) {
+			e->key_hash = acc;
+			e->flags |= E_KEY;
+		}
+		break;
+	default:
+		return 0;
+	}
+	return eol_at(sc, skip_blanks(sc, pos, end), end);
+}
+
+/* One header line, or the blank line ending the head. */
+static int head_line(__u32 i, void *ctx)
+{
+	struct head *h = ctx;
+	struct scratch *sc = h->sc;
+	__u32 pos = h->pos, end = h->end, next;
+	int name;
+	__u8 b;
+
+	if (pos >= end)
+		goto bail;
+	b = hbyte(sc, pos);
+	if (b == '\r' || b == '\n') {
+		next = eol_at(sc, pos, end);
+		if (!next)
+			goto bail;
+		h->pos = next;
+		h->done = 1;
+		return 1;
+	}
+	name = name_candidate(lower(b), h->dir) ? head_name(sc, pos, end, h->dir) : H_OTHER;
+	if (name < 0)
+		goto bail;
+	if ((name & 0xff) != H_OTHER)
+		next = head_value(sc, h->e, &h->out, name & 0xff, pos + (name >> 8) + 1);
+	else
+		next = line_end(sc, pos, end);
+	if (!next)
+		goto bail;
+	h->pos = next;
+	return 0;
+bail:
+	h->done = -1;
+	return 1;
+}
+
+/* Header lines from h->pos through the blank line: 1 when all parsed. */
+static __always_inline int head_lines(struct head *h)
+{
+	bpf_loop(64, head_line, h, 0);
+	return h->done == 1;
+}
+
+/* Request line and head from pos, a message start.  Bytes taken, or 0. */
+__noinline int head_req(struct scratch *sc, struct conn *c, __u64 pos, __u64 end)
+{
+	struct head h = {};
+	struct req_ent *e;
+	struct side *s;
+	__u64 acc = 0, start = pos, ph;
+	__u32 i, mlen;
+	__u8 b;
+
+	if (!sc || !c || c->tail - c->head >= HTTP_FIFO)
+		return 0;
+	s = &c->rq;
+	e = &c->q[c->tail & FIFO_MASK];
+	__builtin_memset(e, 0, sizeof(*e));
+	e->flags = E_STARTED;
+	e->route = HTTP_ROUTE_OTHER;
+	for (mlen = 0; mlen < 16; mlen++) {
+		if (pos + mlen >= end)
+			return 0;
+		b = hbyte(sc, pos + mlen);
+		if (b == ' ')
+			break;
+		if (b <= 0x20 || b >= 0x7f)
+			return 0;
+		acc = (acc << 8) | b;
+	}
+	if (!mlen || mlen == 16)
+		return 0;
+	e->method = method_idx(acc, mlen);
+	pos += mlen + 1;
+	if (pos >= end || hbyte(sc, pos) != '/')
+		return 0;
+	pos++;
+	s->seg = 0;
+	s->rest = 0;
+	s->alive = n_routes >= 32 ? 0xffffffffU : (1U << n_routes) - 1;
+	ph = HTTP_FNV_OFFSET;
+	for (i = 0; i < WIN; i++) {
+		if (pos >= end)
+			return 0;
+		b = hbyte(sc, pos);
+		if (b == ' ' || b == '?' || b == '#')
+			break;
+		if (b < 0x20 || b == 0x7f)
+			return 0;
+		if (b == '/') {
+			s->path_h = ph;
+			route_seg_end(s);
+			ph = HTTP_FNV_OFFSET;
+		} else {
+			ph = fnv(ph, b);
+		}
+		pos++;
+	}
+	s->path_h = ph;
+	route_seg_end(s);
+	e->route = route_pick(s);
+	/* query, version: only the line's end matters (a bare '\n' too) */
+	pos = line_end(sc, pos, end);
+	if (!pos)
+		return 0;
+	h.sc = sc;
+	h.e = e;
+	h.pos = pos;
+	h.end = end;
+	h.out.end = end;
+	h.dir = DIR_REQ;
+	if (!head_lines(&h))
+		return 0;
+	s->flags = h.out.sflags;
+	s->cl = h.out.cl;
+	e->req_bytes = h.pos - start;
+	headers_done(c, s, DIR_REQ);
+	return h.pos - start;
+}
+
+/* Status line and head from pos, a message start.  Bytes taken, or 0. */
+__noinline int head_resp(struct scratch *sc, struct conn *c, __u64 pos, __u64 end)
+{
+	struct head h = {};
+	struct req_ent *e;
+	struct side *s;
+	__u64 start = pos;
+	__u32 i, status = 0, n = 0;
+	__u8 b;
+
+	if (!sc || !c)
+		return 0;
+	e = &c->q[c->head & FIFO_MASK];
+	if (c->head == c->tail && !(e->flags & E_STARTED))
+		return 0;               /* orphan: parse_byte() knows */
+	for (i = 0; i < 16; i++) {
+		if (pos + i >= end)
+			return 0;
+		b = hbyte(sc, pos + i);
+		if (b == ' ')
+			break;
+		if (b == '\n')
+			return 0;
+	}
+	if (i == 16)
+		return 0;
+	pos += i + 1;
+	for (i = 0; i < 3; i++) {
+		if (pos >= end)
+			return 0;
+		b = hbyte(sc, pos);
+		if (b < '0' || b > '9')
+			break;
+		status = status * 10 + (b - '0');
+		pos++;
+		n++;
+	}
+	if (!n || pos >= end)
+		return 0;
+	b = hbyte(sc, pos);
+	if (b >= '0' && b <= '9')
+		return 0;
+	pos = line_end(sc, pos, end);
+	if (!pos)
+		return 0;
+	h.sc = sc;
+	h.pos = pos;
+	h.end = end;
+	h.out.end = end;
+	h.dir = DIR_RESP;
+	if (!head_lines(&h))
+		return 0;
+	s = &c->rs;
+	s->flags = h.out.sflags;
+	s->cl = h.out.cl;
+	s->num = 0;
+	s->status = status;
+	e->resp_bytes += h.pos - start;
+	headers_done(c, s, DIR_RESP);
+	return h.pos - start;
+}
+
+/* A message head from pos, where a message starts: bytes taken, or 0. */
+__noinline int head(struct scratch *sc, struct conn *c, __u64 pos, __u64 end, int dir)
+{
+	__u8 b;
+
+	if (!sc || pos >= end)
+		return 0;
+	if (dir == DIR_RESP)
+		return head_resp(sc, c, pos, end);
+	b = hbyte(sc, pos);
+	if (b == '\r' || b == '\n')   /* blank lines between requests */
+		return 0;
+	return head_req(sc, c, pos, end);
+}
+
 static int walk_step(__u32 i, void *ctx)
 {
 	struct walk *w = ctx;
@@ -1226,6 +1626,14 @@ static int walk_step(__u32 i, void *ctx)
 		}
 		w->win_start = w->seg_off;
 		w->win_len = n;
+	}
+	if (s->st == ST_IDLE) {
+		n = head(w->sc, c, w->seg_off - w->win_start, w->win_len, w->dir);
+		if (n) {
+			w->seg_off += n;
+			w->left -= n;
+			return 0;
+		}
 	}
 	/* Within the window: a run of bytes that only matter where they end,
 	 * then the byte that ends it; a few rounds per step. */
