@@ -1175,17 +1175,9 @@ __noinline long parse_bytes(struct scratch *sc, struct conn *c, __u64 pos,
 struct head_out {
 	__u64 cl;
 	__u32 sflags;           /* S_HAVE_CL, S_CHUNKED */
-	__u32 end;              /* window end (an input) */
-};
-
-struct head {
-	struct scratch *sc;
-	struct req_ent *e;      /* request entry being filled, NULL for responses */
-	struct head_out out;
-	__u64 pos;              /* next line, window offset */
-	__u64 end;
-	int dir;
-	int done;               /* 1 = blank line taken, -1 = not for this path */
+	__u32 end;              /* inputs: window end, direction */
+	__u32 dir;
+	__u32 pad;
 };
 
 /* The helpers below are global functions: each is verified once, not once
@@ -1364,53 +1356,78 @@ __noinline int head_value(struct scratch *sc, struct req_ent *e, struct head_out
 	return eol_at(sc, skip_blanks(sc, pos, end), end);
 }
 
-/* One header line, or the blank line ending the head. */
-static int head_line(__u32 i, void *ctx)
+/* Index of the lowest flagged byte of a SWAR match mask (branch-free:
+ * isolate the lowest bit, then a multiply moves its byte index to the top). */
+static __always_inline __u32 first_byte(__u64 m)
 {
-	struct head *h = ctx;
-	struct scratch *sc = h->sc;
-	__u32 pos = h->pos, end = h->end, next;
-	int name;
-	__u8 b;
-
-	if (pos >= end)
-		goto bail;
-	b = hbyte(sc, pos);
-	if (b == '\r' || b == '\n') {
-		next = eol_at(sc, pos, end);
-		if (!next)
-			goto bail;
-		h->pos = next;
-		h->done = 1;
-		return 1;
-	}
-	name = name_candidate(lower(b), h->dir) ? head_name(sc, pos, end, h->dir) : H_OTHER;
-	if (name < 0)
-		goto bail;
-	if ((name & 0xff) != H_OTHER)
-		next = head_value(sc, h->e, &h->out, name & 0xff, pos + (name >> 8) + 1);
-	else
-		next = line_end(sc, pos, end);
-	if (!next)
-		goto bail;
-	h->pos = next;
-	return 0;
-bail:
-	h->done = -1;
-	return 1;
+	return (((m & -m) >> 7) * 0x0001020304050607ULL) >> 56;
 }
 
-/* Header lines from h->pos through the blank line: 1 when all parsed. */
-static __always_inline int head_lines(struct head *h)
+/* Header lines from pos, a line start, through the blank line, a word at a
+ * time: a name that may matter is looked at where its line starts, every
+ * other line is skipped to its '\n'.  Returns the offset after the blank
+ * line, or 0 to give the head to parse_byte(). */
+__noinline int head_scan(struct scratch *sc, struct req_ent *e, struct head_out *o,
+			 __u32 pos)
 {
-	bpf_loop(64, head_line, h, 0);
-	return h->done == 1;
+	__u32 end, k, at_start = 1;
+	__u64 w, m;
+	int name, next;
+	__u8 b;
+
+	if (!sc || !o)
+		return 0;
+	end = o->end;
+	if (end > WIN)
+		return 0;
+	for (k = 0; k < 128; k++) {
+		if (pos >= end)
+			return 0;
+		if (at_start) {
+			b = hbyte(sc, pos);
+			if (b == '\r' || b == '\n')
+				return eol_at(sc, pos, end);
+			at_start = 0;
+			if (name_candidate(lower(b), o->dir)) {
+				name = head_name(sc, pos, end, o->dir);
+				if (name < 0)
+					return 0;
+				if ((name & 0xff) != H_OTHER) {
+					next = head_value(sc, e, o, name & 0xff,
+							  pos + (name >> 8) + 1);
+					if (!next)
+						return 0;
+					pos = next;
+					at_start = 1;
+					continue;
+				}
+			}
+		}
+		if (pos + 8 > end) {            /* the last few bytes */
+			next = line_end(sc, pos, end);
+			if (!next)
+				return 0;
+			pos = next;
+			at_start = 1;
+			continue;
+		}
+		/* pos + 8 <= end <= WIN: the mask only tells the verifier */
+		w = *(__u64 *)&sc->buf[pos & (WIN - 1)] ^ SWAR_NLS;
+		m = (w - SWAR_ONES) & ~w & SWAR_HIGHS;
+		if (!m) {
+			pos += 8;
+			continue;
+		}
+		pos += first_byte(m) + 1;
+		at_start = 1;
+	}
+	return 0;
 }
 
 /* Request line and head from pos, a message start.  Bytes taken, or 0. */
 __noinline int head_req(struct scratch *sc, struct conn *c, __u64 pos, __u64 end)
 {
-	struct head h = {};
+	struct head_out o = {};
 	struct req_ent *e;
 	struct side *s;
 	__u64 acc = 0, start = pos, ph;
@@ -1469,25 +1486,22 @@ __noinline int head_req(struct scratch *sc, struct conn *c, __u64 pos, __u64 end
 	pos = line_end(sc, pos, end);
 	if (!pos)
 		return 0;
-	h.sc = sc;
-	h.e = e;
-	h.pos = pos;
-	h.end = end;
-	h.out.end = end;
-	h.dir = DIR_REQ;
-	if (!head_lines(&h))
+	o.end = end;
+	o.dir = DIR_REQ;
+	pos = head_scan(sc, e, &o, pos);
+	if (!pos)
 		return 0;
-	s->flags = h.out.sflags;
-	s->cl = h.out.cl;
-	e->req_bytes = h.pos - start;
+	s->flags = o.sflags;
+	s->cl = o.cl;
+	e->req_bytes = pos - start;
 	headers_done(c, s, DIR_REQ);
-	return h.pos - start;
+	return pos - start;
 }
 
 /* Status line and head from pos, a message start.  Bytes taken, or 0. */
 __noinline int head_resp(struct scratch *sc, struct conn *c, __u64 pos, __u64 end)
 {
-	struct head h = {};
+	struct head_out o = {};
 	struct req_ent *e;
 	struct side *s;
 	__u64 start = pos;
@@ -1529,21 +1543,19 @@ __noinline int head_resp(struct scratch *sc, struct conn *c, __u64 pos, __u64 en
 	pos = line_end(sc, pos, end);
 	if (!pos)
 		return 0;
-	h.sc = sc;
-	h.pos = pos;
-	h.end = end;
-	h.out.end = end;
-	h.dir = DIR_RESP;
-	if (!head_lines(&h))
+	o.end = end;
+	o.dir = DIR_RESP;
+	pos = head_scan(sc, NULL, &o, pos);
+	if (!pos)
 		return 0;
 	s = &c->rs;
-	s->flags = h.out.sflags;
-	s->cl = h.out.cl;
+	s->flags = o.sflags;
+	s->cl = o.cl;
 	s->num = 0;
 	s->status = status;
-	e->resp_bytes += h.pos - start;
+	e->resp_bytes += pos - start;
 	headers_done(c, s, DIR_RESP);
-	return h.pos - start;
+	return pos - start;
 }
 
 /* A message head from pos, where a message starts: bytes taken, or 0. */
