@@ -2047,11 +2047,15 @@ int BPF_PROG(sock_destroy, struct sock *sk)
  * leave a gap in the stream: the connection stops being parsed. */
 static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
 {
-	struct conn *c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
 	struct inflight in = {};
 	struct pt_regs *regs;
+	struct conn *c;
 	__u8 read;
 
+	/* the local port first: most sockets on a host are not metered */
+	if (!port_wanted(sk->__sk_common.skc_num))
+		return 0;
+	c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
 	if (!c || c->broken)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
