@@ -1239,19 +1239,57 @@ static __always_inline __u32 skip_blanks(struct scratch *sc, __u32 pos, __u32 en
 	return pos;
 }
 
+/* Header names compared a word at a time: OR-ing 0x20 into the bytes that
+ * are letters in the (lower-case) pattern folds exactly their case, and
+ * leaves '-' and ':' compared as they are. */
+#define W_CONTENT 0x2d746e65746e6f63ULL         /* "content-" */
+#define W_CONTENT_OR 0x0020202020202020ULL
+#define W_LENGTH 0x003a6874676e656cULL          /* "length:" */
+#define W_LENGTH_OR 0x0000202020202020ULL
+#define W_TRANSFER 0x726566736e617274ULL        /* "transfer" */
+#define W_TRANSFER_OR 0x2020202020202020ULL
+#define W_ENCODIN 0x6e69646f636e652dULL         /* "-encodin" */
+#define W_ENCODIN_OR 0x2020202020202000ULL
+#define W_G 0x3a67ULL                           /* "g:" */
+#define W_G_OR 0x20ULL
+
+/* 8 bytes at pos; pos + 8 <= end <= WIN (the mask only tells the verifier) */
+static __always_inline __u64 word_at(struct scratch *sc, __u32 pos)
+{
+	return *(__u64 *)&sc->buf[pos & (WIN - 1)];
+}
+
 /* Header name at pos: (length << 8) | kind when a ':' ends it, H_OTHER
- * when the name cannot matter (its line is skipped), -1 to give up. */
+ * when the name cannot matter (its line is skipped), -1 to give up.
+ * Content-Length and Transfer-Encoding by words; the configured tenant and
+ * key headers by their hash. */
 __noinline int head_name(struct scratch *sc, __u32 pos, __u32 end, int dir)
 {
-	__u64 hash;
+	__u64 hash, w;
 	__u32 j;
 	__u8 b;
 
-	if (!sc || pos >= end)
+	if (!sc || pos >= end || end > WIN)
 		return -1;
 	b = lower(hbyte(sc, pos));
-	if (!name_candidate(b, dir))
+	if (pos + 24 <= end && (b == 'c' || b == 't')) {
+		w = word_at(sc, pos);
+		if ((w | W_CONTENT_OR) == W_CONTENT) {
+			w = word_at(sc, pos + 8);
+			if (((w | W_LENGTH_OR) & 0x00ffffffffffffffULL) == W_LENGTH)
+				return (14 << 8) | H_CL;
+		} else if ((w | W_TRANSFER_OR) == W_TRANSFER &&
+			   (word_at(sc, pos + 8) | W_ENCODIN_OR) == W_ENCODIN &&
+			   ((word_at(sc, pos + 16) | W_G_OR) & 0xffff) == W_G) {
+			return (17 << 8) | H_TE;
+		}
+		/* any other name only matters if it is a configured one */
+		if (dir != DIR_REQ ||
+		    !((use_tenant_hdr && b == tenant_hdr_c0) || (use_key_hdr && b == key_hdr_c0)))
+			return H_OTHER;
+	} else if (!name_candidate(b, dir)) {
 		return H_OTHER;
+	}
 	hash = fnv(HTTP_FNV_OFFSET, b);
 	for (j = 1; j < 32; j++) {
 		if (pos + j >= end)
