@@ -1,7 +1,9 @@
 #!/bin/sh
 # HTTP meter overhead: nginx requests/s with and without the meter, measured
 # alternately in one run (ROUNDS x wrk -t2 -c50 -d${SECS}s each way,
-# keep-alive, small responses).  Prints
+# keep-alive, small responses; odd rounds run "without" first, even rounds
+# "with" first, so a drift of the machine's speed does not favour either).
+# Prints
 #   BENCH nginx_rps_ratio <with/without> ratio   median of per-round pairs
 #   BENCH bpf_ns_per_request <ns> ns      total run_time_ns of the HTTP
 #         programs (kernel.bpf_stats_enabled) / requests nginx served
@@ -16,7 +18,7 @@ set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
 DUMP=$B/tests/meter_dump
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-6}
 SECS=${SECS:-5}
 ID=tmhbench$$
 PIN=/sys/fs/bpf/$ID
@@ -147,7 +149,7 @@ with_round() { # label stats(0/1)
 		echo "# $1: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
 	else
 		sum_with=$(echo "$sum_with + $RPS" | bc -l)
-		echo "$RPS $WITHOUT_RPS" | awk '{ printf "%.6f\n", $1 / $2 }' >> "$TMP/ratios"
+		WITH_RPS=$RPS
 		echo "# $1 with: $RPS req/s"
 	fi
 	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
@@ -155,13 +157,22 @@ with_round() { # label stats(0/1)
 
 sysctl -q -w kernel.bpf_stats_enabled=0
 run_wrk     # warm-up
-for r in $(seq "$ROUNDS"); do
+without_round() {
 	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
 	run_wrk
-	echo "# round $r without: $RPS req/s"
+	echo "# round $1 without: $RPS req/s"
 	WITHOUT_RPS=$RPS
 	sum_without=$(echo "$sum_without + $RPS" | bc -l)
-	with_round "round $r" 0
+}
+for r in $(seq "$ROUNDS"); do
+	if [ $((r % 2)) = 1 ]; then
+		without_round "$r"
+		with_round "round $r" 0
+	else
+		with_round "round $r" 0
+		without_round "$r"
+	fi
+	echo "$WITH_RPS $WITHOUT_RPS" | awk '{ printf "%.6f\n", $1 / $2 }' >> "$TMP/ratios"
 done
 with_round "BPF time round" 1
 "$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
