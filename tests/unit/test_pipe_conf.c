@@ -90,6 +90,14 @@ static void test_agent(void **state)
 	assert_non_null(strstr(err, "[agent] key is required"));
 	assert_true(agent_load("[agent]\nkey = /k\n[collector]\nurl = tcp://a:1\n", &c, err) < 0);
 	assert_non_null(strstr(err, "nothing to meter"));
+
+	assert_int_equal(c.meter.http_hooks, METER_HTTP_HOOKS_AUTO);
+	snprintf(text, sizeof(text), "%s[http]\nhooks = syscall\n", agent_ok);
+	assert_int_equal(agent_load(text, &c, err), 0);
+	assert_int_equal(c.meter.http_hooks, METER_HTTP_HOOKS_SYSCALL);
+	snprintf(text, sizeof(text), "%s[http]\nhooks = kprobe\n", agent_ok);
+	assert_true(agent_load(text, &c, err) < 0);
+	assert_non_null(strstr(err, ":14: hooks must be auto, socket or syscall, not 'kprobe'"));
 }
 
 static void test_collector(void **state)
