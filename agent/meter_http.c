@@ -463,7 +463,13 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	if (err)
 		goto cleanup;
 	bpf_map__set_max_entries(m->skel->maps.http_counts, conf->max_entries);
-	bpf_map__set_max_entries(m->skel->maps.http_conns, conf->max_connections);
+	if (bpf_program__autoload(m->skel->progs.sys_exit)) {
+		bpf_map__set_max_entries(m->skel->maps.http_conns, conf->max_connections);
+	} else {
+		/* the syscall hook's tables are not used by the socket hooks */
+		bpf_map__set_max_entries(m->skel->maps.http_conns, 1);
+		bpf_map__set_max_entries(m->skel->maps.http_procs, 1);
+	}
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		err = meter_pin_reuse(keep[i], dir);
 		if (err)
