@@ -2088,10 +2088,14 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
 	struct inflight in = {};
 	struct pt_regs *regs;
 	struct conn *c;
+	__u16 port;
 	__u8 read;
 
-	/* the local port first: most sockets on a host are not metered */
-	if (!port_wanted(sk->__sk_common.skc_num))
+	/* The local port first: most sockets on a host are not metered.  A
+	 * reset releases the port (skc_num becomes 0) possibly inside the very
+	 * send whose bytes are being reported: 0 goes on to the lookup. */
+	port = sk->__sk_common.skc_num;
+	if (port && !port_wanted(port))
 		return 0;
 	c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
 	if (!c || c->broken)
