@@ -206,6 +206,16 @@ if (set -f; "$PIPE" $PIPE_ARGS) 2>"$TMP/pipe.err"; then
 else
 	nok "http_pipeline failed: $(cat "$TMP/pipe.err")"
 fi
+# Clients that hang up right after sending: the response reaches a closed
+# socket, whose reset comes back inside the server's own send on loopback
+# and releases the server socket's port before the send is reported.
+bash -c '
+for i in $(seq 20); do
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+	printf "GET /v1/items/$i HTTP/1.1\r\nHost: x\r\nX-Tenant-Id: t-reset\r\n\r\n" >&3
+	exec 3>&-
+done' sh "$PORT" && ok "20 requests from clients that hang up at once" ||
+	nok "hang-up clients failed"
 # let nginx finish logging and closing, then read with a fresh reader
 sleep 1
 echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/dump.out" 2>"$TMP/dump.err"
