@@ -103,6 +103,14 @@ prog_ns() { # total run_time_ns of the programs behind our pinned links
 	echo "$total"
 }
 
+prog_breakdown() { # "# name: runs per request, ns per run" for each program
+	for l in "$PIN"/http/link_*; do
+		pid=$(bpftool -j link show pinned "$l" | sed 's/.*"prog_id":\([0-9]*\).*/\1/')
+		bpftool -j prog show id "$pid" | sed -n 's/.*"name":"\([^"]*\)".*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2 \3/p'
+	done | awk -v reqs="$1" '$3 > 0 {
+		printf "# %s: %.2f runs per request, %d ns per run\n", $1, $3 / reqs, $2 / $3 }'
+}
+
 HZ=$(getconf CLK_TCK)
 sum_without=0
 sum_with=0
@@ -147,6 +155,7 @@ with_round() { # label stats(0/1)
 		ns_total=$((ns_total + ns1 - ns0))
 		req_total=$((req_total + REQS))
 		echo "# $1: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
+		prog_breakdown "$REQS"
 	else
 		sum_with=$(echo "$sum_with + $RPS" | bc -l)
 		WITH_RPS=$RPS
