@@ -1770,6 +1770,51 @@ static __always_inline void walk(struct conn *c, struct inflight *in, __u64 ret)
 #define NR_splice 275
 #define NR_accept4 288
 
+/* A data syscall's bytes: where its saved registers say they are and
+ * which way they went.  -1 for any other syscall.  (splice is not here:
+ * its registers name the pipe first; only the socket hooks, which know the
+ * socket, take it.) */
+static __always_inline int data_syscall(struct pt_regs *regs, struct inflight *in)
+{
+	switch (regs->orig_ax) {
+	case NR_read:
+	case NR_recvfrom:
+		in->kind = K_BUF;
+		in->dir = DIR_REQ;
+		break;
+	case NR_write:
+	case NR_sendto:
+		in->kind = K_BUF;
+		in->dir = DIR_RESP;
+		break;
+	case NR_readv:
+		in->kind = K_IOV;
+		in->dir = DIR_REQ;
+		break;
+	case NR_writev:
+		in->kind = K_IOV;
+		in->dir = DIR_RESP;
+		break;
+	case NR_recvmsg:
+		in->kind = K_MSG;
+		in->dir = DIR_REQ;
+		break;
+	case NR_sendmsg:
+		in->kind = K_MSG;
+		in->dir = DIR_RESP;
+		break;
+	case NR_sendfile:
+		in->kind = K_FILE;
+		in->dir = DIR_RESP;
+		break;
+	default:
+		return -1;
+	}
+	in->ptr = regs->si;
+	in->cnt = in->kind == K_IOV ? regs->dx : 0;
+	return 0;
+}
+
 
 static __always_inline __u64 conn_key(__u32 fd)
 {
@@ -1950,31 +1995,25 @@ int tp_process_exit(void *ctx)
 
 /* The syscall's arguments are still in the task's saved user registers at
  * exit (only ax is overwritten by the return value). */
-static __always_inline int on_data(struct pt_regs *regs, long ret, __u8 kind,
-				   __u8 dir, int peek_arg)
+static __always_inline int on_data(struct pt_regs *regs, long ret,
+				   struct inflight *in)
 {
-	struct inflight in = {};
 	struct conn *c;
 	__u64 key;
 
 	if (ret <= 0 || !proc_metered())
 		return 0;
 	/* recv with MSG_PEEK leaves the bytes in the socket: not a read */
-	if ((peek_arg == 3 && (regs->r10 & MSG_PEEK)) ||
-	    (peek_arg == 2 && (regs->dx & MSG_PEEK)))
+	if ((regs->orig_ax == NR_recvfrom && (regs->r10 & MSG_PEEK)) ||
+	    (regs->orig_ax == NR_recvmsg && (regs->dx & MSG_PEEK)))
 		return 0;
 	key = conn_key(regs->di);
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c || c->broken)
 		return 0;
-	in.ptr = regs->si;
-	in.cnt = kind == K_IOV ? regs->dx : 0;
-	in.kind = kind;
-	in.dir = dir;
-	walk(c, &in, ret);
+	walk(c, in, ret);
 	return 0;
 }
-
 
 /* One raw hook on every syscall exit instead of one syscall tracepoint per
  * syscall: the raw tracepoint calls the program directly, where syscall
@@ -1983,32 +2022,18 @@ static __always_inline int on_data(struct pt_regs *regs, long ret, __u8 kind,
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
+	struct inflight in = {};
+
 	switch (regs->orig_ax) {
-	case NR_read:
-		return on_data(regs, ret, K_BUF, DIR_REQ, 0);
-	case NR_readv:
-		return on_data(regs, ret, K_IOV, DIR_REQ, 0);
-	case NR_recvfrom:
-		return on_data(regs, ret, K_BUF, DIR_REQ, 3);
-	case NR_recvmsg:
-		return on_data(regs, ret, K_MSG, DIR_REQ, 2);
-	case NR_write:
-		return on_data(regs, ret, K_BUF, DIR_RESP, 0);
-	case NR_writev:
-		return on_data(regs, ret, K_IOV, DIR_RESP, 0);
-	case NR_sendto:
-		return on_data(regs, ret, K_BUF, DIR_RESP, 0);
-	case NR_sendmsg:
-		return on_data(regs, ret, K_MSG, DIR_RESP, 0);
-	case NR_sendfile:
-		return on_data(regs, ret, K_FILE, DIR_RESP, 0);
 	case NR_accept:
 	case NR_accept4:
 		return on_accept(ret);
 	case NR_close:
 		return on_close(regs->di, ret);
 	}
-	return 0;
+	if (data_syscall(regs, &in))
+		return 0;
+	return on_data(regs, ret, &in);
 }
 
 /* ---- socket hooks ------------------------------------------------------------ */
@@ -2089,7 +2114,6 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
 	struct pt_regs *regs;
 	struct conn *c;
 	__u16 port;
-	__u8 read;
 
 	/* The local port first: most sockets on a host are not metered.  A
 	 * reset releases the port (skc_num becomes 0) possibly inside the very
@@ -2101,56 +2125,24 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
 	if (!c || c->broken)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	switch (regs->orig_ax) {
-	case NR_read:
-	case NR_recvfrom:
-		in.kind = K_BUF;
-		read = 1;
-		break;
-	case NR_write:
-	case NR_sendto:
-		in.kind = K_BUF;
-		read = 0;
-		break;
-	case NR_readv:
-		in.kind = K_IOV;
-		read = 1;
-		break;
-	case NR_writev:
-		in.kind = K_IOV;
-		read = 0;
-		break;
-	case NR_recvmsg:
-		in.kind = K_MSG;
-		read = 1;
-		break;
-	case NR_sendmsg:
-		in.kind = K_MSG;
-		read = 0;
-		break;
-	case NR_sendfile:
-	case NR_splice:
+	if (regs->orig_ax == NR_splice) {
 		in.kind = K_FILE;
-		read = 0;
-		break;
-	default:
-		read = 2;
+		in.dir = DIR_RESP;
+	} else if (data_syscall(regs, &in)) {
+		in.dir = ~dir;          /* matches no direction */
 	}
-	if (read != (dir == DIR_REQ)) {
+	if (in.dir != dir) {
 		stat_inc(HTTP_STAT_DROP_UNSEEN);
 		c->broken = 1;
 		return 0;
 	}
-	in.ptr = regs->si;
-	in.cnt = in.kind == K_IOV ? regs->dx : 0;
-	in.dir = dir;
 	walk(c, &in, ret);
 	return 0;
 }
 
 /* recv with MSG_PEEK leaves the bytes in the socket; MSG_ERRQUEUE and
  * MSG_OOB bytes are not part of the stream. */
-#define MSG_NOT_STREAM (0x1 | 0x2 | 0x2000)
+#define MSG_NOT_STREAM (0x1 /* MSG_OOB */ | MSG_PEEK | 0x2000 /* MSG_ERRQUEUE */)
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(sock_recv, struct sock *sk, int ret, int flags)
