@@ -361,16 +361,18 @@ static int fill_keys(struct http_bpf *skel, const struct meter_conf *conf)
 static int attach_all(struct meter_http *m, const char *dir, struct meter_health *h)
 {
 	struct bpf_program *prog;
-	int have_io = 0, need_io;
+	int have_io = 0, need_io = 0;
 	char path[512], name[METER_HOOK_NAME_LEN];
 
-	need_io = bpf_program__autoload(m->skel->progs.sys_exit) ? 1 : 4;
 	bpf_object__for_each_program(prog, m->skel->obj) {
 		struct bpf_link *link;
 		int err;
 
 		if (!bpf_program__autoload(prog))
 			continue;
+		/* all but the process-exit hook see connections or bytes */
+		if (prog != m->skel->progs.tp_process_exit)
+			need_io++;
 		hook_name(prog, name, sizeof(name));
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -437,6 +439,9 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_procs, m->skel->maps.http_socks,
 		m->skel->maps.http_nsocks,
 	};
+	static const char *const conn_maps[] = {
+		"http_conns", "http_procs", "http_socks", "http_nsocks",
+	};
 	char path[512];
 	int err;
 
@@ -444,14 +449,9 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	unpin_links(dir);
 	if (!same_obj) {
 		/* connection state from another object may have another layout */
-		if (!pin_path(path, sizeof(path), dir, "", "http_conns"))
-			unlink(path);
-		if (!pin_path(path, sizeof(path), dir, "", "http_procs"))
-			unlink(path);
-		if (!pin_path(path, sizeof(path), dir, "", "http_socks"))
-			unlink(path);
-		if (!pin_path(path, sizeof(path), dir, "", "http_nsocks"))
-			unlink(path);
+		for (size_t i = 0; i < sizeof(conn_maps) / sizeof(conn_maps[0]); i++)
+			if (!pin_path(path, sizeof(path), dir, "", conn_maps[i]))
+				unlink(path);
 	}
 	if (!keep_counts) {
 		log_warn("HTTP meter: the route list changed other than by appending; "
