@@ -1,37 +1,46 @@
 #!/bin/sh
-# HTTP meter overhead: nginx requests/s with and without the meter, measured
-# alternately in one run (ROUNDS x wrk -t2 -c50 -d${SECS}s each way,
-# keep-alive, small responses; odd rounds run "without" first, even rounds
-# "with" first, so a drift of the machine's speed does not favour either).
-# Prints
-#   BENCH nginx_rps_ratio <with/without> ratio   median of per-round pairs
+# HTTP meter overhead: nginx requests/s with and without the meter, in
+# ROUNDS pairs of wrk -t2 -c50 -d${SECS}s runs (keep-alive, small
+# responses).  The meter is loaded once; hook_toggle detaches and
+# re-attaches its programs between runs, so no run follows a reload.  Odd
+# pairs run "without" first, even pairs "with" first, so a drift of the
+# machine's speed favours neither.  Prints
+#   BENCH nginx_rps_ratio <with/without> ratio   median of the pair ratios
+#   BENCH nginx_rps_ratio_total <with/without> ratio   all "with" requests
+#         over all "without" requests
+#   BENCH nginx_cpu_added_per_request <ns> ns   the nginx worker's CPU time
+#         per request, with minus without (median of the pairs): the cost
+#         in the served process, whatever share of the two cores wrk takes
 #   BENCH bpf_ns_per_request <ns> ns      total run_time_ns of the HTTP
 #         programs (kernel.bpf_stats_enabled) / requests nginx served
 #   BENCH agent_cpu_percent <pct> %       the meter process (meter_dump
-#         reading every second) over the "with" rounds
+#         reading every second, as the agent does) over the whole run
 #   BENCH agent_rss_kib <kib> KiB
-# "without" means no HTTP programs attached at all (pins removed); each
-# "with" round loads the meter afresh before wrk starts.  Throughput rounds
-# run with kernel.bpf_stats_enabled=0 (the stats themselves cost two clock
-# reads per program run); one extra "with" round measures the BPF time.
+# "without" means no HTTP program attached at all.  Throughput runs have
+# kernel.bpf_stats_enabled=0 (the stats themselves cost two clock reads per
+# program run); one extra "with" run measures the BPF time.
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
 DUMP=$B/tests/meter_dump
-ROUNDS=${ROUNDS:-6}
-SECS=${SECS:-5}
+ROUNDS=${ROUNDS:-20}
+SECS=${SECS:-3}
 ID=tmhbench$$
 PIN=/sys/fs/bpf/$ID
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 PORT=$((16000 + $$ % 2000))
 NGINX_PID=
 METER_PID=
+TOGGLE_PID=
+TICKER_PID=
 OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 
 cleanup() {
+	[ -n "$TICKER_PID" ] && kill "$TICKER_PID" 2>/dev/null
+	[ -n "$TOGGLE_PID" ] && kill "$TOGGLE_PID" 2>/dev/null
 	[ -n "$METER_PID" ] && kill "$METER_PID" 2>/dev/null
 	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
-	exec 3>&- 2>/dev/null
+	exec 3>&- 4>&- 2>/dev/null
 	wait 2>/dev/null
 	sysctl -q -w kernel.bpf_stats_enabled="$OLD_STATS" 2>/dev/null
 	[ -f "$TMP/meter.conf" ] && "$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
@@ -69,6 +78,8 @@ nginx -p "$TMP" -c "$TMP/nginx.conf" >"$TMP/logs/stdout" 2>&1 &
 NGINX_PID=$!
 sleep 1
 kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx did not start" >&2; exit 1; }
+WORKER=$(pgrep -P "$NGINX_PID" | head -n 1)
+[ -n "$WORKER" ] || { echo "no nginx worker" >&2; exit 1; }
 
 cat > "$TMP/meter.conf" <<EOF
 [meter]
@@ -87,6 +98,7 @@ run_wrk() { # -> requests/s and total requests in $TMP/wrk.out
 	wrk -t2 -c50 -d"${SECS}s" -s "$TMP/hdr.lua" "http://127.0.0.1:$PORT/" >"$TMP/wrk.out" 2>&1
 	RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.out")
 	REQS=$(awk '/requests in/ { print $1 }' "$TMP/wrk.out")
+	[ -n "$RPS" ] && [ -n "$REQS" ] || { echo "wrk failed: $(cat "$TMP/wrk.out")" >&2; exit 1; }
 }
 
 cpu_ticks() { # utime + stime of $1
@@ -111,86 +123,126 @@ prog_breakdown() { # "# name: runs per request, ns per run" for each program
 		printf "# %s: %.2f runs per request, %d ns per run\n", $1, $3 / reqs, $2 / $3 }'
 }
 
-HZ=$(getconf CLK_TCK)
-sum_without=0
-sum_with=0
-ns_total=0
-req_total=0
-ticks_total=0
-wall_total=0
-rss=0
-
-with_round() { # label stats(0/1)
-	sysctl -q -w kernel.bpf_stats_enabled="$2"
-	rm -f "$TMP/in"
-	mkfifo "$TMP/in"
-	"$DUMP" -c "$TMP/meter.conf" <"$TMP/in" >"$TMP/dump.out" 2>"$TMP/dump.err" &
-	METER_PID=$!
-	exec 3>"$TMP/in"
-	echo >&3
+ACKS=1
+toggle() { # on|off: waits for hook_toggle's answer
+	echo "$1" >&4
+	ACKS=$((ACKS + 1))
 	i=0
-	while ! grep -q '^END$' "$TMP/dump.out" 2>/dev/null && [ $i -lt 300 ]; do
+	while [ "$(grep -c '^\(ok\|error\)' "$TMP/toggle.out")" -lt "$ACKS" ] && [ $i -lt 200 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	tail -n 1 "$TMP/toggle.out" | grep -q '^ok$' ||
+		{ echo "hook_toggle $1: $(tail -n 1 "$TMP/toggle.out") $(cat "$TMP/toggle.out.err")" >&2; exit 1; }
+}
+
+wait_for() { # file pattern what: up to 30 s
+	i=0
+	while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 300 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	grep -q '^END$' "$TMP/dump.out" || { echo "meter did not load: $(cat "$TMP/dump.err")" >&2; exit 1; }
-	ns0=$(prog_ns)
-	t0=$(cpu_ticks "$METER_PID")
-	start=$(date +%s.%N)
-	(for s in $(seq "$SECS"); do sleep 1; echo >&3; done) &
-	ticker=$!
-	run_wrk
-	wait "$ticker"
-	end=$(date +%s.%N)
-	t1=$(cpu_ticks "$METER_PID")
-	ns1=$(prog_ns)
-	kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$METER_PID/status")
-	[ "${kb:-0}" -gt "$rss" ] && rss=$kb
-	exec 3>&-
-	wait "$METER_PID"
-	METER_PID=
-	ticks_total=$((ticks_total + t1 - t0))
-	wall_total=$(echo "$wall_total + $end - $start" | bc -l)
-	if [ "$2" = 1 ]; then
-		ns_total=$((ns_total + ns1 - ns0))
-		req_total=$((req_total + REQS))
-		echo "# $1: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
-		prog_breakdown "$REQS"
-	else
-		sum_with=$(echo "$sum_with + $RPS" | bc -l)
-		WITH_RPS=$RPS
-		echo "# $1 with: $RPS req/s"
-	fi
-	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+	grep -q "$2" "$1" || { echo "$3: $(cat "$1" "$1.err" 2>/dev/null)" >&2; exit 1; }
 }
 
+# ---- throughput: the meter loaded once, its programs toggled -----------------
 sysctl -q -w kernel.bpf_stats_enabled=0
-run_wrk     # warm-up
-without_round() {
-	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/load.out" 2>"$TMP/load.out.err"
+wait_for "$TMP/load.out" '^END$' "meter did not load"
+mkfifo "$TMP/toggle"
+"$B/tests/hook_toggle" "$PIN/http" <"$TMP/toggle" >"$TMP/toggle.out" 2>"$TMP/toggle.out.err" &
+TOGGLE_PID=$!
+exec 4>"$TMP/toggle"
+wait_for "$TMP/toggle.out" '^ok$' "hook_toggle"
+
+# The method's own check: the programs run only while toggled on.
+runs() { # total run_cnt of the taken-over programs
+	for id in $(awk '$1 == "prog" { print $2 }' "$TMP/toggle.out"); do
+		bpftool -j prog show id "$id" | sed -n 's/.*"run_cnt":\([0-9]*\).*/\1/p'
+	done | awk '{ n += $1 } END { print n + 0 }'
+}
+sysctl -q -w kernel.bpf_stats_enabled=1
+toggle off
+c0=$(runs)
+HZ=$(getconf CLK_TCK)
+run_wrk     # warm-up, and the check
+c1=$(runs)
+toggle on
+curl -s -o /dev/null -H 'X-Tenant-Id: bench' "http://127.0.0.1:$PORT/v1/items/1"
+c2=$(runs)
+sysctl -q -w kernel.bpf_stats_enabled=0
+[ "$c1" = "$c0" ] && [ "$c2" -gt "$c1" ] ||
+	{ echo "hook_toggle did not toggle: runs $c0 -> $c1 (off) -> $c2 (on)" >&2; exit 1; }
+sum_with=0
+sum_without=0
+one_run() { # with|without
+	if [ "$1" = with ]; then toggle on; else toggle off; fi
+	w0=$(cpu_ticks "$WORKER")
 	run_wrk
-	echo "# round $1 without: $RPS req/s"
-	WITHOUT_RPS=$RPS
-	sum_without=$(echo "$sum_without + $RPS" | bc -l)
+	w1=$(cpu_ticks "$WORKER")
+	ns=$(echo "($w1 - $w0) * 1000000000 / $HZ / $REQS" | bc)
+	echo "# round $r $1: $RPS req/s, nginx worker CPU $ns ns per request"
+	if [ "$1" = with ]; then
+		WITH_RPS=$RPS
+		WITH_NS=$ns
+		sum_with=$((sum_with + REQS))
+	else
+		WITHOUT_RPS=$RPS
+		WITHOUT_NS=$ns
+		sum_without=$((sum_without + REQS))
+	fi
 }
 for r in $(seq "$ROUNDS"); do
 	if [ $((r % 2)) = 1 ]; then
-		without_round "$r"
-		with_round "round $r" 0
+		one_run without
+		one_run with
 	else
-		with_round "round $r" 0
-		without_round "$r"
+		one_run with
+		one_run without
 	fi
 	echo "$WITH_RPS $WITHOUT_RPS" | awk '{ printf "%.6f\n", $1 / $2 }' >> "$TMP/ratios"
+	echo "$((WITH_NS - WITHOUT_NS))" >> "$TMP/added"
 done
-with_round "BPF time round" 1
-"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+exec 4>&-
+wait "$TOGGLE_PID"
+TOGGLE_PID=
 
-# The VM's own noise moves whole rounds by +-15%: each "with" round is
-# paired with the "without" round just before it and the median pair wins.
-echo "# per-round ratios: $(sort -n "$TMP/ratios" | tr '\n' ' ')(sums: $(echo "$sum_with / $sum_without" | bc -l | cut -c1-6))"
-printf 'BENCH nginx_rps_ratio %.4f ratio\n' \
-	"$(sort -n "$TMP/ratios" | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
-printf 'BENCH bpf_ns_per_request %.0f ns\n' "$(echo "$ns_total / $req_total" | bc -l)"
-printf 'BENCH agent_cpu_percent %.2f %%\n' "$(echo "100 * $ticks_total / $HZ / $wall_total" | bc -l)"
+# ---- BPF time, agent CPU and RSS: a fresh meter reading every second ---------
+mkfifo "$TMP/in"
+"$DUMP" -c "$TMP/meter.conf" <"$TMP/in" >"$TMP/dump.out" 2>"$TMP/dump.out.err" &
+METER_PID=$!
+exec 3>"$TMP/in"
+echo >&3
+wait_for "$TMP/dump.out" '^END$' "meter did not load"
+(while sleep 1; do echo; done) >&3 &
+TICKER_PID=$!
+sysctl -q -w kernel.bpf_stats_enabled=1
+t0=$(cpu_ticks "$METER_PID")
+ns0=$(prog_ns)
+start=$(date +%s.%N)
+run_wrk
+end=$(date +%s.%N)
+ns1=$(prog_ns)
+t1=$(cpu_ticks "$METER_PID")
+sysctl -q -w kernel.bpf_stats_enabled=0
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$METER_PID/status")
+echo "# BPF time run: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
+prog_breakdown "$REQS"
+median() { # of the numbers on stdin
+	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# The VM's own noise moves single runs by +-10%: each "with" run is paired
+# with the "without" run next to it and the median pair wins.  The mean's
+# 95% interval shows how far the figure can be trusted.
+echo "# pair ratios: $(sort -n "$TMP/ratios" | tr '\n' ' ')"
+awk '{ s += $1; q += $1 * $1 } END {
+	m = s / NR; sd = sqrt((q - NR * m * m) / (NR - 1)); h = 1.96 * sd / sqrt(NR)
+	printf "# pair ratio mean %.4f, 95%% interval %.4f to %.4f (%d pairs)\n", m, m - h, m + h, NR }' "$TMP/ratios"
+printf 'BENCH nginx_rps_ratio %.4f ratio\n' "$(median < "$TMP/ratios")"
+printf 'BENCH nginx_rps_ratio_total %.4f ratio\n' "$(echo "$sum_with / $sum_without" | bc -l)"
+printf 'BENCH nginx_cpu_added_per_request %.0f ns\n' "$(median < "$TMP/added")"
+printf 'BENCH bpf_ns_per_request %.0f ns\n' "$(echo "($ns1 - $ns0) / $REQS" | bc -l)"
+printf 'BENCH agent_cpu_percent %.2f %%\n' "$(echo "100 * ($t1 - $t0) / $HZ / ($end - $start)" | bc -l)"
 printf 'BENCH agent_rss_kib %d KiB\n' "$rss"
