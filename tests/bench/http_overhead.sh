@@ -101,8 +101,8 @@ run_wrk() { # -> requests/s and total requests in $TMP/wrk.out
 	[ -n "$RPS" ] && [ -n "$REQS" ] || { echo "wrk failed: $(cat "$TMP/wrk.out")" >&2; exit 1; }
 }
 
-cpu_ticks() { # utime + stime of $1
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
+cpu_ns() { # CPU time of $1 in ns (schedstat: finer than the tick counts)
+	awk '{ print $1 }' "/proc/$1/schedstat"
 }
 
 prog_ns() { # total run_time_ns of the programs behind our pinned links
@@ -165,7 +165,6 @@ runs() { # total run_cnt of the taken-over programs
 sysctl -q -w kernel.bpf_stats_enabled=1
 toggle off
 c0=$(runs)
-HZ=$(getconf CLK_TCK)
 run_wrk     # warm-up, and the check
 c1=$(runs)
 toggle on
@@ -178,10 +177,10 @@ sum_with=0
 sum_without=0
 one_run() { # with|without
 	if [ "$1" = with ]; then toggle on; else toggle off; fi
-	w0=$(cpu_ticks "$WORKER")
+	w0=$(cpu_ns "$WORKER")
 	run_wrk
-	w1=$(cpu_ticks "$WORKER")
-	ns=$(echo "($w1 - $w0) * 1000000000 / $HZ / $REQS" | bc)
+	w1=$(cpu_ns "$WORKER")
+	ns=$(((w1 - w0) / REQS))
 	echo "# round $r $1: $RPS req/s, nginx worker CPU $ns ns per request"
 	if [ "$1" = with ]; then
 		WITH_RPS=$RPS
@@ -218,13 +217,13 @@ wait_for "$TMP/dump.out" '^END$' "meter did not load"
 (while sleep 1; do echo; done) >&3 &
 TICKER_PID=$!
 sysctl -q -w kernel.bpf_stats_enabled=1
-t0=$(cpu_ticks "$METER_PID")
+t0=$(cpu_ns "$METER_PID")
 ns0=$(prog_ns)
 start=$(date +%s.%N)
 run_wrk
 end=$(date +%s.%N)
 ns1=$(prog_ns)
-t1=$(cpu_ticks "$METER_PID")
+t1=$(cpu_ns "$METER_PID")
 sysctl -q -w kernel.bpf_stats_enabled=0
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$METER_PID/status")
 echo "# BPF time run: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
@@ -244,5 +243,5 @@ printf 'BENCH nginx_rps_ratio %.4f ratio\n' "$(median < "$TMP/ratios")"
 printf 'BENCH nginx_rps_ratio_total %.4f ratio\n' "$(echo "$sum_with / $sum_without" | bc -l)"
 printf 'BENCH nginx_cpu_added_per_request %.0f ns\n' "$(median < "$TMP/added")"
 printf 'BENCH bpf_ns_per_request %.0f ns\n' "$(echo "($ns1 - $ns0) / $REQS" | bc -l)"
-printf 'BENCH agent_cpu_percent %.2f %%\n' "$(echo "100 * ($t1 - $t0) / $HZ / ($end - $start)" | bc -l)"
+printf 'BENCH agent_cpu_percent %.2f %%\n' "$(echo "100 * ($t1 - $t0) / 1000000000 / ($end - $start)" | bc -l)"
 printf 'BENCH agent_rss_kib %d KiB\n' "$rss"
