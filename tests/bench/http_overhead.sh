@@ -14,7 +14,7 @@
 #   BENCH bpf_ns_per_request <ns> ns      total run_time_ns of the HTTP
 #         programs (kernel.bpf_stats_enabled) / requests nginx served
 #   BENCH agent_cpu_percent <pct> %       the meter process (meter_dump
-#         reading every second, as the agent does) over the whole run
+#         reading every second, as the agent does) over the BPF time run
 #   BENCH agent_rss_kib <kib> KiB
 # "without" means no HTTP program attached at all.  Throughput runs have
 # kernel.bpf_stats_enabled=0 (the stats themselves cost two clock reads per
@@ -136,6 +136,10 @@ toggle() { # on|off: waits for hook_toggle's answer
 		{ echo "hook_toggle $1: $(tail -n 1 "$TMP/toggle.out") $(cat "$TMP/toggle.out.err")" >&2; exit 1; }
 }
 
+median() { # of the numbers on stdin
+	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 wait_for() { # file pattern what: up to 30 s
 	i=0
 	while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 300 ]; do
@@ -228,16 +232,14 @@ sysctl -q -w kernel.bpf_stats_enabled=0
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$METER_PID/status")
 echo "# BPF time run: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
 prog_breakdown "$REQS"
-median() { # of the numbers on stdin
-	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # The VM's own noise moves single runs by +-10%: each "with" run is paired
 # with the "without" run next to it and the median pair wins.  The mean's
 # 95% interval shows how far the figure can be trusted.
 echo "# pair ratios: $(sort -n "$TMP/ratios" | tr '\n' ' ')"
 awk '{ s += $1; q += $1 * $1 } END {
-	m = s / NR; sd = sqrt((q - NR * m * m) / (NR - 1)); h = 1.96 * sd / sqrt(NR)
+	m = s / NR; v = NR > 1 ? (q - NR * m * m) / (NR - 1) : 0
+	h = v > 0 ? 1.96 * sqrt(v) / sqrt(NR) : 0
 	printf "# pair ratio mean %.4f, 95%% interval %.4f to %.4f (%d pairs)\n", m, m - h, m + h, NR }' "$TMP/ratios"
 printf 'BENCH nginx_rps_ratio %.4f ratio\n' "$(median < "$TMP/ratios")"
 printf 'BENCH nginx_rps_ratio_total %.4f ratio\n' "$(echo "$sum_with / $sum_without" | bc -l)"
