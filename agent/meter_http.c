@@ -365,14 +365,14 @@ static int attach_all(struct meter_http *m, const char *dir, struct meter_health
 	char path[512], name[METER_HOOK_NAME_LEN];
 
 	bpf_object__for_each_program(prog, m->skel->obj) {
+		/* all but the process-exit hook see connections or bytes */
+		bool io = prog != m->skel->progs.tp_process_exit;
 		struct bpf_link *link;
 		int err;
 
 		if (!bpf_program__autoload(prog))
 			continue;
-		/* all but the process-exit hook see connections or bytes */
-		if (prog != m->skel->progs.tp_process_exit)
-			need_io++;
+		need_io += io;
 		hook_name(prog, name, sizeof(name));
 		link = bpf_program__attach(prog);
 		if (!link) {
@@ -392,8 +392,7 @@ static int attach_all(struct meter_http *m, const char *dir, struct meter_health
 		else
 			bpf_link__destroy(link);
 		meter_health_hook(h, name, true);
-		if (prog != m->skel->progs.tp_process_exit)
-			have_io++;
+		have_io += io;
 	}
 	if (have_io < need_io) {
 		log_warn("HTTP meter: the hooks that see connections and their "

@@ -884,6 +884,19 @@ static __always_inline int name_candidate(__u8 c0, int dir)
 #define SWAR_HIGHS 0x8080808080808080ULL
 #define SWAR_NLS 0x0a0a0a0a0a0a0a0aULL
 
+/* The bytes of w that are '\n', each marked by its high bit. */
+static __always_inline __u64 nl_bytes(__u64 w)
+{
+	w ^= SWAR_NLS;
+	return (w - SWAR_ONES) & ~w & SWAR_HIGHS;
+}
+
+/* 8 bytes at pos; pos + 8 <= end <= WIN (the mask only tells the verifier) */
+static __always_inline __u64 word_at(struct scratch *sc, __u32 pos)
+{
+	return *(__u64 *)&sc->buf[pos & (WIN - 1)];
+}
+
 /* Bytes from pos (before end) in whole 8-byte words holding no '\n': the
  * part of a line nobody reads that can be skipped a word at a time. */
 __noinline int swar_skip(struct scratch *sc, __u64 pos, __u64 end)
@@ -893,14 +906,9 @@ __noinline int swar_skip(struct scratch *sc, __u64 pos, __u64 end)
 	if (!sc)
 		return 0;
 	for (i = 0; i < WIN / 8; i++) {
-		__u64 at = pos + i * 8, v;
+		__u64 at = pos + i * 8;
 
-		if (at + 8 > end || end > WIN)
-			break;
-		/* at + 8 <= WIN here: the mask only tells the verifier */
-		v = *(__u64 *)&sc->buf[at & (WIN - 1)];
-		v ^= SWAR_NLS;
-		if ((v - SWAR_ONES) & ~v & SWAR_HIGHS)
+		if (at + 8 > end || end > WIN || nl_bytes(word_at(sc, at)))
 			break;
 	}
 	return i * 8;
@@ -1197,12 +1205,7 @@ __noinline int line_end(struct scratch *sc, __u32 pos, __u32 end)
 	if (!sc || end > WIN)
 		return 0;
 	for (i = 0; i < WIN / 8; i++) {
-		__u64 v;
-
-		if (pos + 8 > end)
-			break;
-		v = *(__u64 *)&sc->buf[pos & (WIN - 1)] ^ SWAR_NLS;
-		if ((v - SWAR_ONES) & ~v & SWAR_HIGHS)
+		if (pos + 8 > end || nl_bytes(word_at(sc, pos)))
 			break;
 		pos += 8;
 	}
@@ -1252,12 +1255,6 @@ static __always_inline __u32 skip_blanks(struct scratch *sc, __u32 pos, __u32 en
 #define W_ENCODIN_OR 0x2020202020202000ULL
 #define W_G 0x3a67ULL                           /* "g:" */
 #define W_G_OR 0x20ULL
-
-/* 8 bytes at pos; pos + 8 <= end <= WIN (the mask only tells the verifier) */
-static __always_inline __u64 word_at(struct scratch *sc, __u32 pos)
-{
-	return *(__u64 *)&sc->buf[pos & (WIN - 1)];
-}
 
 /* Header name at pos: (length << 8) | kind when a ':' ends it, H_OTHER
  * when the name cannot matter (its line is skipped), -1 to give up.
@@ -1409,7 +1406,7 @@ __noinline int head_scan(struct scratch *sc, struct req_ent *e, struct head_out 
 			 __u32 pos)
 {
 	__u32 end, k, at_start = 1;
-	__u64 w, m;
+	__u64 m;
 	int name, next;
 	__u8 b;
 
@@ -1449,9 +1446,7 @@ __noinline int head_scan(struct scratch *sc, struct req_ent *e, struct head_out 
 			at_start = 1;
 			continue;
 		}
-		/* pos + 8 <= end <= WIN: the mask only tells the verifier */
-		w = *(__u64 *)&sc->buf[pos & (WIN - 1)] ^ SWAR_NLS;
-		m = (w - SWAR_ONES) & ~w & SWAR_HIGHS;
+		m = nl_bytes(word_at(sc, pos));
 		if (!m) {
 			pos += 8;
 			continue;
@@ -1815,7 +1810,6 @@ static __always_inline int data_syscall(struct pt_regs *regs, struct inflight *i
 	return 0;
 }
 
-
 static __always_inline __u64 conn_key(__u32 fd)
 {
 	return (bpf_get_current_pid_tgid() & 0xffffffff00000000ULL) | fd;
@@ -1916,9 +1910,8 @@ static __always_inline int on_accept(long ret)
 	__u32 zero = 0;
 	__u64 *n;
 	struct conn *tmpl, *old, *c;
-	__u64 key;
-
 	struct file *f;
+	__u64 key;
 
 	if (ret < 0)
 		return 0;
@@ -2038,10 +2031,16 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 
 /* ---- socket hooks ------------------------------------------------------------ */
 
-static __always_inline void nsocks_add(__s64 d)
+static __always_inline __s64 *nsocks(void)
 {
 	__u32 zero = 0;
-	__s64 *n = bpf_map_lookup_elem(&http_nsocks, &zero);
+
+	return bpf_map_lookup_elem(&http_nsocks, &zero);
+}
+
+static __always_inline void nsocks_add(__s64 d)
+{
+	__s64 *n = nsocks();
 
 	if (n)
 		__sync_fetch_and_add(n, d);
@@ -2050,8 +2049,7 @@ static __always_inline void nsocks_add(__s64 d)
 /* A child socket of a configured port: state from its first byte on. */
 static __always_inline void sock_start(struct sock *sk)
 {
-	__u32 zero = 0;
-	__s64 *n = bpf_map_lookup_elem(&http_nsocks, &zero);
+	__s64 *n = nsocks();
 
 	if (!n)
 		return;
