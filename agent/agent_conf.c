@@ -20,6 +20,7 @@ static const struct conf_key agent_keys[] = {
 	{ "collector", "tls_server_name", CONF_STRING, A(tls_server_name), 128 },
 	{ "collector", "timeout", CONF_DURATION, A(timeout_ms), 0, 10, 3600000 },
 	{ "collector", "max_message", CONF_SIZE, A(max_message), 0, 1024, 1 << 30 },
+	{ "collector", "max_report", CONF_SIZE, A(max_report), 0, 1024, 1 << 30 },
 	{ "collector", "retry_min", CONF_DURATION, A(retry_min_ms), 0, 1, 3600000 },
 	{ "collector", "retry_max", CONF_DURATION, A(retry_max_ms), 0, 1, 3600000 },
 	{ "spool", "max_bytes", CONF_SIZE, A(spool_max_bytes), 0, 4096, INT64_MAX },
@@ -34,6 +35,7 @@ void agent_conf_defaults(struct agent_conf *c)
 	c->interval_ms = 10000;
 	c->timeout_ms = 5000;
 	c->max_message = 65536;
+	c->max_report = 1 << 20;
 	c->retry_min_ms = 100;
 	c->retry_max_ms = 30000;
 	c->spool_max_bytes = 256LL << 20;
@@ -70,6 +72,11 @@ static int check(const struct agent_conf *c, const char *path, char *err, size_t
 	}
 	if (c->retry_min_ms > c->retry_max_ms) {
 		snprintf(err, errlen, "%s: [collector] retry_min is above retry_max", path);
+		return -EINVAL;
+	}
+	if (c->spool_max_bytes < c->max_report) {
+		snprintf(err, errlen, "%s: [collector] max_report is above [spool] "
+			 "max_bytes: such a report could never be spooled", path);
 		return -EINVAL;
 	}
 	if (meter_conf_check(&c->meter, msg, sizeof(msg))) {

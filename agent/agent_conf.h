@@ -25,6 +25,7 @@ struct agent_conf {
 	char tls_server_name[128];
 	int64_t timeout_ms;                     /* wait for an ack this long */
 	int64_t max_message;                    /* NNG_OPT_RECVMAXSZ for acks */
+	int64_t max_report;                     /* largest sealed report sent */
 	int64_t retry_min_ms;                   /* first backoff step */
 	int64_t retry_max_ms;                   /* backoff cap */
 	/* [spool] */

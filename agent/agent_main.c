@@ -243,41 +243,42 @@ static void drop_privileges(struct agent *a)
 
 /* ---- one window ------------------------------------------------------------- */
 
-/* Builds, seals, spools and records the report for [start, end). */
-static int do_window(struct agent *a, int64_t start, int64_t end)
+/* Builds, seals, spools and records one report for [start, end) with the
+ * longest prefix of deltas that fits max_report; *taken says how many. */
+static int spool_part(struct agent *a, int64_t start, int64_t end,
+		      const struct meter_health *h, const struct meter_row *deltas,
+		      size_t nd, size_t *taken)
 {
-	struct meter_health h;
-	struct meter_row *rows = NULL, *deltas = NULL;
 	Truemeter__Report *r = NULL;
 	struct spool_stats ss;
 	uint8_t *env = NULL, digest[REPORT_DIGEST_LEN];
-	size_t n = 0, nd = 0, envlen = 0;
+	size_t envlen = 0, fit = 0;
 	uint64_t dropped = 0;
 	struct reportbuild_in in = {
 		.agent_id = a->key.pk, .epoch = a->st.epoch, .seq = a->st.seq + 1,
 		.window_start_ms = start, .window_end_ms = end,
 		.prev_digest = a->st.seq ? a->st.last_digest : NULL,
-		.hostname = a->hostname, .health = &h,
+		.hostname = a->hostname, .health = h,
+		.deltas = deltas, .n_deltas = nd,
+		.spool_drops = a->st.spool_drops,
 	};
 	int err;
 
-	err = meter_read(a->meter, &rows, &n, &h);
+	*taken = 0;
+	err = reportbuild_fit(&in, (size_t)a->conf.max_report, &fit);
 	if (err) {
-		log_warn("meter read failed: %s (usage stays in the counters)",
-			 strerror(-err));
+		log_warn("cannot fit a report into [collector] max_report %" PRId64
+			 " bytes: %s (usage stays in the counters)",
+			 a->conf.max_report, strerror(-err));
 		goto cleanup;
 	}
-	err = delta_compute(a->st.baseline, rows, n, &deltas, &nd);
-	if (err)
-		goto cleanup;
-	in.deltas = deltas;
-	in.n_deltas = nd;
+	in.n_deltas = fit;
 	/* make room first, so this report already declares the drops */
 	err = reportbuild_make(&in, &r);
 	if (err)
 		goto cleanup;
-	/* 256: signature, envelope framing, and growth of the health varints */
-	spool_make_room(a->spool, truemeter__report__get_packed_size(r) + 256, &dropped);
+	spool_make_room(a->spool, truemeter__report__get_packed_size(r) +
+			REPORTBUILD_SLACK, &dropped);
 	reportbuild_free(r);
 	r = NULL;
 	a->st.spool_drops += dropped;
@@ -290,6 +291,13 @@ static int do_window(struct agent *a, int64_t start, int64_t end)
 	err = report_seal(&a->key, r, &env, &envlen, digest);
 	if (err)
 		goto cleanup;
+	if (envlen > (size_t)a->conf.max_report) {
+		log_warn("sealed report seq %" PRIu64 " is %zu bytes, above max_report "
+			 "%" PRId64 " (usage stays in the counters)", in.seq, envlen,
+			 a->conf.max_report);
+		err = -EMSGSIZE;
+		goto cleanup;
+	}
 	crash_point("sealed");
 	err = spool_add(a->spool, a->st.epoch, in.seq, env, envlen);
 	if (err) {
@@ -300,9 +308,10 @@ static int do_window(struct agent *a, int64_t start, int64_t end)
 	crash_point("spooled");
 	/* the report is durable: move the state forward exactly as a
 	 * roll-forward would */
-	err = delta_apply(a->st.baseline, deltas, nd);
+	err = delta_apply(a->st.baseline, deltas, fit);
 	if (err)
 		goto cleanup;
+	*taken = fit;
 	a->st.seq = in.seq;
 	memcpy(a->st.last_digest, digest, REPORT_DIGEST_LEN);
 	a->st.window_end_ms = end;
@@ -314,10 +323,42 @@ static int do_window(struct agent *a, int64_t start, int64_t end)
 	else
 		spool_publish(a->spool);
 	crash_point("saved");
-	log_debug("report seq %" PRIu64 ": %zu rows, %zu bytes", in.seq, nd, envlen);
+	log_debug("report seq %" PRIu64 ": %zu rows, %zu bytes", in.seq, fit, envlen);
 cleanup:
 	reportbuild_free(r);
 	free(env);
+	return err;
+}
+
+/* Reads the meter and reports the window's deltas: one report, or several
+ * in a row (consecutive seqs, same window) when they exceed max_report. */
+static int do_window(struct agent *a, int64_t start, int64_t end)
+{
+	struct meter_health h;
+	struct meter_row *rows = NULL, *deltas = NULL;
+	size_t n = 0, nd = 0, off = 0, taken, parts = 0;
+	int err;
+
+	err = meter_read(a->meter, &rows, &n, &h);
+	if (err) {
+		log_warn("meter read failed: %s (usage stays in the counters)",
+			 strerror(-err));
+		goto cleanup;
+	}
+	err = delta_compute(a->st.baseline, rows, n, &deltas, &nd);
+	if (err)
+		goto cleanup;
+	do {
+		err = spool_part(a, start, end, &h, deltas + off, nd - off, &taken);
+		if (err)
+			goto cleanup;
+		off += taken;
+		parts++;
+	} while (off < nd);
+	if (parts > 1)
+		log_info("window of %zu usage rows went out as %zu reports "
+			 "(max_report %" PRId64 ")", nd, parts, a->conf.max_report);
+cleanup:
 	free(rows);
 	free(deltas);
 	return err;

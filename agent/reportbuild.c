@@ -227,6 +227,54 @@ cleanup:
 	return err;
 }
 
+static int fits(const struct reportbuild_in *in, size_t n, size_t max_bytes,
+		bool *yes)
+{
+	struct reportbuild_in part = *in;
+	Truemeter__Report *r;
+	int err;
+
+	part.n_deltas = n;
+	err = reportbuild_make(&part, &r);
+	if (err)
+		return err;
+	*yes = truemeter__report__get_packed_size(r) + REPORTBUILD_SLACK <= max_bytes;
+	reportbuild_free(r);
+	return 0;
+}
+
+/* Bisection over prefixes, sized by protobuf-c itself: a report only grows
+ * with more rows (a new row adds bytes, and perhaps a new string). */
+int reportbuild_fit(const struct reportbuild_in *in, size_t max_bytes, size_t *n_fit)
+{
+	size_t lo = 0, hi = in->n_deltas;
+	bool yes;
+	int err;
+
+	*n_fit = 0;
+	err = fits(in, hi, max_bytes, &yes);
+	if (err || yes) {
+		*n_fit = err ? 0 : hi;
+		return err;
+	}
+	/* invariant: the prefix of lo rows fits (0 is checked last), hi does not */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		err = fits(in, mid, max_bytes, &yes);
+		if (err)
+			return err;
+		if (yes)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -EMSGSIZE;
+	*n_fit = lo;
+	return 0;
+}
+
 static void free_strv(char **v, size_t n)
 {
 	if (!v)

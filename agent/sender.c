@@ -276,8 +276,11 @@ static void *sender_main(void *arg)
 			spool_release(s->spool);
 			s->stats.failed++;
 			if (attempt == 3)
-				log_warn("collector %s not answering; reports stay "
-					 "spooled and are retried", s->conf->url);
+				log_warn("collector %s not answering report seq %"
+					 PRIu64 " (%zu bytes); reports stay spooled "
+					 "and are retried (a collector drops a report "
+					 "far above its max_message unanswered)",
+					 s->conf->url, e.seq, len);
 			nap(s, backoff_ms(s->conf, attempt++));
 		}
 	}

@@ -73,7 +73,14 @@ static void test_agent(void **state)
 	assert_int_equal(c.spool_max_bytes, 1 << 20);
 	assert_int_equal(c.meter.n_cgroups, 1);
 	assert_int_equal(c.timeout_ms, 5000);
+	assert_int_equal(c.max_report, 1 << 20);
 
+	snprintf(text, sizeof(text), "%s[collector]\nmax_report = 2M\n", agent_ok);
+	assert_true(agent_load(text, &c, err) < 0);
+	assert_non_null(strstr(err, "max_report is above [spool] max_bytes"));
+	snprintf(text, sizeof(text), "%s[collector]\nmax_report = 512\n", agent_ok);
+	assert_true(agent_load(text, &c, err) < 0);
+	assert_non_null(strstr(err, ":14: 'max_report' = 512 is out of range"));
 	snprintf(text, sizeof(text), "%s[agent]\nbogus = 1\n", agent_ok);
 	assert_true(agent_load(text, &c, err) < 0);
 	assert_non_null(strstr(err, ":14: unknown key 'bogus' in [agent]"));

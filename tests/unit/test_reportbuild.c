@@ -129,6 +129,91 @@ static void test_seal_roundtrip(void **state)
 	reportbuild_free(r);
 }
 
+/* Splitting a window: every part, sealed with the health fields at their
+ * largest, stays within max_bytes; each part is the longest prefix that
+ * fits; the parts hold every row once. */
+static void test_fit(void **state)
+{
+	enum { N = 500 };
+	static const size_t limits[] = { 700, 1000, 2048, 5000, 1 << 20 };
+	struct meter_row *d = calloc(N, sizeof(*d));
+	struct meter_health h = { .map_overflow = 1 };
+	struct report_key key;
+	char kpath[64], ppath[64];
+	uint64_t sum = 0;
+
+	assert_non_null(d);
+	snprintf(kpath, sizeof(kpath), "/tmp/tm-test-fit.%d.key", (int)getpid());
+	snprintf(ppath, sizeof(ppath), "/tmp/tm-test-fit.%d.pub", (int)getpid());
+	assert_int_equal(report_keygen(kpath, ppath), 0);
+	assert_int_equal(report_key_load(kpath, &key), 0);
+	unlink(kpath);
+	unlink(ppath);
+	for (int i = 0; i < N; i++) {
+		char t[32];
+
+		snprintf(t, sizeof(t), "tenant-%03d", i / 2);
+		d[i] = row(t, i % 2 ? METRIC_NET_TX_BYTES : METRIC_CPU_NS, "", "", 0,
+			   UINT64_MAX - (uint64_t)i);
+		sum += (uint64_t)i;
+	}
+	for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+		size_t off = 0, parts = 0, rows = 0;
+		uint64_t got = 0;
+
+		while (off < N) {
+			struct reportbuild_in in = {
+				.agent_id = key.pk, .epoch = 1, .seq = 7, .health = &h,
+				.hostname = "web-1", .deltas = d + off, .n_deltas = N - off,
+			};
+			Truemeter__Report *r;
+			uint8_t *env, digest[REPORT_DIGEST_LEN];
+			size_t n, len;
+
+			assert_int_equal(reportbuild_fit(&in, limits[l], &n), 0);
+			assert_true(n >= 1 && n <= N - off);
+			if (off + n < N) {      /* one row more would not fit */
+				in.n_deltas = n + 1;
+				assert_int_equal(reportbuild_make(&in, &r), 0);
+				assert_true(truemeter__report__get_packed_size(r) +
+					    REPORTBUILD_SLACK > limits[l]);
+				reportbuild_free(r);
+			}
+			in.n_deltas = n;
+			in.spool_drops = in.spool_bytes = UINT64_MAX;
+			assert_int_equal(reportbuild_make(&in, &r), 0);
+			assert_int_equal(report_seal(&key, r, &env, &len, digest), 0);
+			assert_true(len <= limits[l]);
+			for (size_t i = 0; i < r->n_rows; i++)
+				got += UINT64_MAX - r->rows[i]->value;
+			rows += r->n_rows;
+			free(env);
+			reportbuild_free(r);
+			off += n;
+			parts++;
+		}
+		assert_int_equal(rows, N);
+		assert_int_equal(got, sum);
+		if (limits[l] >= 1 << 20)
+			assert_int_equal(parts, 1);
+		else
+			assert_true(parts > 1);
+	}
+
+	/* not even one row, or an empty report, fits */
+	struct reportbuild_in in = { .agent_id = key.pk, .epoch = 1, .seq = 1,
+				     .deltas = d, .n_deltas = N };
+	size_t n = 99;
+
+	assert_int_equal(reportbuild_fit(&in, 100, &n), -EMSGSIZE);
+	assert_int_equal(n, 0);
+	in.n_deltas = 0;
+	assert_int_equal(reportbuild_fit(&in, 100, &n), -EMSGSIZE);
+	assert_int_equal(reportbuild_fit(&in, 1024, &n), 0);
+	assert_int_equal(n, 0);
+	free(d);
+}
+
 static void test_empty_and_bad_index(void **state)
 {
 	Truemeter__Report *r;
@@ -161,6 +246,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_interning),
 		cmocka_unit_test(test_seal_roundtrip),
+		cmocka_unit_test(test_fit),
 		cmocka_unit_test(test_empty_and_bad_index),
 	};
 
