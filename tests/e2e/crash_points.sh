@@ -50,13 +50,7 @@ check_drained "spool drained"
 kill_agent TERM
 kill_collector TERM
 
-set -- $(chain_summary | tr '|' ' ')
-echo "# stored reports: count $1 min $2 max $3 distinct $4 epochs $5"
-check "seqs are exactly 1..N once each, one epoch" "$1 1 $1 $1 1" "$1 $2 $3 $4 $5"
-check "no metering gaps" 0 "$(q 'SELECT COUNT(*) FROM gaps;')"
-check "every report chains to the one before" 0 "$(q 'SELECT COUNT(*) FROM reports r
-	JOIN reports p ON p.agent = r.agent AND p.epoch = r.epoch AND p.seq = r.seq - 1
-	WHERE r.prev_digest != p.digest;')"
+check_chain
 check "no report rejected" 0 "$(grep -c 'rejected report' "$TMP/collector.log")"
 check "stored tcp_connections equal the real connections" "$K" \
 	"$(stored_metric tcp_connections)"

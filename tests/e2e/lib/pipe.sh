@@ -173,3 +173,16 @@ stored_metric() {
 chain_summary() {
 	q "SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq), COUNT(DISTINCT epoch) FROM reports;"
 }
+# check_chain: the stored reports are seq 1..N once each in one epoch, with
+# no gap recorded and every report carrying its predecessor's digest; sets
+# N to the number of reports
+check_chain() {
+	set -- $(chain_summary | tr '|' ' ')
+	N=$1
+	echo "# stored reports: count $1 min $2 max $3 distinct $4 epochs $5"
+	check "seqs are exactly 1..N once each, one epoch" "$1 1 $1 $1 1" "$1 $2 $3 $4 $5"
+	check "no metering gaps recorded" 0 "$(q 'SELECT COUNT(*) FROM gaps;')"
+	check "every report chains to the one before" 0 "$(q 'SELECT COUNT(*) FROM reports r
+		JOIN reports p ON p.agent = r.agent AND p.epoch = r.epoch AND p.seq = r.seq - 1
+		WHERE r.prev_digest != p.digest;')"
+}
