@@ -11,70 +11,77 @@
 #include "log.h"
 #include "metric.h"
 
-#define AUDIT_MAX_FILE (1024UL * 1024 * 1024)
-
+/* The bundle is written as it is read from the store, one envelope at a
+ * time: a serialized message followed by another is their merge, so the
+ * header fields and then a one-envelope bundle per report decode as one
+ * bundle, with nothing held in memory but the current envelope. */
 struct export_ctx {
-	ProtobufCBinaryData *envs;
-	size_t n, cap;
-	int err;
+	struct fileio_atomic *out;
+	uint8_t *buf;
+	size_t cap;
+	size_t n;
+	uint64_t bytes;
 };
 
-static int collect_envelope(const uint8_t *env, size_t len, void *arg)
+static int write_bundle(struct export_ctx *c, const Truemeter__AuditBundle *b)
 {
-	struct export_ctx *c = arg;
-	uint8_t *copy;
+	size_t len = truemeter__audit_bundle__get_packed_size(b);
 
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 1024;
-		ProtobufCBinaryData *v = realloc(c->envs, cap * sizeof(*v));
+	c->bytes += len;
+	if (c->bytes > AUDIT_MAX_FILE)
+		return -EFBIG;
+	if (len > c->cap) {
+		uint8_t *v = realloc(c->buf, len);
 
 		if (!v)
 			return -ENOMEM;
-		c->envs = v;
-		c->cap = cap;
+		c->buf = v;
+		c->cap = len;
 	}
-	copy = malloc(len ? len : 1);
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, env, len);
-	c->envs[c->n].data = copy;
-	c->envs[c->n].len = len;
-	c->n++;
-	return 0;
+	truemeter__audit_bundle__pack(b, c->buf);
+	return fileio_atomic_write(c->out, c->buf, len);
+}
+
+static int write_envelope(const uint8_t *env, size_t len, void *arg)
+{
+	struct export_ctx *c = arg;
+	Truemeter__AuditBundle b = TRUEMETER__AUDIT_BUNDLE__INIT;
+	ProtobufCBinaryData one = { .len = len, .data = (uint8_t *)env };
+	int err;
+
+	b.envelopes = &one;          /* only read by the packer */
+	b.n_envelopes = 1;
+	err = write_bundle(c, &b);
+	if (!err)
+		c->n++;
+	return err;
 }
 
 int audit_export(struct store *s, int64_t from_ms, int64_t to_ms,
 		 const char *path, size_t *n_reports)
 {
-	Truemeter__AuditBundle b = TRUEMETER__AUDIT_BUNDLE__INIT;
+	Truemeter__AuditBundle head = TRUEMETER__AUDIT_BUNDLE__INIT;
 	struct export_ctx c = { 0 };
-	uint8_t *buf = NULL;
-	size_t len;
 	int err;
 
-	err = store_envelopes(s, from_ms, to_ms, collect_envelope, &c);
+	err = fileio_atomic_open(path, 0644, &c.out);
 	if (err)
 		goto cleanup;
-	b.from_ms = from_ms;
-	b.to_ms = to_ms;
-	b.created_ms = (int64_t)time(NULL) * 1000;
-	b.envelopes = c.envs;
-	b.n_envelopes = c.n;
-	len = truemeter__audit_bundle__get_packed_size(&b);
-	buf = malloc(len ? len : 1);
-	if (!buf) {
-		err = -ENOMEM;
+	head.from_ms = from_ms;
+	head.to_ms = to_ms;
+	head.created_ms = (int64_t)time(NULL) * 1000;
+	err = write_bundle(&c, &head);
+	if (!err)
+		err = store_envelopes(s, from_ms, to_ms, write_envelope, &c);
+	if (err)
 		goto cleanup;
-	}
-	truemeter__audit_bundle__pack(&b, buf);
-	err = fileio_write_atomic(path, buf, len, 0644);
+	err = fileio_atomic_commit(c.out);
+	c.out = NULL;
 	if (!err)
 		*n_reports = c.n;
 cleanup:
-	for (size_t i = 0; i < c.n; i++)
-		free(c.envs[i].data);
-	free(c.envs);
-	free(buf);
+	fileio_atomic_abort(c.out);
+	free(c.buf);
 	return err;
 }
 

@@ -10,8 +10,12 @@
 #include "report.h"
 #include "store.h"
 
+/* Largest bundle audit_verify reads (it holds the whole file). */
+#define AUDIT_MAX_FILE (1024UL * 1024 * 1024)
+
 /* Writes every stored signed report whose window starts in [from_ms, to_ms)
- * to path (atomic write).  *n_reports gets the count. */
+ * to path (atomic write), streamed from the store.  *n_reports gets the
+ * count.  -EFBIG, and no file, when the bundle would exceed AUDIT_MAX_FILE. */
 int audit_export(struct store *s, int64_t from_ms, int64_t to_ms,
 		 const char *path, size_t *n_reports);
 

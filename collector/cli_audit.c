@@ -82,6 +82,12 @@ static int audit_export_cmd(const struct cli_env *env, int argc, char **argv)
 	}
 	err = audit_export(s, from, to, out, &n);
 	store_close(s);
+	if (err == -EFBIG) {
+		fprintf(stderr, "truemeter audit export: %s: the period's signed reports "
+			"exceed the %lu MiB a bundle may hold; export shorter periods "
+			"(--from/--to)\n", out, AUDIT_MAX_FILE >> 20);
+		return 1;
+	}
 	if (err) {
 		fprintf(stderr, "truemeter audit export: %s: %s\n", out, strerror(-err));
 		return 1;

@@ -40,39 +40,81 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int fileio_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
-{
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	char *slash;
-	int fd = -1, err;
+struct fileio_atomic {
+	char path[PATH_MAX];
+	char tmp[PATH_MAX];
+	mode_t mode;
+	int fd;
+};
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
+int fileio_atomic_open(const char *path, mode_t mode, struct fileio_atomic **out)
+{
+	struct fileio_atomic *f;
+	int err;
+
+	*out = NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->fd = -1;
+	f->mode = mode;
+	if (snprintf(f->path, sizeof(f->path), "%s", path) >= (int)sizeof(f->path) ||
+	    snprintf(f->tmp, sizeof(f->tmp), "%s.tmp.%d", path, (int)getpid()) >=
+	    (int)sizeof(f->tmp)) {
 		err = -ENAMETOOLONG;
 		goto cleanup;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
+	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (f->fd < 0) {
 		err = -errno;
 		goto cleanup;
 	}
-	err = write_full(fd, buf, len);
-	if (err)
-		goto cleanup;
-	if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+	*out = f;
+	f = NULL;
+	err = 0;
+cleanup:
+	free(f);
+	return err;
+}
+
+int fileio_atomic_write(struct fileio_atomic *f, const void *buf, size_t len)
+{
+	return write_full(f->fd, buf, len);
+}
+
+void fileio_atomic_abort(struct fileio_atomic *f)
+{
+	if (!f)
+		return;
+	if (f->fd >= 0) {
+		close(f->fd);
+		unlink(f->tmp);
+	}
+	free(f);
+}
+
+int fileio_atomic_commit(struct fileio_atomic *f)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd = f->fd, err;
+
+	if (fchmod(fd, f->mode) < 0 || fsync(fd) < 0) {
 		err = -errno;
 		goto cleanup;
 	}
+	f->fd = -1;
 	if (close(fd) < 0) {
-		fd = -1;
 		err = -errno;
+		unlink(f->tmp);
 		goto cleanup;
 	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
+	if (rename(f->tmp, f->path) < 0) {
 		err = -errno;
+		unlink(f->tmp);
 		goto cleanup;
 	}
-	snprintf(dir, sizeof(dir), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", f->path);
 	slash = strrchr(dir, '/');
 	if (slash == dir)
 		slash[1] = '\0';
@@ -82,11 +124,23 @@ int fileio_write_atomic(const char *path, const void *buf, size_t len, mode_t mo
 		strcpy(dir, ".");
 	err = fileio_sync_dir(dir);
 cleanup:
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		unlink(tmp);
+	fileio_atomic_abort(f);
 	return err;
+}
+
+int fileio_write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	struct fileio_atomic *f;
+	int err;
+
+	err = fileio_atomic_open(path, mode, &f);   /* f = NULL if it fails */
+	if (!err)
+		err = fileio_atomic_write(f, buf, len);
+	if (err) {
+		fileio_atomic_abort(f);
+		return err;
+	}
+	return fileio_atomic_commit(f);
 }
 
 int fileio_read_all(const char *path, size_t max, char **buf, size_t *len)

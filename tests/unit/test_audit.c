@@ -126,6 +126,73 @@ static void test_clean_chain_verifies(void **state)
 	audit_result_free(&r);
 }
 
+/* Collects the store's envelopes in order, to compare with the bundle. */
+struct envs {
+	ProtobufCBinaryData v[64];
+	size_t n;
+};
+
+static int collect(const uint8_t *env, size_t len, void *arg)
+{
+	struct envs *e = arg;
+
+	assert_true(e->n < 64);
+	e->v[e->n].data = malloc(len);
+	assert_non_null(e->v[e->n].data);
+	memcpy(e->v[e->n].data, env, len);
+	e->v[e->n++].len = len;
+	return 0;
+}
+
+/* The streamed bundle decodes as one AuditBundle: its period, then every
+ * stored envelope, byte for byte, in the store's order.  A failed export
+ * leaves nothing behind and an earlier bundle untouched. */
+static void test_export_is_one_bundle(void **state)
+{
+	struct fixture *f = *state;
+	Truemeter__AuditBundle *b;
+	struct envs want = { .n = 0 };
+	char *buf, bad[192], *old;
+	size_t len, n = 0, oldlen;
+
+	store_chain(f, &f->key, 30, 0, 3, 0);
+	assert_int_equal(store_envelopes(f->s, 5000, 25000, collect, &want), 0);
+	assert_int_equal(want.n, 20);
+	assert_int_equal(audit_export(f->s, 5000, 25000, f->bundle, &n), 0);
+	assert_int_equal(n, 20);
+	assert_int_equal(fileio_read_all(f->bundle, 1 << 20, &buf, &len), 0);
+	b = truemeter__audit_bundle__unpack(NULL, len, (const uint8_t *)buf);
+	assert_non_null(b);
+	assert_int_equal(b->from_ms, 5000);
+	assert_int_equal(b->to_ms, 25000);
+	assert_true(b->created_ms > 0);
+	assert_int_equal(b->n_envelopes, want.n);
+	for (size_t i = 0; i < want.n; i++) {
+		assert_int_equal(b->envelopes[i].len, want.v[i].len);
+		assert_memory_equal(b->envelopes[i].data, want.v[i].data, want.v[i].len);
+		free(want.v[i].data);
+	}
+	truemeter__audit_bundle__free_unpacked(b, NULL);
+
+	/* into a directory that does not exist: an error, no file */
+	snprintf(bad, sizeof(bad), "%s/nodir/audit.tmb", f->dir);
+	assert_int_equal(audit_export(f->s, 0, INT64_MAX, bad, &n), -ENOENT);
+	assert_int_not_equal(access(bad, F_OK), 0);
+	/* a period with no reports replaces the bundle atomically */
+	assert_int_equal(audit_export(f->s, 90000, 99000, f->bundle, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(fileio_read_all(f->bundle, 1 << 20, &old, &oldlen), 0);
+	assert_true(oldlen < len);
+	b = truemeter__audit_bundle__unpack(NULL, oldlen, (const uint8_t *)old);
+	assert_non_null(b);
+	assert_int_equal(b->n_envelopes, 0);
+	truemeter__audit_bundle__free_unpacked(b, NULL);
+	free(old);
+	free(buf);
+	snprintf(bad, sizeof(bad), "ls %s | grep -c tmp", f->dir);
+	assert_int_not_equal(system(bad), 0);     /* no temp file left */
+}
+
 static void test_missing_report_is_a_gap(void **state)
 {
 	struct fixture *f = *state;
@@ -193,6 +260,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_clean_chain_verifies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_is_one_bundle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_report_is_a_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_link_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_and_tampered, setup, teardown),
