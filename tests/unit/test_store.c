@@ -109,6 +109,13 @@ static void test_put_dedup_and_sum(void **state)
 	assert_int_equal(store_stats_get(f->s, &st), 0);
 	assert_int_equal(st.reports, 2);
 	assert_int_equal(st.rows, 4);
+	assert_int_equal(st.gaps, 0);
+	/* seq 5 after 2: a gap 3..4; the counts follow the tables exactly */
+	assert_int_equal(put(f, 5, 3640000, 1, 1, 3, 4), STORE_PUT_NEW);
+	assert_int_equal(store_stats_get(f->s, &st), 0);
+	assert_int_equal(st.reports, 3);
+	assert_int_equal(st.rows, 6);
+	assert_int_equal(st.gaps, 1);
 	/* A window filter excludes the second report. */
 	memset(sums, 0, sizeof(sums));
 	assert_int_equal(store_usage_sum(f->s, "acme", METRIC_API_REQUESTS, 0, 3610000,
