@@ -70,19 +70,6 @@ typedef int (*store_usage_cb)(const struct store_usage *u, void *arg);
 int store_usage_sum(struct store *s, const char *tenant, int metric,
 		    int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg);
 
-/* Usage with its dimensions, summed per tenant x metric x route x method x
- * status class over [from_ms, to_ms). */
-struct store_usage_detail {
-	const char *tenant;
-	int metric;
-	const char *route, *method;
-	int status_class;
-	uint64_t value;
-};
-typedef int (*store_usage_detail_cb)(const struct store_usage_detail *u, void *arg);
-int store_usage_details(struct store *s, const char *tenant, int64_t from_ms,
-			int64_t to_ms, store_usage_detail_cb cb, void *arg);
-
 /* Hourly series for one tenant x metric: cb per hour bucket that has data,
  * in time order (hour_ms = bucket start). */
 typedef int (*store_hourly_cb)(int64_t hour_ms, uint64_t value, void *arg);

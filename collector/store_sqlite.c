@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 static const char *const store_schema =
 	"CREATE TABLE IF NOT EXISTS reports ("
@@ -56,6 +56,38 @@ static const char *const store_schema =
 	"  reason TEXT NOT NULL,"
 	"  detected_ms INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS gaps_by_time ON gaps (to_ms);";
+
+/* Version 2: usage summed per tenant x metric x hour of window start,
+ * kept by a trigger in the transaction that stores the rows, so a period's
+ * usage is read from its whole hours plus the windows at its edges instead
+ * of from every window (exact for any bounds; the edges are at most two
+ * hours of windows). */
+#define ROLLUP_MS 3600000
+#define ROLLUP_BUCKET(w) "(" w " - ((" w " % 3600000) + 3600000) % 3600000)"
+
+static const char *const store_schema_v2 =
+	"CREATE TABLE IF NOT EXISTS usage_rollup ("
+	"  tenant TEXT NOT NULL,"
+	"  metric INTEGER NOT NULL,"
+	"  bucket_ms INTEGER NOT NULL,"
+	"  value INTEGER NOT NULL,"
+	"  first_ms INTEGER NOT NULL,"       /* earliest window start */
+	"  last_ms INTEGER NOT NULL,"        /* latest window end */
+	"  PRIMARY KEY (tenant, metric, bucket_ms)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS rollup_by_time ON usage_rollup"
+	"  (bucket_ms, tenant, metric, value, first_ms, last_ms);"  /* covering */
+	"DELETE FROM usage_rollup;"
+	"INSERT INTO usage_rollup SELECT tenant, metric, "
+	ROLLUP_BUCKET("window_start_ms") " AS b, SUM(value),"
+	"  MIN(window_start_ms), MAX(window_end_ms) FROM usage GROUP BY tenant, metric, b;"
+	"CREATE TRIGGER IF NOT EXISTS usage_rollup_add AFTER INSERT ON usage BEGIN"
+	"  INSERT INTO usage_rollup VALUES (NEW.tenant, NEW.metric, "
+	ROLLUP_BUCKET("NEW.window_start_ms") ", NEW.value, NEW.window_start_ms,"
+	"    NEW.window_end_ms)"
+	"  ON CONFLICT DO UPDATE SET value = value + excluded.value,"
+	"    first_ms = MIN(first_ms, excluded.first_ms),"
+	"    last_ms = MAX(last_ms, excluded.last_ms);"
+	"END;";
 
 static int64_t now_ms(void)
 {
@@ -131,9 +163,15 @@ static int store_migrate(struct store *s)
 	err = store_sqlite_begin(s);
 	if (err)
 		goto cleanup;
-	err = store_sqlite_exec(s, store_schema);
+	if (version < 1)
+		err = store_sqlite_exec(s, store_schema);
+	else
+		log_info("store %s: schema %d to %d: summing stored usage into "
+			 "hourly buckets (once)", s->path, version, STORE_SCHEMA_VERSION);
 	if (!err)
-		err = store_sqlite_exec(s, "PRAGMA user_version = 1");
+		err = store_sqlite_exec(s, store_schema_v2);
+	if (!err)
+		err = store_sqlite_exec(s, "PRAGMA user_version = 2");
 	if (!err)
 		err = store_sqlite_commit(s);
 	if (err)
@@ -471,10 +509,31 @@ cleanup:
 	return err;
 }
 
-/* Binds the optional tenant/metric filters used by the usage queries. */
+/* [*lo, *hi): the whole rollup buckets inside [from, to), or an empty
+ * range at to when there are none (windows before 0 stay out of buckets). */
+static void bucket_bounds(int64_t from, int64_t to, int64_t *lo, int64_t *hi)
+{
+	int64_t l, h;
+
+	*lo = *hi = to;
+	if (from > INT64_MAX - ROLLUP_MS || to < ROLLUP_MS)
+		return;
+	l = from <= 0 ? 0 : from + (ROLLUP_MS - from % ROLLUP_MS) % ROLLUP_MS;
+	h = to - to % ROLLUP_MS;
+	if (l < h) {
+		*lo = l;
+		*hi = h;
+	}
+}
+
+/* Binds the window range (?1, ?2), the optional tenant/metric filters (?3,
+ * ?4) and the whole buckets inside the range (?5, ?6) of USAGE_SRC. */
 static void bind_filters(sqlite3_stmt *st, const char *tenant, int metric,
 			 int64_t from_ms, int64_t to_ms)
 {
+	int64_t lo, hi;
+
+	bucket_bounds(from_ms, to_ms, &lo, &hi);
 	sqlite3_bind_int64(st, 1, from_ms);
 	sqlite3_bind_int64(st, 2, to_ms);
 	if (tenant)
@@ -482,10 +541,22 @@ static void bind_filters(sqlite3_stmt *st, const char *tenant, int metric,
 	else
 		sqlite3_bind_null(st, 3);
 	sqlite3_bind_int(st, 4, metric);
+	sqlite3_bind_int64(st, 5, lo);
+	sqlite3_bind_int64(st, 6, hi);
 }
 
-#define USAGE_FILTER " window_start_ms >= ?1 AND window_start_ms < ?2" \
-	" AND (?3 IS NULL OR tenant = ?3) AND (?4 = 0 OR metric = ?4)"
+#define USAGE_WHO " AND (?3 IS NULL OR tenant = ?3) AND (?4 = 0 OR metric = ?4)"
+
+/* The usage of windows starting in [?1, ?2) as rows (tenant, metric, value,
+ * first_ms, last_ms, at): whole buckets [?5, ?6) from the rollup, the
+ * windows before and after them from usage itself. */
+#define USAGE_SRC \
+	" (SELECT tenant, metric, value, first_ms, last_ms, bucket_ms AS at" \
+	"  FROM usage_rollup WHERE bucket_ms >= ?5 AND bucket_ms < ?6" USAGE_WHO \
+	"  UNION ALL SELECT tenant, metric, value, window_start_ms, window_end_ms," \
+	"  window_start_ms FROM usage WHERE ((window_start_ms >= ?1 AND" \
+	"  window_start_ms < ?5) OR (window_start_ms >= ?6 AND window_start_ms < ?2))" \
+	USAGE_WHO ")"
 
 int store_usage_sum(struct store *s, const char *tenant, int metric,
 		    int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg)
@@ -494,8 +565,7 @@ int store_usage_sum(struct store *s, const char *tenant, int metric,
 	int err, rc;
 
 	err = store_sqlite_prepare(s, "SELECT tenant, metric, SUM(value),"
-				   " MIN(window_start_ms), MAX(window_end_ms) FROM usage"
-				   " WHERE" USAGE_FILTER
+				   " MIN(first_ms), MAX(last_ms) FROM" USAGE_SRC
 				   " GROUP BY tenant, metric ORDER BY tenant, metric", &st);
 	if (err)
 		goto cleanup;
@@ -520,49 +590,14 @@ cleanup:
 	return err;
 }
 
-int store_usage_details(struct store *s, const char *tenant, int64_t from_ms,
-			int64_t to_ms, store_usage_detail_cb cb, void *arg)
-{
-	sqlite3_stmt *st = NULL;
-	int err, rc;
-
-	err = store_sqlite_prepare(s, "SELECT tenant, metric, route, method, status_class,"
-				   " SUM(value) FROM usage WHERE" USAGE_FILTER
-				   " GROUP BY tenant, metric, route, method, status_class"
-				   " ORDER BY tenant, metric, route, method, status_class", &st);
-	if (err)
-		goto cleanup;
-	bind_filters(st, tenant, 0, from_ms, to_ms);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_usage_detail u = {
-			.tenant = (const char *)sqlite3_column_text(st, 0),
-			.metric = sqlite3_column_int(st, 1),
-			.route = (const char *)sqlite3_column_text(st, 2),
-			.method = (const char *)sqlite3_column_text(st, 3),
-			.status_class = sqlite3_column_int(st, 4),
-			.value = (uint64_t)sqlite3_column_int64(st, 5),
-		};
-
-		err = cb(&u, arg);
-		if (err)
-			goto cleanup;
-	}
-	if (rc != SQLITE_DONE)
-		err = db_error(s, "usage detail query");
-cleanup:
-	sqlite3_finalize(st);
-	return err;
-}
-
 int store_usage_hourly(struct store *s, const char *tenant, int metric,
 		       int64_t from_ms, int64_t to_ms, store_hourly_cb cb, void *arg)
 {
 	sqlite3_stmt *st = NULL;
 	int err, rc;
 
-	err = store_sqlite_prepare(s, "SELECT (window_start_ms / 3600000) * 3600000 AS h,"
-				   " SUM(value) FROM usage WHERE" USAGE_FILTER
-				   " GROUP BY h ORDER BY h", &st);
+	err = store_sqlite_prepare(s, "SELECT (at / 3600000) * 3600000 AS h,"
+				   " SUM(value) FROM" USAGE_SRC " GROUP BY h ORDER BY h", &st);
 	if (err)
 		goto cleanup;
 	bind_filters(st, tenant, metric, from_ms, to_ms);

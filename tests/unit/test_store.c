@@ -12,6 +12,7 @@
 
 #include "metric.h"
 #include "store.h"
+#include "store_sqlite.h"
 
 struct fixture {
 	char dir[64];
@@ -193,6 +194,201 @@ static void test_hourly_and_bad_rows(void **state)
 	assert_int_equal(hours[2], 4);
 }
 
+/* ---- the rollup gives what summing every window gives ---------------------- */
+
+#define NW 600
+struct win {
+	int tenant, metric;
+	int64_t start, end;
+	uint64_t value;
+};
+
+static const char *const tenants[] = { "", "acme", "globex", "initech", "umbrella" };
+static const int metrics[] = { METRIC_API_REQUESTS, METRIC_CPU_NS, METRIC_NET_RX_BYTES };
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Windows of 7 s, 10 s, 1 min, 1 h and 1 day at odd offsets over about
+ * three days, one row each, stored as reports 1..NW. */
+static void put_windows(struct fixture *f, struct win *w)
+{
+	static const int64_t lens[] = { 7000, 10000, 60000, 3600000, 86400000 };
+	char *strings[] = { "", "acme", "globex", "initech", "umbrella" };
+	uint64_t x = 88172645463325252ULL;
+
+	for (int i = 0; i < NW; i++) {
+		Truemeter__Report r;
+		Truemeter__UsageRow row, *rows[1] = { &row };
+		uint8_t digest[REPORT_DIGEST_LEN];
+		int64_t len = lens[rnd(&x) % 5];
+
+		w[i].tenant = 1 + (int)(rnd(&x) % 4);
+		w[i].metric = metrics[rnd(&x) % 3];
+		w[i].start = 1790000000000LL + (int64_t)(rnd(&x) % (3 * 86400)) * 1000 / len * len;
+		w[i].end = w[i].start + len;
+		w[i].value = 1 + rnd(&x) % 1000;
+		truemeter__report__init(&r);
+		truemeter__usage_row__init(&row);
+		r.agent_id.data = f->agent;
+		r.agent_id.len = REPORT_PK_LEN;
+		r.epoch = 1;
+		r.seq = (uint64_t)i + 1;
+		r.window_start_ms = w[i].start;
+		r.window_end_ms = w[i].end;
+		r.strings = strings;
+		r.n_strings = 5;
+		r.rows = rows;
+		r.n_rows = 1;
+		row.tenant = (uint32_t)w[i].tenant;
+		row.metric = (Truemeter__Metric)w[i].metric;
+		row.value = w[i].value;
+		memset(digest, i & 0xff, sizeof(digest));
+		digest[1] = (uint8_t)(i >> 8);
+		assert_int_equal(store_report_put(f->s, &r, digest, 1, 0, NULL), STORE_PUT_NEW);
+	}
+}
+
+struct got {
+	uint64_t value[5][3];
+	int64_t first[5][3], last[5][3];
+	int rows;
+};
+
+static int metric_idx(int m)
+{
+	for (int i = 0; i < 3; i++)
+		if (metrics[i] == m)
+			return i;
+	fail();
+	return 0;
+}
+
+static int tenant_idx(const char *t)
+{
+	for (int i = 1; i < 5; i++)
+		if (strcmp(tenants[i], t) == 0)
+			return i;
+	fail();
+	return 0;
+}
+
+static int got_cb(const struct store_usage *u, void *arg)
+{
+	struct got *g = arg;
+	int t = tenant_idx(u->tenant), m = metric_idx(u->metric);
+
+	g->value[t][m] = u->value;
+	g->first[t][m] = u->first_ms;
+	g->last[t][m] = u->last_ms;
+	g->rows++;
+	return 0;
+}
+
+static int64_t hour_sum[100];
+
+static int hour_sum_cb(int64_t hour_ms, uint64_t value, void *arg)
+{
+	int64_t base = *(int64_t *)arg;
+
+	assert_true(hour_ms >= base && (hour_ms - base) / 3600000 < 100);
+	hour_sum[(hour_ms - base) / 3600000] += (int64_t)value;
+	return 0;
+}
+
+/* Sums for random ranges (aligned, unaligned, inside one bucket, open
+ * ended) and filters, against sums over the windows themselves. */
+static void check_ranges(struct fixture *f, const struct win *w)
+{
+	uint64_t x = 2463534242ULL;
+	int64_t t0 = 1790000000000LL - 86400000;
+
+	for (int k = 0; k < 300; k++) {
+		int64_t from = t0 + (int64_t)(rnd(&x) % (5 * 86400)) * 1000;
+		int64_t to = from + (int64_t)(rnd(&x) % (2 * 86400)) * 1000 + 1;
+		int tf = (int)(rnd(&x) % 5), mf = (int)(rnd(&x) % 4);
+		struct got want = { 0 }, got = { 0 };
+
+		if (k % 7 == 0)
+			from -= from % 3600000;                 /* on a bucket bound */
+		if (k % 5 == 0)
+			to = from + (int64_t)(rnd(&x) % 3600000); /* inside one bucket */
+		if (k == 0) {
+			from = 0;
+			to = INT64_MAX;
+		}
+		for (int i = 0; i < NW; i++) {
+			int m = metric_idx(w[i].metric);
+
+			if (w[i].start < from || w[i].start >= to ||
+			    (tf && w[i].tenant != tf) || (mf && m != mf - 1))
+				continue;
+			if (!want.value[w[i].tenant][m]) {
+				want.rows++;
+				want.first[w[i].tenant][m] = w[i].start;
+				want.last[w[i].tenant][m] = w[i].end;
+			}
+			want.value[w[i].tenant][m] += w[i].value;
+			if (w[i].start < want.first[w[i].tenant][m])
+				want.first[w[i].tenant][m] = w[i].start;
+			if (w[i].end > want.last[w[i].tenant][m])
+				want.last[w[i].tenant][m] = w[i].end;
+		}
+		assert_int_equal(store_usage_sum(f->s, tf ? tenants[tf] : NULL,
+						 mf ? metrics[mf - 1] : 0, from, to,
+						 got_cb, &got), 0);
+		assert_int_equal(got.rows, want.rows);
+		assert_memory_equal(got.value, want.value, sizeof(want.value));
+		assert_memory_equal(got.first, want.first, sizeof(want.first));
+		assert_memory_equal(got.last, want.last, sizeof(want.last));
+	}
+	/* hourly: acme's api_requests over an unaligned range */
+	int64_t from = 1790000000000LL + 1234567, to = from + 50 * 3600000LL + 777;
+	int64_t base = from - from % 3600000, want[100] = { 0 };
+
+	memset(hour_sum, 0, sizeof(hour_sum));
+	for (int i = 0; i < NW; i++)
+		if (w[i].tenant == 1 && w[i].metric == METRIC_API_REQUESTS &&
+		    w[i].start >= from && w[i].start < to)
+			want[(w[i].start - base) / 3600000] += (int64_t)w[i].value;
+	assert_int_equal(store_usage_hourly(f->s, "acme", METRIC_API_REQUESTS, from, to,
+					    hour_sum_cb, &base), 0);
+	assert_memory_equal(hour_sum, want, sizeof(want));
+}
+
+static void test_rollup_equals_windows(void **state)
+{
+	struct fixture *f = *state;
+	struct win *w = calloc(NW, sizeof(*w));
+
+	assert_non_null(w);
+	put_windows(f, w);
+	check_ranges(f, w);
+	free(w);
+}
+
+/* A version 1 database (no rollup) is brought to version 2 on open with
+ * the rollup built from the usage already stored. */
+static void test_migrate_from_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct win *w = calloc(NW, sizeof(*w));
+
+	assert_non_null(w);
+	put_windows(f, w);
+	assert_int_equal(store_sqlite_exec(f->s, "DROP TRIGGER usage_rollup_add;"
+					   "DROP TABLE usage_rollup; PRAGMA user_version = 1;"), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	check_ranges(f, w);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +396,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chain_and_digest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_recorded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hourly_and_bad_rows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollup_equals_windows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
