@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "billing.h"
+#include "money.h"
 
 static const char *const kind_names[ALERT_KIND_COUNT] = {
 	[ALERT_UNBILLED_USAGE] = "unbilled_usage",
@@ -114,17 +115,12 @@ static void add_time(json_object *o, const char *key, int64_t ms)
 	json_object_object_add(o, key, json_object_new_string(buf));
 }
 
-/* "25.00 USD": minor units shown with 2 decimals (most currencies). */
+/* "25.00 USD", "500 JPY": the leak in major units, for people. */
 static void add_display(json_object *o, int64_t leak, const char *currency)
 {
-	char buf[64], cur[4] = "";
-	uint64_t a = leak < 0 ? (uint64_t)0 - (uint64_t)leak : (uint64_t)leak;
+	char buf[64];
 
-	for (int i = 0; currency && i < 3 && currency[i]; i++)
-		cur[i] = (char)(currency[i] >= 'a' && currency[i] <= 'z' ?
-				currency[i] - 32 : currency[i]);
-	snprintf(buf, sizeof(buf), "%s%llu.%02llu %s", leak < 0 ? "-" : "",
-		 (unsigned long long)(a / 100), (unsigned long long)(a % 100), cur);
+	money_format(leak, currency, buf, sizeof(buf));
 	json_object_object_add(o, "leak_display", json_object_new_string(buf));
 }
 

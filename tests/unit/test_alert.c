@@ -23,6 +23,7 @@
 #include "judge.h"
 #include "judge_testutil.h"
 #include "metric.h"
+#include "money.h"
 #include "sink.h"
 
 static const struct store_alert sample = {
@@ -55,6 +56,37 @@ static void test_json_shape(void **state)
 	assert_null(strchr(s, '\n'));
 	json_object_put(o);
 	free(s);
+}
+
+/* leak_display with each currency's decimals, as Stripe counts minor units */
+static void test_money_display(void **state)
+{
+	static const struct { int64_t minor; const char *cur, *want; } cases[] = {
+		{ 2500, "usd", "25.00 USD" },
+		{ 5, "EUR", "0.05 EUR" },
+		{ 500, "jpy", "500 JPY" },
+		{ 123456, "krw", "123456 KRW" },
+		{ 1250, "kwd", "1.250 KWD" },
+		{ 7, "bhd", "0.007 BHD" },
+		{ 1000, "isk", "10.00 ISK" },
+		{ 99, "inr", "0.99 INR" },
+		{ -1234, "usd", "-12.34 USD" },
+		{ INT64_MIN, "usd", "-92233720368547758.08 USD" },
+		{ 0, "", "0.00" },
+		{ 42, NULL, "0.42" },
+		{ 42, "points", "0.42 points" },
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		money_format(cases[i].minor, cases[i].cur, buf, sizeof(buf));
+		assert_string_equal(buf, cases[i].want);
+	}
+	assert_int_equal(money_decimals("JPY"), 0);
+	assert_int_equal(money_decimals("Tnd"), 3);
+	assert_int_equal(money_decimals("xyz"), 2);
+	money_format(123456789, "usd", buf, 6);
+	assert_string_equal(buf, "12345");   /* truncated, still terminated */
 }
 
 static void test_severity(void **state)
@@ -236,6 +268,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_shape),
+		cmocka_unit_test(test_money_display),
 		cmocka_unit_test(test_severity),
 		cmocka_unit_test(test_webhook_retry),
 		cmocka_unit_test(test_exec_hook),
