@@ -273,7 +273,9 @@ static void *sender_main(void *arg)
 			attempt = 0;
 			spool_reject(s->spool, &e);
 		} else {
-			spool_release(s->spool);
+			/* It stays in flight through the backoff: a report whose
+			 * ack never came may be stored all the same, so a full
+			 * spool must drop (and declare lost) a newer one instead. */
 			s->stats.failed++;
 			if (attempt == 3)
 				log_warn("collector %s not answering report seq %"

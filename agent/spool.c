@@ -524,13 +524,6 @@ int spool_wait(struct spool *s, int64_t timeout_ms)
 	return nonempty;
 }
 
-void spool_release(struct spool *s)
-{
-	pthread_mutex_lock(&s->lock);
-	s->inflight = 0;
-	pthread_mutex_unlock(&s->lock);
-}
-
 void spool_wakeup(struct spool *s)
 {
 	pthread_mutex_lock(&s->lock);

@@ -62,7 +62,7 @@ void spool_publish(struct spool *s);
 
 /* The oldest entry if published: 1 and *e, or 0 when there is none.  The entry is
  * marked in flight: spool_make_room() will not drop it (it may be stored
- * already) until spool_remove(), spool_reject() or spool_release(). */
+ * already, even if no ack came) until spool_remove() or spool_reject(). */
 int spool_oldest(struct spool *s, struct spool_entry *e);
 /* The entry for (epoch, seq): 1 and *e, or 0. */
 int spool_find(struct spool *s, uint64_t epoch, uint64_t seq, struct spool_entry *e);
@@ -77,9 +77,6 @@ int spool_read(struct spool *s, const struct spool_entry *e, uint8_t **payload,
 int spool_remove(struct spool *s, const struct spool_entry *e);
 /* Moves an entry the collector refused to rejected/. */
 int spool_reject(struct spool *s, const struct spool_entry *e);
-
-/* The in-flight entry was not delivered; it may be dropped again. */
-void spool_release(struct spool *s);
 
 /* Waits up to timeout_ms for the spool to be non-empty or for
  * spool_wakeup(); returns 1 if non-empty. */
