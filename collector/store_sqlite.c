@@ -63,7 +63,11 @@ static const char *const store_schema =
  * of from every window (exact for any bounds; the edges are at most two
  * hours of windows). */
 #define ROLLUP_MS 3600000
-#define ROLLUP_BUCKET(w) "(" w " - ((" w " % 3600000) + 3600000) % 3600000)"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* SQL for the start of the bucket holding w (floored, also below 0) */
+#define ROLLUP_BUCKET(w) \
+	"(" w " - ((" w " % " STR(ROLLUP_MS) ") + " STR(ROLLUP_MS) ") % " STR(ROLLUP_MS) ")"
 
 static const char *const store_schema_v2 =
 	"CREATE TABLE IF NOT EXISTS usage_rollup ("
