@@ -1,10 +1,13 @@
 #!/bin/sh
 # HTTP meter overhead: nginx requests/s with and without the meter, in
-# ROUNDS pairs of wrk -t2 -c50 -d${SECS}s runs (keep-alive, small
-# responses).  The meter is loaded once; hook_toggle detaches and
-# re-attaches its programs between runs, so no run follows a reload.  Odd
-# pairs run "without" first, even pairs "with" first, so a drift of the
-# machine's speed favours neither.  Prints
+# SESSIONS sessions of PAIRS pairs of wrk -t2 -c50 -d${SECS}s runs
+# (keep-alive, small responses).  Each session starts nginx and loads the
+# meter afresh: where their memory lands moves a whole session's figures
+# by up to 15% on this VM, so one session alone can mislead.  Within a
+# session the meter stays loaded; hook_toggle detaches and re-attaches its
+# programs between runs, so no run follows a reload.  Odd pairs run
+# "without" first, even pairs "with" first, so a drift of the machine's
+# speed favours neither.  Prints
 #   BENCH nginx_rps_ratio <with/without> ratio   median of the pair ratios
 #   BENCH nginx_rps_ratio_total <with/without> ratio   all "with" requests
 #         over all "without" requests
@@ -16,14 +19,17 @@
 #   BENCH agent_cpu_percent <pct> %       the meter process (meter_dump
 #         reading every second, as the agent does) over the BPF time run
 #   BENCH agent_rss_kib <kib> KiB
-# "without" means no HTTP program attached at all.  Throughput runs have
-# kernel.bpf_stats_enabled=0 (the stats themselves cost two clock reads per
-# program run); one extra "with" run measures the BPF time.
+# and, as comments, each session's mean ratio and a 95% interval from the
+# session means.  "without" means no HTTP program attached at all.
+# Throughput runs have kernel.bpf_stats_enabled=0 (the stats themselves
+# cost two clock reads per program run); one extra "with" run measures
+# the BPF time.
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
 DUMP=$B/tests/meter_dump
-ROUNDS=${ROUNDS:-20}
+SESSIONS=${SESSIONS:-4}
+PAIRS=${PAIRS:-5}
 SECS=${SECS:-3}
 ID=tmhbench$$
 PIN=/sys/fs/bpf/$ID
@@ -74,12 +80,19 @@ http {
 	}
 }
 EOF
-nginx -p "$TMP" -c "$TMP/nginx.conf" >"$TMP/logs/stdout" 2>&1 &
-NGINX_PID=$!
-sleep 1
-kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx did not start" >&2; exit 1; }
-WORKER=$(pgrep -P "$NGINX_PID" | head -n 1)
-[ -n "$WORKER" ] || { echo "no nginx worker" >&2; exit 1; }
+start_nginx() { # a fresh nginx: NGINX_PID, WORKER
+	nginx -p "$TMP" -c "$TMP/nginx.conf" >"$TMP/logs/stdout" 2>&1 &
+	NGINX_PID=$!
+	sleep 1
+	kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx did not start" >&2; exit 1; }
+	WORKER=$(pgrep -P "$NGINX_PID" | head -n 1)
+	[ -n "$WORKER" ] || { echo "no nginx worker" >&2; exit 1; }
+}
+stop_nginx() {
+	kill "$NGINX_PID" 2>/dev/null
+	wait "$NGINX_PID" 2>/dev/null
+	NGINX_PID=
+}
 
 cat > "$TMP/meter.conf" <<EOF
 [meter]
@@ -149,34 +162,42 @@ wait_for() { # file pattern what: up to 30 s
 	grep -q "$2" "$1" || { echo "$3: $(cat "$1" "$1.err" 2>/dev/null)" >&2; exit 1; }
 }
 
-# ---- throughput: the meter loaded once, its programs toggled -----------------
-sysctl -q -w kernel.bpf_stats_enabled=0
-"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
-echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/load.out" 2>"$TMP/load.out.err"
-wait_for "$TMP/load.out" '^END$' "meter did not load"
-mkfifo "$TMP/toggle"
-"$B/tests/hook_toggle" "$PIN/http" <"$TMP/toggle" >"$TMP/toggle.out" 2>"$TMP/toggle.out.err" &
-TOGGLE_PID=$!
-exec 4>"$TMP/toggle"
-wait_for "$TMP/toggle.out" '^ok$' "hook_toggle"
-
+# ---- throughput: per session the meter loaded once, its programs toggled ----
 # The method's own check: the programs run only while toggled on.
 runs() { # total run_cnt of the taken-over programs
 	for id in $(awk '$1 == "prog" { print $2 }' "$TMP/toggle.out"); do
 		bpftool -j prog show id "$id" | sed -n 's/.*"run_cnt":\([0-9]*\).*/\1/p'
 	done | awk '{ n += $1 } END { print n + 0 }'
 }
-sysctl -q -w kernel.bpf_stats_enabled=1
-toggle off
-c0=$(runs)
-run_wrk     # warm-up, and the check
-c1=$(runs)
-toggle on
-curl -s -o /dev/null -H 'X-Tenant-Id: bench' "http://127.0.0.1:$PORT/v1/items/1"
-c2=$(runs)
-sysctl -q -w kernel.bpf_stats_enabled=0
-[ "$c1" = "$c0" ] && [ "$c2" -gt "$c1" ] ||
-	{ echo "hook_toggle did not toggle: runs $c0 -> $c1 (off) -> $c2 (on)" >&2; exit 1; }
+start_meter() { # loads and pins the meter, hook_toggle takes it over; checks it
+	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+	echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/load.out" 2>"$TMP/load.out.err"
+	wait_for "$TMP/load.out" '^END$' "meter did not load"
+	rm -f "$TMP/toggle"
+	mkfifo "$TMP/toggle"
+	ACKS=1
+	"$B/tests/hook_toggle" "$PIN/http" <"$TMP/toggle" >"$TMP/toggle.out" 2>"$TMP/toggle.out.err" &
+	TOGGLE_PID=$!
+	exec 4>"$TMP/toggle"
+	wait_for "$TMP/toggle.out" '^ok$' "hook_toggle"
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	toggle off
+	c0=$(runs)
+	run_wrk     # warm-up, and the check
+	c1=$(runs)
+	toggle on
+	curl -s -o /dev/null -H 'X-Tenant-Id: bench' "http://127.0.0.1:$PORT/v1/items/1"
+	c2=$(runs)
+	sysctl -q -w kernel.bpf_stats_enabled=0
+	[ "$c1" = "$c0" ] && [ "$c2" -gt "$c1" ] ||
+		{ echo "hook_toggle did not toggle: runs $c0 -> $c1 (off) -> $c2 (on)" >&2; exit 1; }
+}
+stop_meter() { # hook_toggle exits (its links go), then the pins go
+	exec 4>&-
+	wait "$TOGGLE_PID"
+	TOGGLE_PID=
+	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+}
 sum_with=0
 sum_without=0
 one_run() { # with|without
@@ -185,7 +206,7 @@ one_run() { # with|without
 	run_wrk
 	w1=$(cpu_ns "$WORKER")
 	ns=$(((w1 - w0) / REQS))
-	echo "# round $r $1: $RPS req/s, nginx worker CPU $ns ns per request"
+	echo "# session $sess pair $r $1: $RPS req/s, nginx worker CPU $ns ns per request"
 	if [ "$1" = with ]; then
 		WITH_RPS=$RPS
 		WITH_NS=$ns
@@ -196,22 +217,33 @@ one_run() { # with|without
 		sum_without=$((sum_without + REQS))
 	fi
 }
-for r in $(seq "$ROUNDS"); do
-	if [ $((r % 2)) = 1 ]; then
-		one_run without
-		one_run with
-	else
-		one_run with
-		one_run without
-	fi
-	echo "$WITH_RPS $WITHOUT_RPS" | awk '{ printf "%.6f\n", $1 / $2 }' >> "$TMP/ratios"
-	echo "$((WITH_NS - WITHOUT_NS))" >> "$TMP/added"
+sysctl -q -w kernel.bpf_stats_enabled=0
+r=0
+for sess in $(seq "$SESSIONS"); do
+	start_nginx
+	start_meter
+	: > "$TMP/session"
+	for p in $(seq "$PAIRS"); do
+		r=$((r + 1))
+		if [ $((r % 2)) = 1 ]; then
+			one_run without
+			one_run with
+		else
+			one_run with
+			one_run without
+		fi
+		echo "$WITH_RPS $WITHOUT_RPS" | awk '{ printf "%.6f\n", $1 / $2 }' |
+			tee -a "$TMP/session" >> "$TMP/ratios"
+		echo "$((WITH_NS - WITHOUT_NS))" >> "$TMP/added"
+	done
+	awk '{ s += $1 } END { printf "%.6f\n", s / NR }' "$TMP/session" >> "$TMP/sessions"
+	echo "# session $sess: mean pair ratio $(tail -n 1 "$TMP/sessions")"
+	stop_meter
+	stop_nginx
 done
-exec 4>&-
-wait "$TOGGLE_PID"
-TOGGLE_PID=
 
 # ---- BPF time, agent CPU and RSS: a fresh meter reading every second ---------
+start_nginx
 mkfifo "$TMP/in"
 "$DUMP" -c "$TMP/meter.conf" <"$TMP/in" >"$TMP/dump.out" 2>"$TMP/dump.out.err" &
 METER_PID=$!
@@ -234,13 +266,18 @@ echo "# BPF time run: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
 prog_breakdown "$REQS"
 
 # The VM's own noise moves single runs by +-10%: each "with" run is paired
-# with the "without" run next to it and the median pair wins.  The mean's
-# 95% interval shows how far the figure can be trusted.
+# with the "without" run next to it and the median pair wins.  Sessions
+# differ more than pairs within one, so the interval comes from the
+# session means (Student's t, SESSIONS - 1 degrees of freedom).
 echo "# pair ratios: $(sort -n "$TMP/ratios" | tr '\n' ' ')"
+echo "# session means: $(tr '\n' ' ' < "$TMP/sessions")"
 awk '{ s += $1; q += $1 * $1 } END {
+	split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26", t, " ")
 	m = s / NR; v = NR > 1 ? (q - NR * m * m) / (NR - 1) : 0
-	h = v > 0 ? 1.96 * sqrt(v) / sqrt(NR) : 0
-	printf "# pair ratio mean %.4f, 95%% interval %.4f to %.4f (%d pairs)\n", m, m - h, m + h, NR }' "$TMP/ratios"
+	h = (v > 0 && NR <= 10) ? t[NR - 1] * sqrt(v) / sqrt(NR) : 0
+	if (NR > 10) h = 1.96 * sqrt(v) / sqrt(NR)
+	printf "# mean of the session means %.4f, 95%% interval %.4f to %.4f (%d sessions)\n",
+		m, m - h, m + h, NR }' "$TMP/sessions"
 printf 'BENCH nginx_rps_ratio %.4f ratio\n' "$(median < "$TMP/ratios")"
 printf 'BENCH nginx_rps_ratio_total %.4f ratio\n' "$(echo "$sum_with / $sum_without" | bc -l)"
 printf 'BENCH nginx_cpu_added_per_request %.0f ns\n' "$(median < "$TMP/added")"
