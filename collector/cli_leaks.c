@@ -10,6 +10,7 @@
 #include "alert.h"
 #include "billing.h"
 #include "cli.h"
+#include "money.h"
 #include "store_billing.h"
 
 static int usage_err(const char *msg)
@@ -28,6 +29,7 @@ struct out {
 static int print_cb(const struct store_alert *a, void *arg)
 {
 	struct out *o = arg;
+	char expected[48], billed[48], leak[48];
 
 	o->n++;
 	if (o->json) {
@@ -39,11 +41,13 @@ static int print_cb(const struct store_alert *a, void *arg)
 		free(s);
 		return 0;
 	}
-	printf("%-9s %-26s %-20s %-20s %-23s %12llu %12llu %12lld %12lld %12lld %-4s %s\n",
+	money_format(a->expected_amount, a->currency, expected, sizeof(expected));
+	money_format(a->billed_amount, a->currency, billed, sizeof(billed));
+	money_format(a->leak, a->currency, leak, sizeof(leak));
+	printf("%-9s %-26s %-20s %-20s %-23s %12llu %12llu %18s %18s %18s %s\n",
 	       a->severity, a->kind, a->tenant, a->metric, a->period,
 	       (unsigned long long)a->metered, (unsigned long long)a->billed,
-	       (long long)a->expected_amount, (long long)a->billed_amount, (long long)a->leak,
-	       a->currency, a->status);
+	       expected, billed, leak, a->status);
 	return 0;
 }
 
@@ -95,9 +99,9 @@ int cli_leaks(const struct cli_env *env, int argc, char **argv)
 		return 1;
 	}
 	if (!o.json)
-		printf("%-9s %-26s %-20s %-20s %-23s %12s %12s %12s %12s %12s %-4s %s\n",
+		printf("%-9s %-26s %-20s %-20s %-23s %12s %12s %18s %18s %18s %s\n",
 		       "SEVERITY", "KIND", "TENANT", "METRIC", "PERIOD", "METERED", "BILLED",
-		       "EXPECTED", "BILLED_AMT", "LEAK", "CUR", "STATUS");
+		       "EXPECTED", "BILLED_AMT", "LEAK", "STATUS");
 	rc = store_alert_list(s, period, !all, print_cb, &o);
 	store_close(s);
 	if (rc) {

@@ -14,6 +14,7 @@
 #include "alert.h"
 #include "log.h"
 #include "metric.h"
+#include "money.h"
 #include "razorpay.h"
 #include "store_billing.h"
 #include "stripe.h"
@@ -379,6 +380,7 @@ static int html_alert_cb(const struct store_alert *a, void *arg)
 {
 	FILE *f = arg;
 	const char *cols[] = { a->severity, a->kind, a->tenant, a->metric, a->period };
+	const int64_t money[] = { a->expected_amount, a->billed_amount, a->leak };
 
 	fprintf(f, "<tr class=\"%s\">", sev_index(a->severity) == 2 ? "crit" :
 		sev_index(a->severity) == 1 ? "warn" : "info");
@@ -387,11 +389,17 @@ static int html_alert_cb(const struct store_alert *a, void *arg)
 		html_escape(f, cols[i]);
 		fputs("</td>", f);
 	}
-	fprintf(f, "<td>%llu</td><td>%llu</td><td>%lld</td><td>%lld</td><td>%lld ",
-		(unsigned long long)a->metered, (unsigned long long)a->billed,
-		(long long)a->expected_amount, (long long)a->billed_amount, (long long)a->leak);
-	html_escape(f, a->currency);
-	fputs("</td></tr>\n", f);
+	fprintf(f, "<td>%llu</td><td>%llu</td>", (unsigned long long)a->metered,
+		(unsigned long long)a->billed);
+	for (size_t i = 0; i < sizeof(money) / sizeof(money[0]); i++) {
+		char buf[64];
+
+		money_format(money[i], a->currency, buf, sizeof(buf));
+		fputs("<td>", f);
+		html_escape(f, buf);
+		fputs("</td>", f);
+	}
+	fputs("</tr>\n", f);
 	return 0;
 }
 

@@ -49,7 +49,7 @@ $T reconcile --period 2026-10 --at $AT >/dev/null
 check "alerts stored once (deduplicated)" 2 "$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM alert')"
 check "leaks --json lists both" 2 "$($T leaks --json | wc -l)"
 $T leaks > "$TMP/table"
-check "leaks table shows the underbilled row" 1 "$(grep -c 'underbilled .*acme .*api_requests .*2026-10 .*10000 usd  open' "$TMP/table")"
+check "leaks table shows the underbilled row" 1 "$(grep -c 'underbilled .*acme .*api_requests .*2026-10 .* 550.00 USD .* 450.00 USD .* 100.00 USD open' "$TMP/table")"
 
 printf '%s\nacme,api_requests,2026-10-01,2026-11-01,1200000,55000,usd,INV-1\n' "$H" > "$TMP/fix.csv"
 $T billing import "$TMP/fix.csv" >/dev/null

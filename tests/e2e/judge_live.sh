@@ -122,6 +122,9 @@ check "/api/v1/leaks lists ghost" 1 "$(curl -s "$URL/api/v1/leaks" | jq '[.[] | 
 check "/metrics counts open alerts" 1 "$(curl -s "$URL/metrics" | grep -c '^truemeter_alerts_open{kind="unbilled_usage",severity="info"} 1$')"
 check "/metrics counts stored webhooks" 1 "$(curl -s "$URL/metrics" | grep -c '^truemeter_webhooks_total{source="stripe",result="stored"} 3$')"
 check "dashboard shows ghost" 1 "$(curl -s "$URL/" | grep -c '<td>ghost</td>' | sed 's/[2-9]/1/')"
+ghost_leak=$(curl -s "$URL/api/v1/leaks" | jq -r '[.[] | select(.tenant == "ghost")][0] | "\(.leak_display)"')
+check "dashboard shows ghost's leak in major units" 1 \
+	"$(curl -s "$URL/" | grep -c "<td>ghost</td>.*<td>$ghost_leak</td></tr>")"
 if wait_for ghost "$TMP/hook.jsonl" 30; then ok "exec hook got the alert JSON"; else nok "exec hook got nothing"; fi
 
 # An invoice whose customer has no tenant metadata: rejected until the
