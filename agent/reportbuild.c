@@ -257,7 +257,8 @@ int reportbuild_fit(const struct reportbuild_in *in, size_t max_bytes, size_t *n
 		*n_fit = err ? 0 : hi;
 		return err;
 	}
-	/* invariant: the prefix of lo rows fits (0 is checked last), hi does not */
+	/* invariant: hi rows do not fit, lo rows do (taken on trust for lo = 0:
+	 * ending there means not even one row fits) */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 

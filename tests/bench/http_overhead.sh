@@ -2,8 +2,9 @@
 # HTTP meter overhead: nginx requests/s with and without the meter, in
 # SESSIONS sessions of PAIRS pairs of wrk -t2 -c50 -d${SECS}s runs
 # (keep-alive, small responses).  Each session starts nginx and loads the
-# meter afresh: where their memory lands moves a whole session's figures
-# by up to 15% on this VM, so one session alone can mislead.  Within a
+# meter afresh, so the figure does not rest on one placement of their
+# memory.  (The host's own load moves whole runs more: 0.85 to 1.00 within
+# an hour on this VM, which nothing inside one run removes.)  Within a
 # session the meter stays loaded; hook_toggle detaches and re-attaches its
 # programs between runs, so no run follows a reload.  Odd pairs run
 # "without" first, even pairs "with" first, so a drift of the machine's
