@@ -252,7 +252,7 @@ static int spool_part(struct agent *a, int64_t start, int64_t end,
 	Truemeter__Report *r = NULL;
 	struct spool_stats ss;
 	uint8_t *env = NULL, digest[REPORT_DIGEST_LEN];
-	size_t envlen = 0, fit = 0;
+	size_t envlen = 0, fit = 0, size = 0;
 	uint64_t dropped = 0;
 	struct reportbuild_in in = {
 		.agent_id = a->key.pk, .epoch = a->st.epoch, .seq = a->st.seq + 1,
@@ -265,7 +265,7 @@ static int spool_part(struct agent *a, int64_t start, int64_t end,
 	int err;
 
 	*taken = 0;
-	err = reportbuild_fit(&in, (size_t)a->conf.max_report, &fit);
+	err = reportbuild_fit(&in, (size_t)a->conf.max_report, &fit, &size);
 	if (err) {
 		log_warn("cannot fit a report into [collector] max_report %" PRId64
 			 " bytes: %s (usage stays in the counters)",
@@ -274,13 +274,7 @@ static int spool_part(struct agent *a, int64_t start, int64_t end,
 	}
 	in.n_deltas = fit;
 	/* make room first, so this report already declares the drops */
-	err = reportbuild_make(&in, &r);
-	if (err)
-		goto cleanup;
-	spool_make_room(a->spool, truemeter__report__get_packed_size(r) +
-			REPORTBUILD_SLACK, &dropped);
-	reportbuild_free(r);
-	r = NULL;
+	spool_make_room(a->spool, size + REPORTBUILD_SLACK, &dropped);
 	a->st.spool_drops += dropped;
 	spool_stats_get(a->spool, &ss);
 	in.spool_drops = a->st.spool_drops;

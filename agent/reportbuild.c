@@ -1,7 +1,6 @@
 #include "reportbuild.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,8 +226,8 @@ cleanup:
 	return err;
 }
 
-static int fits(const struct reportbuild_in *in, size_t n, size_t max_bytes,
-		bool *yes)
+/* The packed size of a report of the first n rows of in. */
+static int packed_size(const struct reportbuild_in *in, size_t n, size_t *size)
 {
 	struct reportbuild_in part = *in;
 	Truemeter__Report *r;
@@ -238,41 +237,48 @@ static int fits(const struct reportbuild_in *in, size_t n, size_t max_bytes,
 	err = reportbuild_make(&part, &r);
 	if (err)
 		return err;
-	*yes = truemeter__report__get_packed_size(r) + REPORTBUILD_SLACK <= max_bytes;
+	*size = truemeter__report__get_packed_size(r);
 	reportbuild_free(r);
 	return 0;
 }
 
 /* Bisection over prefixes, sized by protobuf-c itself: a report only grows
  * with more rows (a new row adds bytes, and perhaps a new string). */
-int reportbuild_fit(const struct reportbuild_in *in, size_t max_bytes, size_t *n_fit)
+int reportbuild_fit(const struct reportbuild_in *in, size_t max_bytes, size_t *n_fit,
+		    size_t *size)
 {
-	size_t lo = 0, hi = in->n_deltas;
-	bool yes;
+	size_t lo = 0, hi = in->n_deltas, got, lo_size = 0;
 	int err;
 
 	*n_fit = 0;
-	err = fits(in, hi, max_bytes, &yes);
-	if (err || yes) {
-		*n_fit = err ? 0 : hi;
+	*size = 0;
+	err = packed_size(in, hi, &got);
+	if (err)
 		return err;
+	if (got + REPORTBUILD_SLACK <= max_bytes) {
+		*n_fit = hi;
+		*size = got;
+		return 0;
 	}
 	/* invariant: hi rows do not fit, lo rows do (taken on trust for lo = 0:
 	 * ending there means not even one row fits) */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		err = fits(in, mid, max_bytes, &yes);
+		err = packed_size(in, mid, &got);
 		if (err)
 			return err;
-		if (yes)
+		if (got + REPORTBUILD_SLACK <= max_bytes) {
 			lo = mid;
-		else
+			lo_size = got;
+		} else {
 			hi = mid;
+		}
 	}
 	if (lo == 0)
 		return -EMSGSIZE;
 	*n_fit = lo;
+	*size = lo_size;
 	return 0;
 }
 

@@ -36,9 +36,11 @@ int reportbuild_make(const struct reportbuild_in *in, Truemeter__Report **out);
 
 /* How many of in->deltas, from the first, go into one report whose packed
  * size plus REPORTBUILD_SLACK stays within max_bytes: all when they fit,
- * else the longest prefix that does.  -EMSGSIZE when not even the first
- * row (or, with no rows, the report itself) fits. */
-int reportbuild_fit(const struct reportbuild_in *in, size_t max_bytes, size_t *n_fit);
+ * else the longest prefix that does; *size gets that report's packed size.
+ * -EMSGSIZE when not even the first row (or, with no rows, the report
+ * itself) fits. */
+int reportbuild_fit(const struct reportbuild_in *in, size_t max_bytes, size_t *n_fit,
+		    size_t *size);
 void reportbuild_free(Truemeter__Report *r);
 
 /* The usage rows of a (decoded) report as meter rows; *rows malloc'd.

@@ -168,9 +168,9 @@ static void test_fit(void **state)
 			};
 			Truemeter__Report *r;
 			uint8_t *env, digest[REPORT_DIGEST_LEN];
-			size_t n, len;
+			size_t n, len, size;
 
-			assert_int_equal(reportbuild_fit(&in, limits[l], &n), 0);
+			assert_int_equal(reportbuild_fit(&in, limits[l], &n, &size), 0);
 			assert_true(n >= 1 && n <= N - off);
 			if (off + n < N) {      /* one row more would not fit */
 				in.n_deltas = n + 1;
@@ -180,6 +180,9 @@ static void test_fit(void **state)
 				reportbuild_free(r);
 			}
 			in.n_deltas = n;
+			assert_int_equal(reportbuild_make(&in, &r), 0);
+			assert_int_equal(truemeter__report__get_packed_size(r), size);
+			reportbuild_free(r);
 			in.spool_drops = in.spool_bytes = UINT64_MAX;
 			assert_int_equal(reportbuild_make(&in, &r), 0);
 			assert_int_equal(report_seal(&key, r, &env, &len, digest), 0);
@@ -203,14 +206,16 @@ static void test_fit(void **state)
 	/* not even one row, or an empty report, fits */
 	struct reportbuild_in in = { .agent_id = key.pk, .epoch = 1, .seq = 1,
 				     .deltas = d, .n_deltas = N };
-	size_t n = 99;
+	size_t n = 99, size = 99;
 
-	assert_int_equal(reportbuild_fit(&in, 100, &n), -EMSGSIZE);
+	assert_int_equal(reportbuild_fit(&in, 100, &n, &size), -EMSGSIZE);
 	assert_int_equal(n, 0);
+	assert_int_equal(size, 0);
 	in.n_deltas = 0;
-	assert_int_equal(reportbuild_fit(&in, 100, &n), -EMSGSIZE);
-	assert_int_equal(reportbuild_fit(&in, 1024, &n), 0);
+	assert_int_equal(reportbuild_fit(&in, 100, &n, &size), -EMSGSIZE);
+	assert_int_equal(reportbuild_fit(&in, 1024, &n, &size), 0);
 	assert_int_equal(n, 0);
+	assert_true(size > 0 && size < 1024);
 	free(d);
 }
 
