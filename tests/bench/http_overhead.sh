@@ -1,17 +1,24 @@
 #!/bin/sh
 # HTTP meter overhead: nginx requests/s with and without the meter, in
-# SESSIONS sessions of PAIRS pairs of wrk -t2 -c50 -d${SECS}s runs
-# (keep-alive, small responses).  Each session starts nginx and loads the
-# meter afresh, so the figure does not rest on one placement of their
-# memory.  (The host's own load moves whole runs more: 0.85 to 1.00 within
-# an hour on this VM, which nothing inside one run removes.)  Within a
-# session the meter stays loaded; hook_toggle detaches and re-attaches its
-# programs between runs, so no run follows a reload.  Odd pairs run
-# "without" first, even pairs "with" first, so a drift of the machine's
-# speed favours neither.  Prints
+# SESSIONS sessions of ROUNDS rounds of wrk -t2 -c50 -d${SECS}s runs
+# (keep-alive, small responses).  A round is three runs: no program
+# attached ("without"), the meter ("with"), and the meter's programs set to
+# a port nothing listens on ("hooks"), in rotating order with "with" always
+# next to "without" (a pair), so a drift of the machine's speed favours
+# none.  Each session starts nginx and loads both copies of the meter
+# afresh, so the figure does not rest on one placement of their memory.
+# (The host's own load moves whole runs more: 0.85 to 1.00 within an hour
+# on this VM, which nothing inside one run removes.)  Within a session the
+# copies stay loaded; hook_toggle detaches and re-attaches their programs
+# between runs, so no run follows a reload.  Prints
 #   BENCH nginx_rps_ratio <with/without> ratio   median of the pair ratios
 #   BENCH nginx_rps_ratio_total <with/without> ratio   all "with" requests
 #         over all "without" requests
+#   BENCH nginx_rps_ratio_hooks_only <ratio> ratio   the same for a second
+#         copy of the meter set to a port nothing listens on: its programs
+#         run as often but leave at the port check, so this is the cost of
+#         having programs on these two tracepoints at all (runs of the three
+#         kinds in rotating order)
 #   BENCH nginx_cpu_added_per_request <ns> ns   the nginx worker's CPU time
 #         per request, with minus without (median of the pairs): the cost
 #         in the served process, whatever share of the two cores wrk takes
@@ -30,7 +37,7 @@ set -u
 B=${TM_BUILD:?TM_BUILD not set}
 DUMP=$B/tests/meter_dump
 SESSIONS=${SESSIONS:-4}
-PAIRS=${PAIRS:-5}
+ROUNDS=${ROUNDS:-5}
 SECS=${SECS:-3}
 ID=tmhbench$$
 PIN=/sys/fs/bpf/$ID
@@ -38,20 +45,23 @@ TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 PORT=$((16000 + $$ % 2000))
 NGINX_PID=
 METER_PID=
-TOGGLE_PID=
+TOGGLE_PID_meter=
+TOGGLE_PID_hooks=
 TICKER_PID=
 OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 
 cleanup() {
 	[ -n "$TICKER_PID" ] && kill "$TICKER_PID" 2>/dev/null
-	[ -n "$TOGGLE_PID" ] && kill "$TOGGLE_PID" 2>/dev/null
+	for p in $TOGGLE_PID_meter $TOGGLE_PID_hooks; do kill "$p" 2>/dev/null; done
 	[ -n "$METER_PID" ] && kill "$METER_PID" 2>/dev/null
 	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
-	exec 3>&- 4>&- 2>/dev/null
+	exec 3>&- 4>&- 5>&- 2>/dev/null
 	wait 2>/dev/null
 	sysctl -q -w kernel.bpf_stats_enabled="$OLD_STATS" 2>/dev/null
-	[ -f "$TMP/meter.conf" ] && "$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
-	rm -rf "$PIN" "$TMP"
+	for c in meter hooks; do
+		[ -f "$TMP/$c.conf" ] && "$DUMP" -c "$TMP/$c.conf" -u 2>/dev/null
+	done
+	rm -rf "$PIN" "${PIN}h" "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -103,6 +113,8 @@ ports = $PORT
 tenant_header = X-Tenant-Id
 route = /v1/items/*
 EOF
+sed "s|^pin_dir = .*|pin_dir = ${PIN}h|; s|^ports = .*|ports = 1|" \
+	"$TMP/meter.conf" > "$TMP/hooks.conf"
 cat > "$TMP/hdr.lua" <<'EOF'
 wrk.headers["X-Tenant-Id"] = "bench"
 wrk.path = "/v1/items/1"
@@ -137,17 +149,20 @@ prog_breakdown() { # "# name: runs per request, ns per run" for each program
 		printf "# %s: %.2f runs per request, %d ns per run\n", $1, $3 / reqs, $2 / $3 }'
 }
 
-ACKS=1
-toggle() { # on|off: waits for hook_toggle's answer
-	echo "$1" >&4
-	ACKS=$((ACKS + 1))
+toggle() { # meter|hooks on|off: waits for that hook_toggle's answer
+	fd=4
+	[ "$1" = hooks ] && fd=5
+	echo "$2" >&"$fd"
+	eval "ACKS_$1=\$((ACKS_$1 + 1)); acks=\$ACKS_$1"
 	i=0
-	while [ "$(grep -c '^\(ok\|error\)' "$TMP/toggle.out")" -lt "$ACKS" ] && [ $i -lt 200 ]; do
+	while [ "$(grep -c '^\(ok\|error\)' "$TMP/toggle.$1.out")" -lt "$acks" ] &&
+		[ $i -lt 200 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
-	tail -n 1 "$TMP/toggle.out" | grep -q '^ok$' ||
-		{ echo "hook_toggle $1: $(tail -n 1 "$TMP/toggle.out") $(cat "$TMP/toggle.out.err")" >&2; exit 1; }
+	tail -n 1 "$TMP/toggle.$1.out" | grep -q '^ok$' ||
+		{ echo "hook_toggle $1 $2: $(tail -n 1 "$TMP/toggle.$1.out")" \
+			"$(cat "$TMP/toggle.$1.out.err")" >&2; exit 1; }
 }
 
 median() { # of the numbers on stdin
@@ -163,83 +178,105 @@ wait_for() { # file pattern what: up to 30 s
 	grep -q "$2" "$1" || { echo "$3: $(cat "$1" "$1.err" 2>/dev/null)" >&2; exit 1; }
 }
 
-# ---- throughput: per session the meter loaded once, its programs toggled ----
+# ---- throughput: per session both copies loaded once, their programs toggled -
 # The method's own check: the programs run only while toggled on.
-runs() { # total run_cnt of the taken-over programs
-	for id in $(awk '$1 == "prog" { print $2 }' "$TMP/toggle.out"); do
+runs() { # meter|hooks: total run_cnt of that copy's taken-over programs
+	for id in $(awk '$1 == "prog" { print $2 }' "$TMP/toggle.$1.out"); do
 		bpftool -j prog show id "$id" | sed -n 's/.*"run_cnt":\([0-9]*\).*/\1/p'
 	done | awk '{ n += $1 } END { print n + 0 }'
 }
-start_meter() { # loads and pins the meter, hook_toggle takes it over; checks it
-	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
-	echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/load.out" 2>"$TMP/load.out.err"
-	wait_for "$TMP/load.out" '^END$' "meter did not load"
-	rm -f "$TMP/toggle"
-	mkfifo "$TMP/toggle"
-	ACKS=1
-	"$B/tests/hook_toggle" "$PIN/http" <"$TMP/toggle" >"$TMP/toggle.out" 2>"$TMP/toggle.out.err" &
-	TOGGLE_PID=$!
-	exec 4>"$TMP/toggle"
-	wait_for "$TMP/toggle.out" '^ok$' "hook_toggle"
-	sysctl -q -w kernel.bpf_stats_enabled=1
-	toggle off
-	c0=$(runs)
-	run_wrk     # warm-up, and the check
-	c1=$(runs)
-	toggle on
-	curl -s -o /dev/null -H 'X-Tenant-Id: bench' "http://127.0.0.1:$PORT/v1/items/1"
-	c2=$(runs)
-	sysctl -q -w kernel.bpf_stats_enabled=0
-	[ "$c1" = "$c0" ] && [ "$c2" -gt "$c1" ] ||
-		{ echo "hook_toggle did not toggle: runs $c0 -> $c1 (off) -> $c2 (on)" >&2; exit 1; }
+start_copy() { # meter|hooks: loads and pins it, a hook_toggle takes it over
+	"$DUMP" -c "$TMP/$1.conf" -u 2>/dev/null
+	echo | "$DUMP" -c "$TMP/$1.conf" >"$TMP/load.out" 2>"$TMP/load.out.err"
+	wait_for "$TMP/load.out" '^END$' "$1 copy of the meter did not load"
+	rm -f "$TMP/toggle.$1"
+	mkfifo "$TMP/toggle.$1"
+	pin=$PIN
+	[ "$1" = hooks ] && pin=${PIN}h
+	"$B/tests/hook_toggle" "$pin/http" <"$TMP/toggle.$1" >"$TMP/toggle.$1.out" \
+		2>"$TMP/toggle.$1.out.err" &
+	eval "TOGGLE_PID_$1=\$!; ACKS_$1=1"
+	if [ "$1" = hooks ]; then exec 5>"$TMP/toggle.$1"; else exec 4>"$TMP/toggle.$1"; fi
+	wait_for "$TMP/toggle.$1.out" '^ok$' "hook_toggle $1"
+	toggle "$1" off
 }
-stop_meter() { # hook_toggle exits (its links go), then the pins go
-	exec 4>&-
-	wait "$TOGGLE_PID"
-	TOGGLE_PID=
-	"$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+stop_copy() { # meter|hooks: its hook_toggle exits (the links go), then the pins
+	if [ "$1" = hooks ]; then exec 5>&-; else exec 4>&-; fi
+	eval "wait \$TOGGLE_PID_$1; TOGGLE_PID_$1="
+	"$DUMP" -c "$TMP/$1.conf" -u 2>/dev/null
+}
+check_toggles() { # runs move only for the copy toggled on
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	m0=$(runs meter)
+	h0=$(runs hooks)
+	run_wrk     # warm-up, and the check: both off
+	m1=$(runs meter)
+	h1=$(runs hooks)
+	toggle meter on
+	curl -s -o /dev/null -H 'X-Tenant-Id: bench' "http://127.0.0.1:$PORT/v1/items/1"
+	toggle meter off
+	toggle hooks on
+	curl -s -o /dev/null -H 'X-Tenant-Id: bench' "http://127.0.0.1:$PORT/v1/items/1"
+	toggle hooks off
+	m2=$(runs meter)
+	h2=$(runs hooks)
+	sysctl -q -w kernel.bpf_stats_enabled=0
+	[ "$m1" = "$m0" ] && [ "$h1" = "$h0" ] && [ "$m2" -gt "$m1" ] && [ "$h2" -gt "$h1" ] ||
+		{ echo "hook_toggle did not toggle: meter runs $m0 -> $m1 (off) -> $m2," \
+			"hooks runs $h0 -> $h1 (off) -> $h2" >&2; exit 1; }
 }
 sum_with=0
 sum_without=0
-one_run() { # with|without
-	if [ "$1" = with ]; then toggle on; else toggle off; fi
+sum_hooks=0
+one_run() { # with|without|hooks
+	case $1 in
+	with) toggle meter on ;;
+	hooks) toggle hooks on ;;
+	esac
 	w0=$(cpu_ns "$WORKER")
 	run_wrk
 	w1=$(cpu_ns "$WORKER")
+	case $1 in
+	with) toggle meter off ;;
+	hooks) toggle hooks off ;;
+	esac
 	ns=$(((w1 - w0) / REQS))
-	echo "# session $sess pair $r $1: $RPS req/s, nginx worker CPU $ns ns per request"
-	if [ "$1" = with ]; then
-		WITH_RPS=$RPS
-		WITH_NS=$ns
-		sum_with=$((sum_with + REQS))
-	else
-		WITHOUT_RPS=$RPS
-		WITHOUT_NS=$ns
-		sum_without=$((sum_without + REQS))
-	fi
+	echo "# session $sess round $r $1: $RPS req/s, nginx worker CPU $ns ns per request"
+	case $1 in
+	with) WITH_RPS=$RPS; WITH_NS=$ns; sum_with=$((sum_with + REQS)) ;;
+	hooks) HOOKS_RPS=$RPS; sum_hooks=$((sum_hooks + REQS)) ;;
+	*) WITHOUT_RPS=$RPS; WITHOUT_NS=$ns; sum_without=$((sum_without + REQS)) ;;
+	esac
 }
 sysctl -q -w kernel.bpf_stats_enabled=0
 r=0
 for sess in $(seq "$SESSIONS"); do
 	start_nginx
-	start_meter
+	start_copy meter
+	start_copy hooks
+	check_toggles
 	: > "$TMP/session"
-	for p in $(seq "$PAIRS"); do
+	for p in $(seq "$ROUNDS"); do
 		r=$((r + 1))
-		if [ $((r % 2)) = 1 ]; then
-			one_run without
-			one_run with
-		else
-			one_run with
-			one_run without
-		fi
+		# "with" always runs next to "without"; "hooks" first or last
+		case $((r % 4)) in
+		1) order="without with hooks" ;;
+		2) order="hooks with without" ;;
+		3) order="with without hooks" ;;
+		*) order="hooks without with" ;;
+		esac
+		for k in $order; do
+			one_run "$k"
+		done
 		echo "$WITH_RPS $WITHOUT_RPS" | awk '{ printf "%.6f\n", $1 / $2 }' |
 			tee -a "$TMP/session" >> "$TMP/ratios"
+		echo "$HOOKS_RPS $WITHOUT_RPS" | awk '{ printf "%.6f\n", $1 / $2 }' >> "$TMP/hooks_ratios"
 		echo "$((WITH_NS - WITHOUT_NS))" >> "$TMP/added"
 	done
 	awk '{ s += $1 } END { printf "%.6f\n", s / NR }' "$TMP/session" >> "$TMP/sessions"
 	echo "# session $sess: mean pair ratio $(tail -n 1 "$TMP/sessions")"
-	stop_meter
+	stop_copy hooks
+	stop_copy meter
 	stop_nginx
 done
 
@@ -281,6 +318,7 @@ awk '{ s += $1; q += $1 * $1 } END {
 		m, m - h, m + h, NR }' "$TMP/sessions"
 printf 'BENCH nginx_rps_ratio %.4f ratio\n' "$(median < "$TMP/ratios")"
 printf 'BENCH nginx_rps_ratio_total %.4f ratio\n' "$(echo "$sum_with / $sum_without" | bc -l)"
+printf 'BENCH nginx_rps_ratio_hooks_only %.4f ratio\n' "$(median < "$TMP/hooks_ratios")"
 printf 'BENCH nginx_cpu_added_per_request %.0f ns\n' "$(median < "$TMP/added")"
 printf 'BENCH bpf_ns_per_request %.0f ns\n' "$(echo "($ns1 - $ns0) / $REQS" | bc -l)"
 printf 'BENCH agent_cpu_percent %.2f %%\n' "$(echo "100 * ($t1 - $t0) / 1000000000 / ($end - $start)" | bc -l)"
