@@ -227,7 +227,6 @@ check_toggles() { # runs move only for the copy toggled on
 }
 sum_with=0
 sum_without=0
-sum_hooks=0
 one_run() { # with|without|hooks
 	case $1 in
 	with) toggle meter on ;;
@@ -244,7 +243,7 @@ one_run() { # with|without|hooks
 	echo "# session $sess round $r $1: $RPS req/s, nginx worker CPU $ns ns per request"
 	case $1 in
 	with) WITH_RPS=$RPS; WITH_NS=$ns; sum_with=$((sum_with + REQS)) ;;
-	hooks) HOOKS_RPS=$RPS; sum_hooks=$((sum_hooks + REQS)) ;;
+	hooks) HOOKS_RPS=$RPS ;;
 	*) WITHOUT_RPS=$RPS; WITHOUT_NS=$ns; sum_without=$((sum_without + REQS)) ;;
 	esac
 }
