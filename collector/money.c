@@ -37,11 +37,8 @@ static void code_of(const char *currency, char code[4])
 	code[3] = '\0';
 }
 
-int money_decimals(const char *currency)
+static int decimals_of(const char code[4])
 {
-	char code[4];
-
-	code_of(currency, code);
 	if (listed(zero_decimal, sizeof(zero_decimal) / sizeof(zero_decimal[0]), code))
 		return 0;
 	if (listed(three_decimal, sizeof(three_decimal) / sizeof(three_decimal[0]), code))
@@ -49,15 +46,24 @@ int money_decimals(const char *currency)
 	return 2;
 }
 
+int money_decimals(const char *currency)
+{
+	char code[4];
+
+	code_of(currency, code);
+	return decimals_of(code);
+}
+
 void money_format(int64_t minor, const char *currency, char *buf, size_t len)
 {
 	static const uint64_t scale[] = { 1, 10, 100, 1000 };
 	uint64_t a = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor;
-	int d = money_decimals(currency);
-	char code[4], frac[8] = "";
+	char code[4], frac[24] = "";    /* room for any u64, as the compiler cannot see d <= 3 */
 	const char *label;
+	int d;
 
 	code_of(currency, code);
+	d = decimals_of(code);
 	label = code[0] ? code : currency ? currency : "";     /* odd codes as given */
 	if (d)
 		snprintf(frac, sizeof(frac), ".%0*llu", d,
