@@ -23,7 +23,15 @@
 #         per request, with minus without (median of the pairs): the cost
 #         in the served process, whatever share of the two cores wrk takes
 #   BENCH bpf_ns_per_request <ns> ns      total run_time_ns of the HTTP
-#         programs (kernel.bpf_stats_enabled) / requests nginx served
+#         programs (kernel.bpf_stats_enabled) / requests nginx served, less
+#         what the stats themselves add to each run (below)
+#   BENCH bpf_ns_per_request_raw <ns> ns  the same as the kernel reports it
+#   BENCH bpf_stats_ns_per_run <ns> ns    what an empty program on the same
+#         two tracepoints, attached after the meter, is charged per run in
+#         the same wrk run (tests/bench/stats_calib): the stats' own clock
+#         reads.  A second one attached before the meter keeps the clock
+#         path as warm for the meter's runs as for its own; it is printed
+#         as a comment (the first program to run pays more)
 #   BENCH agent_cpu_percent <pct> %       the meter process (meter_dump
 #         reading every second, as the agent does) over the BPF time run
 #   BENCH agent_rss_kib <kib> KiB
@@ -48,14 +56,16 @@ METER_PID=
 TOGGLE_PID_meter=
 TOGGLE_PID_hooks=
 TICKER_PID=
+CALIB_PIDS=
 OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 
 cleanup() {
 	[ -n "$TICKER_PID" ] && kill "$TICKER_PID" 2>/dev/null
+	for p in $CALIB_PIDS; do kill "$p" 2>/dev/null; done
 	for p in $TOGGLE_PID_meter $TOGGLE_PID_hooks; do kill "$p" 2>/dev/null; done
 	[ -n "$METER_PID" ] && kill "$METER_PID" 2>/dev/null
 	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
-	exec 3>&- 4>&- 5>&- 2>/dev/null
+	exec 3>&- 4>&- 5>&- 6>&- 7>&- 2>/dev/null
 	wait 2>/dev/null
 	sysctl -q -w kernel.bpf_stats_enabled="$OLD_STATS" 2>/dev/null
 	for c in meter hooks; do
@@ -131,22 +141,47 @@ cpu_ns() { # CPU time of $1 in ns (schedstat: finer than the tick counts)
 	awk '{ print $1 }' "/proc/$1/schedstat"
 }
 
-prog_ns() { # total run_time_ns of the programs behind our pinned links
-	total=0
+prog_ns() { # "<run_time_ns> <run_cnt>" summed over the programs behind our pinned links
 	for l in "$PIN"/http/link_*; do
 		pid=$(bpftool -j link show pinned "$l" | sed 's/.*"prog_id":\([0-9]*\).*/\1/')
-		ns=$(bpftool -j prog show id "$pid" | sed -n 's/.*"run_time_ns":\([0-9]*\).*/\1/p')
-		total=$((total + ${ns:-0}))
-	done
-	echo "$total"
+		bpftool -j prog show id "$pid" |
+			sed -n 's/.*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2/p'
+	done | awk '{ ns += $1; n += $2 } END { print ns + 0, n + 0 }'
 }
 
-prog_breakdown() { # "# name: runs per request, ns per run" for each program
+start_calib() { # first|last: attaches a stats_calib (its input is fd 6 or 7)
+	mkfifo "$TMP/calib.$1"
+	"$B/tests/stats_calib" <"$TMP/calib.$1" >"$TMP/calib.$1.out" \
+		2>"$TMP/calib.$1.out.err" 3>&- 6>&- &
+	CALIB_PIDS="$CALIB_PIDS $!"
+	if [ "$1" = first ]; then exec 6>"$TMP/calib.$1"; else exec 7>"$TMP/calib.$1"; fi
+	wait_for "$TMP/calib.$1.out" '^ok$' "calibration programs did not attach"
+}
+calib() { # CALIB: "<run_cnt> <run_time_ns>" of the first, then the last one, now
+	echo >&6
+	echo >&7
+	CALIB_READS=$((CALIB_READS + 1))
+	CALIB=
+	for k in first last; do
+		i=0
+		while [ "$(grep -c '^[0-9]' "$TMP/calib.$k.out")" -lt "$CALIB_READS" ] &&
+			[ $i -lt 100 ]; do
+			sleep 0.05
+			i=$((i + 1))
+		done
+		line=$(grep '^[0-9]' "$TMP/calib.$k.out" | sed -n "${CALIB_READS}p")
+		[ -n "$line" ] || { echo "stats_calib: $(cat "$TMP/calib.$k.out.err")" >&2; exit 1; }
+		CALIB="$CALIB $line"
+	done
+}
+
+prog_breakdown() { # reqs stats_ns_per_run: "# name: runs per request, ns per run" each
 	for l in "$PIN"/http/link_*; do
 		pid=$(bpftool -j link show pinned "$l" | sed 's/.*"prog_id":\([0-9]*\).*/\1/')
 		bpftool -j prog show id "$pid" | sed -n 's/.*"name":"\([^"]*\)".*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2 \3/p'
-	done | awk -v reqs="$1" '$3 > 0 {
-		printf "# %s: %.2f runs per request, %d ns per run\n", $1, $3 / reqs, $2 / $3 }'
+	done | awk -v reqs="$1" -v st="$2" '$3 > 0 {
+		printf "# %s: %.2f runs per request, %d ns per run (%d without the stats)\n",
+			$1, $3 / reqs, $2 / $3, $2 / $3 - st }'
 }
 
 toggle() { # meter|hooks on|off: waits for that hook_toggle's answer
@@ -281,26 +316,41 @@ done
 
 # ---- BPF time, agent CPU and RSS: a fresh meter reading every second ---------
 start_nginx
+CALIB_READS=0
+start_calib first
 mkfifo "$TMP/in"
-"$DUMP" -c "$TMP/meter.conf" <"$TMP/in" >"$TMP/dump.out" 2>"$TMP/dump.out.err" &
+"$DUMP" -c "$TMP/meter.conf" <"$TMP/in" >"$TMP/dump.out" 2>"$TMP/dump.out.err" 6>&- &
 METER_PID=$!
 exec 3>"$TMP/in"
 echo >&3
 wait_for "$TMP/dump.out" '^END$' "meter did not load"
-(while sleep 1; do echo; done) >&3 &
+(while sleep 1; do echo; done) >&3 6>&- &
 TICKER_PID=$!
+start_calib last
 sysctl -q -w kernel.bpf_stats_enabled=1
 t0=$(cpu_ns "$METER_PID")
-ns0=$(prog_ns)
+calib
+set -- $(prog_ns) $CALIB
+ns0=$1 n0=$2 f0=$3 fns0=$4 c0=$5 cns0=$6
 start=$(date +%s.%N)
 run_wrk
 end=$(date +%s.%N)
-ns1=$(prog_ns)
+calib
+set -- $(prog_ns) $CALIB
+ns1=$1 n1=$2 f1=$3 fns1=$4 c1=$5 cns1=$6
 t1=$(cpu_ns "$METER_PID")
 sysctl -q -w kernel.bpf_stats_enabled=0
+exec 6>&- 7>&-
+wait $CALIB_PIDS
+CALIB_PIDS=
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$METER_PID/status")
-echo "# BPF time run: $RPS req/s, $((ns1 - ns0)) BPF ns for $REQS requests"
-prog_breakdown "$REQS"
+[ "$c1" -gt "$c0" ] && [ "$f1" -gt "$f0" ] ||
+	{ echo "the calibration programs did not run" >&2; exit 1; }
+stats_ns=$(((cns1 - cns0) / (c1 - c0)))
+echo "# BPF time run: $RPS req/s, $((ns1 - ns0)) BPF ns in $((n1 - n0)) program runs for $REQS requests"
+echo "# the stats add $stats_ns ns to each run (an empty program on the same hooks" \
+	"after the meter, $((c1 - c0)) runs; before it: $(((fns1 - fns0) / (f1 - f0))) ns)"
+prog_breakdown "$REQS" "$stats_ns"
 
 # The VM's own noise moves single runs by +-10%: each "with" run is paired
 # with the "without" run next to it and the median pair wins.  Sessions
@@ -319,6 +369,9 @@ printf 'BENCH nginx_rps_ratio %.4f ratio\n' "$(median < "$TMP/ratios")"
 printf 'BENCH nginx_rps_ratio_total %.4f ratio\n' "$(echo "$sum_with / $sum_without" | bc -l)"
 printf 'BENCH nginx_rps_ratio_hooks_only %.4f ratio\n' "$(median < "$TMP/hooks_ratios")"
 printf 'BENCH nginx_cpu_added_per_request %.0f ns\n' "$(median < "$TMP/added")"
-printf 'BENCH bpf_ns_per_request %.0f ns\n' "$(echo "($ns1 - $ns0) / $REQS" | bc -l)"
+printf 'BENCH bpf_ns_per_request %.0f ns\n' \
+	"$(echo "($ns1 - $ns0 - ($n1 - $n0) * $stats_ns) / $REQS" | bc -l)"
+printf 'BENCH bpf_ns_per_request_raw %.0f ns\n' "$(echo "($ns1 - $ns0) / $REQS" | bc -l)"
+printf 'BENCH bpf_stats_ns_per_run %d ns\n' "$stats_ns"
 printf 'BENCH agent_cpu_percent %.2f %%\n' "$(echo "100 * ($t1 - $t0) / 1000000000 / ($end - $start)" | bc -l)"
 printf 'BENCH agent_rss_kib %d KiB\n' "$rss"
