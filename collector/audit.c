@@ -1,11 +1,13 @@
 #include "audit.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -20,16 +22,12 @@ struct export_ctx {
 	uint8_t *buf;
 	size_t cap;
 	size_t n;
-	uint64_t bytes;
 };
 
 static int write_bundle(struct export_ctx *c, const Truemeter__AuditBundle *b)
 {
 	size_t len = truemeter__audit_bundle__get_packed_size(b);
 
-	c->bytes += len;
-	if (c->bytes > AUDIT_MAX_FILE)
-		return -EFBIG;
 	if (len > c->cap) {
 		uint8_t *v = realloc(c->buf, len);
 
@@ -188,23 +186,44 @@ static bool trusted(const uint8_t *pk, const uint8_t (*keys)[REPORT_PK_LEN], siz
 	return n == 0;
 }
 
+/* What audit_verify gathers while it reads; links and buf are its own. */
+struct verify_ctx {
+	const uint8_t (*keys)[REPORT_PK_LEN];
+	size_t n_keys;
+	struct link *links;
+	size_t n_links, cap_links;
+	size_t merged;          /* res->n_totals after the last merge */
+	uint8_t *buf;           /* the envelope being checked */
+	size_t cap_buf;
+	struct audit_result *res;
+};
+
 /* Checks one envelope; on success appends its link and its usage. */
-static int verify_one(const ProtobufCBinaryData *env, size_t idx,
-		      const uint8_t (*keys)[REPORT_PK_LEN], size_t n_keys,
-		      struct link *links, size_t *n_links, struct audit_result *res)
+static int verify_one(struct verify_ctx *v, const uint8_t *env, size_t len, size_t idx)
 {
+	struct audit_result *res = v->res;
 	Truemeter__Report *r = NULL;
-	struct link *l = &links[*n_links];
+	struct link *l;
 	char err[256], hex[REPORT_PK_HEX_LEN + 1];
 	int rc = 0;
 
-	if (report_open(env->data, env->len, &r, l->digest, err, sizeof(err))) {
+	if (v->n_links == v->cap_links) {
+		size_t cap = v->cap_links ? 2 * v->cap_links : 256;
+
+		l = realloc(v->links, cap * sizeof(*l));
+		if (!l)
+			return -ENOMEM;
+		v->links = l;
+		v->cap_links = cap;
+	}
+	l = &v->links[v->n_links];
+	if (report_open(env, len, &r, l->digest, err, sizeof(err))) {
 		res->bad_signatures++;
 		problem(res, "report #%zu: %s", idx + 1, err);
 		goto cleanup;
 	}
 	report_hex(r->agent_id.data, REPORT_PK_LEN, hex);
-	if (!trusted(r->agent_id.data, keys, n_keys)) {
+	if (!trusted(r->agent_id.data, v->keys, v->n_keys)) {
 		res->untrusted++;
 		problem(res, "report #%zu: agent %.16s… epoch %llu seq %llu is signed by "
 			"a key you did not supply", idx + 1, hex,
@@ -217,7 +236,7 @@ static int verify_one(const ProtobufCBinaryData *env, size_t idx,
 	l->prev_len = r->prev_digest.len;
 	if (l->prev_len == REPORT_DIGEST_LEN)
 		memcpy(l->prev, r->prev_digest.data, REPORT_DIGEST_LEN);
-	(*n_links)++;
+	v->n_links++;
 	res->verified++;
 	for (size_t i = 0; i < r->n_rows && !rc; i++) {
 		const Truemeter__UsageRow *u = r->rows[i];
@@ -229,6 +248,13 @@ static int verify_one(const ProtobufCBinaryData *env, size_t idx,
 		}
 		rc = add_total(res, r->strings[u->tenant], (int)u->metric, u->value);
 	}
+	/* Rows repeat the same tenants and metrics: merge whenever the
+	 * unmerged tail outgrows the merged part, so memory follows the
+	 * distinct totals, not every row read. */
+	if (!rc && res->n_totals >= 2 * v->merged + 4096) {
+		merge_totals(res);
+		v->merged = res->n_totals;
+	}
 cleanup:
 	report_free(r);
 	return rc;
@@ -239,6 +265,8 @@ static void check_chains(struct link *links, size_t n, struct audit_result *res)
 {
 	char hex[REPORT_PK_HEX_LEN + 1];
 
+	if (!n)
+		return;         /* links may be NULL: no report verified */
 	qsort(links, n, sizeof(*links), cmp_link);
 	for (size_t i = 0; i < n; i++) {
 		struct link *cur = &links[i], *prev = i ? &links[i - 1] : NULL;
@@ -276,47 +304,222 @@ static void check_chains(struct link *links, size_t n, struct audit_result *res)
 	}
 }
 
+/* ---- reading a bundle one field at a time ------------------------------------
+ * A bundle can be far larger than memory should hold, and protobuf-c only
+ * decodes whole messages.  So the bundle's own top-level fields are read
+ * one by one in the protobuf wire format (a varint key, then a varint, a
+ * length-prefixed run of bytes, or 8 or 4 fixed bytes), by the rules
+ * protobuf-c's own decoder keeps (keys and lengths of at most 5 bytes,
+ * lengths up to INT_MAX), so a file is a bundle here exactly when it is one
+ * there; each envelope is decoded by protobuf-c alone. */
+
+enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
+
+/* A varint value: 0 with *v; -EBADMSG when truncated or longer than 10
+ * bytes; -EIO on a read error. */
+static int read_varint(FILE *f, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		int c = getc(f);
+
+		if (c == EOF) {
+			if (ferror(f))
+				return -EIO;
+			return -EBADMSG;
+		}
+		x |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* A field's key: 0 with its field number and wire type, 1 at a clean end
+ * of file, -EBADMSG for no field number in the first byte or a key
+ * longer than 5 bytes.  (A multi-byte key can still say field 0, which
+ * protobuf-c takes as an unknown field.) */
+static int read_key(FILE *f, uint32_t *id, unsigned *wire_type)
+{
+	uint32_t tag;
+	int c, shift = 4;
+
+	c = getc(f);
+	if (c == EOF)
+		return ferror(f) ? -EIO : 1;
+	if ((c & 0xf8) == 0)
+		return -EBADMSG;
+	*wire_type = (unsigned)c & 7;
+	tag = ((uint32_t)c & 0x7f) >> 3;
+	for (int i = 1; c & 0x80; i++, shift += 7) {
+		if (i == 5)
+			return -EBADMSG;
+		c = getc(f);
+		if (c == EOF)
+			return ferror(f) ? -EIO : -EBADMSG;
+		tag |= ((uint32_t)c & 0x7f) << shift;
+	}
+	*id = tag;
+	return 0;
+}
+
+/* A length prefix: at most 5 bytes, at most INT_MAX. */
+static int read_len(FILE *f, uint64_t *len)
+{
+	uint64_t v = 0;
+	int c;
+
+	for (int i = 0; i < 5; i++) {
+		c = getc(f);
+		if (c == EOF)
+			return ferror(f) ? -EIO : -EBADMSG;
+		v |= ((uint64_t)c & 0x7f) << (7 * i);
+		if (!(c & 0x80)) {
+			if (v > INT_MAX)
+				return -EBADMSG;
+			*len = v;
+			return 0;
+		}
+	}
+	return -EBADMSG;
+}
+
+/* Reads len bytes, or skips them when buf is NULL; -EBADMSG past the end. */
+static int read_bytes(FILE *f, uint8_t *buf, uint64_t len, uint64_t size)
+{
+	off_t at = ftello(f);
+
+	if (at < 0)
+		return -errno;
+	if (len > size - (uint64_t)at)
+		return -EBADMSG;
+	if (!buf)
+		return fseeko(f, (off_t)len, SEEK_CUR) ? -errno : 0;
+	if (len && fread(buf, 1, len, f) != len)
+		return ferror(f) ? -EIO : -EBADMSG;
+	return 0;
+}
+
+static int skip_field(FILE *f, unsigned wire_type, uint64_t size)
+{
+	uint64_t len;
+	int err;
+
+	switch (wire_type) {
+	case WT_VARINT:
+		return read_varint(f, &len);
+	case WT_I64:
+		return read_bytes(f, NULL, 8, size);
+	case WT_I32:
+		return read_bytes(f, NULL, 4, size);
+	case WT_LEN:
+		err = read_len(f, &len);
+		return err ? err : read_bytes(f, NULL, len, size);
+	default:                /* groups, or not protobuf at all */
+		return -EBADMSG;
+	}
+}
+
+static uint32_t field_id(const char *name)
+{
+	const ProtobufCFieldDescriptor *d = protobuf_c_message_descriptor_get_field_by_name(
+		&truemeter__audit_bundle__descriptor, name);
+
+	return d ? d->id : 0;
+}
+
+/* One envelope field's bytes into v->buf, then checked. */
+static int read_envelope(FILE *f, struct verify_ctx *v, uint64_t size)
+{
+	uint64_t len;
+	int err;
+
+	err = read_len(f, &len);
+	if (err)
+		return err;
+	if (len > AUDIT_MAX_ENVELOPE)
+		return -EBADMSG;
+	if (len > v->cap_buf) {
+		uint8_t *b = realloc(v->buf, len);
+
+		if (!b)
+			return -ENOMEM;
+		v->buf = b;
+		v->cap_buf = len;
+	}
+	err = read_bytes(f, v->buf, len, size);
+	if (err)
+		return err;
+	v->res->reports++;
+	return verify_one(v, v->buf, len, v->res->reports - 1);
+}
+
+/* Every top-level field of the bundle; a later from/to wins, as a protobuf
+ * merge has it.  A known field in another wire type is an error, as in
+ * protobuf-c. */
+static int read_bundle(FILE *f, struct verify_ctx *v, uint64_t size)
+{
+	const uint32_t from_id = field_id("from_ms"), to_id = field_id("to_ms"),
+		       created_id = field_id("created_ms"), env_id = field_id("envelopes");
+	uint64_t val;
+	int err;
+
+	for (;;) {
+		uint32_t id;
+		unsigned wt;
+
+		err = read_key(f, &id, &wt);
+		if (err)
+			return err > 0 ? 0 : err;
+		if (id == env_id) {
+			err = wt == WT_LEN ? read_envelope(f, v, size) : -EBADMSG;
+		} else if (id == from_id || id == to_id || id == created_id) {
+			err = wt == WT_VARINT ? read_varint(f, &val) : -EBADMSG;
+			if (!err && id == from_id)
+				v->res->from_ms = (int64_t)val;
+			else if (!err && id == to_id)
+				v->res->to_ms = (int64_t)val;
+		} else {
+			err = skip_field(f, wt, size);
+		}
+		if (err)
+			return err;
+	}
+}
+
 int audit_verify(const char *path, const uint8_t (*keys)[REPORT_PK_LEN],
 		 size_t n_keys, struct audit_result *res)
 {
-	Truemeter__AuditBundle *b = NULL;
-	struct link *links = NULL;
-	size_t len, n_links = 0;
-	char *buf = NULL;
+	struct verify_ctx v = { .keys = keys, .n_keys = n_keys, .res = res };
+	struct stat st;
+	FILE *f;
 	int err;
 
 	memset(res, 0, sizeof(*res));
-	err = fileio_read_all(path, AUDIT_MAX_FILE, &buf, &len);
-	if (err)
-		goto cleanup;
-	b = truemeter__audit_bundle__unpack(NULL, len, (const uint8_t *)buf);
-	if (!b) {
-		err = -EBADMSG;
+	f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	if (fstat(fileno(f), &st) < 0) {
+		err = -errno;
 		goto cleanup;
 	}
-	res->from_ms = b->from_ms;
-	res->to_ms = b->to_ms;
-	res->reports = b->n_envelopes;
 	if (!n_keys)
 		problem(res, "no agent keys supplied: signatures were checked against "
 			"the keys inside the reports, which proves integrity, not origin");
-	links = calloc(b->n_envelopes ? b->n_envelopes : 1, sizeof(*links));
-	if (!links) {
-		err = -ENOMEM;
+	err = read_bundle(f, &v, (uint64_t)st.st_size);
+	if (err)
 		goto cleanup;
-	}
-	for (size_t i = 0; i < b->n_envelopes; i++) {
-		err = verify_one(&b->envelopes[i], i, keys, n_keys, links, &n_links, res);
-		if (err)
-			goto cleanup;
-	}
-	check_chains(links, n_links, res);
+	check_chains(v.links, v.n_links, res);
 	merge_totals(res);
 cleanup:
-	if (b)
-		truemeter__audit_bundle__free_unpacked(b, NULL);
-	free(links);
-	free(buf);
+	fclose(f);
+	free(v.links);
+	free(v.buf);
+	if (err)
+		audit_result_free(res);        /* nothing half-read is reported */
 	return err;
 }
 

@@ -10,12 +10,13 @@
 #include "report.h"
 #include "store.h"
 
-/* Largest bundle audit_verify reads (it holds the whole file). */
-#define AUDIT_MAX_FILE (1024UL * 1024 * 1024)
+/* Largest envelope audit_verify accepts: the collector's largest message
+ * ([collector] max_message may be up to 1 GiB). */
+#define AUDIT_MAX_ENVELOPE (1024UL * 1024 * 1024)
 
 /* Writes every stored signed report whose window starts in [from_ms, to_ms)
  * to path (atomic write), streamed from the store.  *n_reports gets the
- * count.  -EFBIG, and no file, when the bundle would exceed AUDIT_MAX_FILE. */
+ * count. */
 int audit_export(struct store *s, int64_t from_ms, int64_t to_ms,
 		 const char *path, size_t *n_reports);
 
@@ -40,10 +41,13 @@ struct audit_result {
 	size_t n_problems;
 };
 
-/* Verifies the bundle at path.  keys: the agents' public keys the auditor
- * trusts (n_keys == 0: trust whatever key signed each report, and say so
- * in problems).  Returns 0 when the bundle could be read (the findings are
- * in res), or a negative errno for an unreadable/undecodable file. */
+/* Verifies the bundle at path, reading it one envelope at a time (memory
+ * follows the largest report, the number of reports and the distinct
+ * totals, not the file).  keys: the agents' public keys the auditor trusts
+ * (n_keys == 0: trust whatever key signed each report, and say so in
+ * problems).  Returns 0 when the bundle could be read (the findings are in
+ * res), or a negative errno for an unreadable file, -EBADMSG for one that
+ * is not a bundle (res is then empty). */
 int audit_verify(const char *path, const uint8_t (*keys)[REPORT_PK_LEN],
 		 size_t n_keys, struct audit_result *res);
 void audit_result_free(struct audit_result *res);

@@ -82,12 +82,6 @@ static int audit_export_cmd(const struct cli_env *env, int argc, char **argv)
 	}
 	err = audit_export(s, from, to, out, &n);
 	store_close(s);
-	if (err == -EFBIG) {
-		fprintf(stderr, "truemeter audit export: %s: the period's signed reports "
-			"exceed the %lu MiB a bundle may hold; export shorter periods "
-			"(--from/--to)\n", out, AUDIT_MAX_FILE >> 20);
-		return 1;
-	}
 	if (err) {
 		fprintf(stderr, "truemeter audit export: %s: %s\n", out, strerror(-err));
 		return 1;
@@ -245,7 +239,8 @@ static int audit_verify_cmd(const struct cli_env *env, int argc, char **argv)
 	err = audit_verify(argv[optind], (const uint8_t (*)[REPORT_PK_LEN])keys, n_keys, &res);
 	if (err) {
 		fprintf(stderr, "truemeter audit verify: %s: %s\n", argv[optind],
-			err == -EBADMSG ? "not an audit bundle" : strerror(-err));
+			err == -EBADMSG ? "not a whole audit bundle (cut short, or not one)"
+					 : strerror(-err));
 		rc = 1;
 		goto cleanup;
 	}

@@ -256,6 +256,173 @@ static void test_garbage_file(void **state)
 	assert_int_equal(audit_verify("/nonexistent/bundle", NULL, 0, &r), -ENOENT);
 }
 
+/* Stores n reports of `rows` rows each, tenant "t<i % tenants>" and
+ * alternating metrics, value seq * 1000 + i, chained; returns the sum the
+ * bundle must give for tenant t0's api_requests. */
+static uint64_t store_wide(struct fixture *f, int n, int rows, int tenants)
+{
+	uint8_t prev[REPORT_DIGEST_LEN], digest[REPORT_DIGEST_LEN];
+	char *strings[64], names[64][8];
+	uint64_t want = 0;
+
+	assert_true(tenants < 64);
+	strings[0] = "";
+	for (int t = 0; t < tenants; t++) {
+		snprintf(names[t], sizeof(names[t]), "t%d", t);
+		strings[t + 1] = names[t];
+	}
+	for (int seq = 1; seq <= n; seq++) {
+		Truemeter__Report r;
+		Truemeter__UsageRow *row = calloc((size_t)rows, sizeof(*row));
+		Truemeter__UsageRow **ptrs = calloc((size_t)rows, sizeof(*ptrs));
+		uint8_t *env;
+		size_t len;
+
+		assert_non_null(row);
+		assert_non_null(ptrs);
+		truemeter__report__init(&r);
+		r.agent_id.data = (uint8_t *)f->key.pk;
+		r.agent_id.len = REPORT_PK_LEN;
+		r.epoch = 3;
+		r.seq = (uint64_t)seq;
+		r.window_start_ms = 1000 * seq;
+		r.window_end_ms = 1000 * (seq + 1);
+		r.strings = strings;
+		r.n_strings = (size_t)tenants + 1;
+		for (int i = 0; i < rows; i++) {
+			truemeter__usage_row__init(&row[i]);
+			row[i].tenant = 1 + (uint32_t)(i % tenants);
+			row[i].metric = (i / tenants) % 2 ? TRUEMETER__METRIC__NET_RX_BYTES
+							  : TRUEMETER__METRIC__API_REQUESTS;
+			row[i].value = (uint64_t)seq * 1000 + (uint64_t)i;
+			if (i % tenants == 0 && (i / tenants) % 2 == 0)
+				want += row[i].value;
+			ptrs[i] = &row[i];
+		}
+		r.rows = ptrs;
+		r.n_rows = (size_t)rows;
+		if (seq > 1) {
+			r.prev_digest.data = prev;
+			r.prev_digest.len = REPORT_DIGEST_LEN;
+		}
+		assert_int_equal(report_seal(&f->key, &r, &env, &len, digest), 0);
+		assert_true(store_report_put_signed(f->s, &r, digest, env, len, 1, 0, NULL) >= 0);
+		memcpy(prev, digest, sizeof(prev));
+		free(env);
+		free(row);
+		free(ptrs);
+	}
+	return want;
+}
+
+/* Totals are merged while the bundle is read (more rows than the merge
+ * threshold): still exact, one per tenant x metric. */
+static void test_totals_merge_while_reading(void **state)
+{
+	struct fixture *f = *state;
+	struct audit_result r;
+	uint64_t want = store_wide(f, 40, 300, 50);
+
+	export_all(f, 40);
+	assert_int_equal(audit_verify(f->bundle, (const uint8_t (*)[32])&f->key.pk, 1, &r), 0);
+	assert_int_equal(r.verified, 40);
+	assert_int_equal(r.gaps + r.chain_breaks + r.duplicates, 0);
+	assert_int_equal(r.n_totals, 100);
+	for (size_t i = 0; i < r.n_totals; i++) {
+		if (i)
+			assert_true(strcmp(r.totals[i - 1].tenant, r.totals[i].tenant) < 0 ||
+				    (strcmp(r.totals[i - 1].tenant, r.totals[i].tenant) == 0 &&
+				     r.totals[i - 1].metric < r.totals[i].metric));
+		if (!strcmp(r.totals[i].tenant, "t0") && r.totals[i].metric == METRIC_API_REQUESTS)
+			assert_int_equal(r.totals[i].value, want);
+	}
+	audit_result_free(&r);
+}
+
+/* What the streaming reader accepts, protobuf-c's decoder accepts too, with
+ * the same envelopes and period; what one refuses the other refuses. */
+static void assert_same_as_protobuf(struct fixture *f, const uint8_t *buf, size_t len)
+{
+	Truemeter__AuditBundle *b;
+	struct audit_result r;
+	FILE *out = fopen(f->bundle, "wb");     /* no fsync: a thousand cases */
+	int err;
+
+	assert_non_null(out);
+	assert_int_equal(fwrite(buf, 1, len, out), len);
+	assert_int_equal(fclose(out), 0);
+	err = audit_verify(f->bundle, (const uint8_t (*)[32])&f->key.pk, 1, &r);
+	b = truemeter__audit_bundle__unpack(NULL, len, buf);
+	if (!b) {
+		assert_int_equal(err, -EBADMSG);
+		assert_int_equal(r.n_problems + r.n_totals + r.reports, 0);
+		return;
+	}
+	assert_int_equal(err, 0);
+	assert_int_equal(r.reports, b->n_envelopes);
+	assert_int_equal(r.from_ms, b->from_ms);
+	assert_int_equal(r.to_ms, b->to_ms);
+	truemeter__audit_bundle__free_unpacked(b, NULL);
+	audit_result_free(&r);
+}
+
+/* Every prefix of a bundle (cut inside a key, a length or an envelope, or
+ * between fields), and unknown fields of every wire type among the known
+ * ones, read as protobuf-c reads them. */
+static void test_stream_reads_as_protobuf(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t unknown[] = {
+		0x48, 0x96, 0x01,                       /* field 9, varint 150 */
+		0x52, 3, 'a', 'b', 'c',                 /* field 10, 3 bytes */
+		0x59, 1, 2, 3, 4, 5, 6, 7, 8,           /* field 11, fixed64 */
+		0x65, 1, 2, 3, 4,                       /* field 12, fixed32 */
+		0x08, 0xe8, 0x07,                       /* from_ms again: 1000 */
+	};
+	uint8_t *mixed;
+	char *buf;
+	size_t len, half;
+	struct audit_result r;
+
+	store_chain(f, &f->key, 4, 0, 2, 0);
+	export_all(f, 4);
+	assert_int_equal(fileio_read_all(f->bundle, 1 << 20, &buf, &len), 0);
+	for (size_t cut = 0; cut <= len; cut++)
+		assert_same_as_protobuf(f, (const uint8_t *)buf, cut);
+
+	/* unknown fields after the header, before the envelopes */
+	half = 0;
+	while (half < len && (uint8_t)buf[half] != 0x22)   /* field 4, bytes */
+		half++;
+	assert_true(half < len);
+	mixed = malloc(len + sizeof(unknown));
+	assert_non_null(mixed);
+	memcpy(mixed, buf, half);
+	memcpy(mixed + half, unknown, sizeof(unknown));
+	memcpy(mixed + half + sizeof(unknown), buf + half, len - half);
+	assert_same_as_protobuf(f, mixed, len + sizeof(unknown));
+	assert_int_equal(audit_verify(f->bundle, (const uint8_t (*)[32])&f->key.pk, 1, &r), 0);
+	assert_int_equal(r.verified, 4);
+	assert_int_equal(r.from_ms, 1000);
+	assert_int_equal(r.n_totals, 1);
+	assert_int_equal(r.totals[0].value, 8);
+	audit_result_free(&r);
+
+	/* random single-byte changes in the framing (the first and the
+	 * envelopes' leading bytes), each read as protobuf-c reads it */
+	srand(7);
+	for (int i = 0; i < 400; i++) {
+		size_t at = (size_t)rand() % (half + 8);
+		uint8_t old = mixed[at];
+
+		mixed[at] = (uint8_t)rand();
+		assert_same_as_protobuf(f, mixed, len + sizeof(unknown));
+		mixed[at] = old;
+	}
+	free(mixed);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +432,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_broken_link_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_and_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_totals_merge_while_reading, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_reads_as_protobuf, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
