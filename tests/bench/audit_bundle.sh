@@ -1,0 +1,14 @@
+#!/bin/sh
+# Audit export and verify of a month's bundle: 5,000 signed reports of 200
+# rows (see audit_bundle.c), each command's time and peak memory.  The
+# store lives in the build directory, on the real disk.
+set -eu
+B=${TM_BUILD:?}
+D=$(mktemp -d "$B/bench-audit.XXXXXX")
+trap 'rm -rf "$D"' EXIT
+"$B/tests/audit_bundle" fill "$D" "${REPORTS:-5000}" "${ROWS:-200}"
+"$B/tests/audit_bundle" run export "$B/truemeter" -d "$D/t.db" audit export \
+	--period 2026-11 -o "$D/2026-11.tmb"
+echo "BENCH audit_bundle_mib $(du -m --apparent-size "$D/2026-11.tmb" | cut -f1) MiB"
+"$B/tests/audit_bundle" run verify "$B/truemeter" audit verify "$D/2026-11.tmb" \
+	--key "$D/a.pub"
