@@ -156,10 +156,12 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 4 && !strcmp(argv[1], "run")) {
 		rc = run(argv + 3, &secs, &rss);
-		if (rc) {
+		if (rc < 0)
+			fprintf(stderr, "audit_bundle: cannot run %s: %s\n", argv[3], strerror(-rc));
+		else if (rc)
 			fprintf(stderr, "audit_bundle: %s exited %d\n", argv[3], rc);
+		if (rc)
 			return 1;
-		}
 		printf("BENCH audit_%s_s %.2f s\n", argv[2], secs);
 		printf("BENCH audit_%s_rss_kib %ld KiB\n", argv[2], rss);
 		return 0;
