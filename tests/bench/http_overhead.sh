@@ -37,6 +37,12 @@
 #   BENCH agent_rss_kib <kib> KiB
 # and, as comments, each session's mean ratio and a 95% interval from the
 # session means.  "without" means no HTTP program attached at all.
+# PROXY=1 (tests/bench/http_overhead_proxy.sh): the metered server is a
+# reverse proxy to a second server block of the same nginx worker, over
+# keep-alive upstream connections, as an API gateway in front of a backend
+# on the same host; the figures are named with a "_proxy" suffix.  The
+# meter parses the client side only, but its programs run for every socket
+# read and write on the host, the upstream ones too.
 # Throughput runs have kernel.bpf_stats_enabled=0 (the stats themselves
 # cost two clock reads per program run); one extra "with" run measures
 # the BPF time.
@@ -51,6 +57,10 @@ ID=tmhbench$$
 PIN=/sys/fs/bpf/$ID
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 PORT=$((16000 + $$ % 2000))
+UPORT=$((PORT + 2000))
+PROXY=${PROXY:-0}
+S=
+[ "$PROXY" = 1 ] && S=_proxy
 NGINX_PID=
 METER_PID=
 TOGGLE_PID_meter=
@@ -96,10 +106,28 @@ http {
 	uwsgi_temp_path $TMP/uwsgi;
 	scgi_temp_path $TMP/scgi;
 	keepalive_requests 10000000;
+$(if [ "$PROXY" = 1 ]; then cat <<PROXIED
+	upstream backend { server 127.0.0.1:$UPORT; keepalive 64; }
+	server {
+		listen 127.0.0.1:$PORT;
+		location / {
+			proxy_pass http://backend;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+	server {
+		listen 127.0.0.1:$UPORT;
+		location / { return 200 "ok\n"; }
+	}
+PROXIED
+else cat <<DIRECT
 	server {
 		listen 127.0.0.1:$PORT;
 		location / { return 200 "ok\n"; }
 	}
+DIRECT
+fi)
 }
 EOF
 start_nginx() { # a fresh nginx: NGINX_PID, WORKER
@@ -388,13 +416,13 @@ awk '{ s += $1; q += $1 * $1 } END {
 	if (NR > 10) h = 1.96 * sqrt(v) / sqrt(NR)
 	printf "# mean of the session means %.4f, 95%% interval %.4f to %.4f (%d sessions)\n",
 		m, m - h, m + h, NR }' "$TMP/sessions"
-printf 'BENCH nginx_rps_ratio %.4f ratio\n' "$(median < "$TMP/ratios")"
-printf 'BENCH nginx_rps_ratio_total %.4f ratio\n' "$(echo "$sum_with / $sum_without" | bc -l)"
-printf 'BENCH nginx_rps_ratio_hooks_only %.4f ratio\n' "$(median < "$TMP/hooks_ratios")"
-printf 'BENCH nginx_cpu_added_per_request %.0f ns\n' "$(median < "$TMP/added")"
-printf 'BENCH bpf_ns_per_request %.0f ns\n' \
+printf "BENCH nginx_rps_ratio$S %.4f ratio\n" "$(median < "$TMP/ratios")"
+printf "BENCH nginx_rps_ratio_total$S %.4f ratio\n" "$(echo "$sum_with / $sum_without" | bc -l)"
+printf "BENCH nginx_rps_ratio_hooks_only$S %.4f ratio\n" "$(median < "$TMP/hooks_ratios")"
+printf "BENCH nginx_cpu_added_per_request$S %.0f ns\n" "$(median < "$TMP/added")"
+printf "BENCH bpf_ns_per_request$S %.0f ns\n" \
 	"$(echo "($ns1 - $ns0 - ($n1 - $n0) * $stats_ns) / $REQS" | bc -l)"
-printf 'BENCH bpf_ns_per_request_raw %.0f ns\n' "$(echo "($ns1 - $ns0) / $REQS" | bc -l)"
-printf 'BENCH bpf_stats_ns_per_run %d ns\n' "$stats_ns"
-printf 'BENCH agent_cpu_percent %.2f %%\n' "$(echo "100 * ($t1 - $t0) / 1000000000 / ($end - $start)" | bc -l)"
-printf 'BENCH agent_rss_kib %d KiB\n' "$rss"
+printf "BENCH bpf_ns_per_request_raw$S %.0f ns\n" "$(echo "($ns1 - $ns0) / $REQS" | bc -l)"
+printf "BENCH bpf_stats_ns_per_run$S %d ns\n" "$stats_ns"
+printf "BENCH agent_cpu_percent$S %.2f %%\n" "$(echo "100 * ($t1 - $t0) / 1000000000 / ($end - $start)" | bc -l)"
+printf "BENCH agent_rss_kib$S %d KiB\n" "$rss"
