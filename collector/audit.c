@@ -324,11 +324,8 @@ static int read_varint(FILE *f, uint64_t *v)
 	for (int shift = 0; shift < 64; shift += 7) {
 		int c = getc(f);
 
-		if (c == EOF) {
-			if (ferror(f))
-				return -EIO;
-			return -EBADMSG;
-		}
+		if (c == EOF)
+			return ferror(f) ? -EIO : -EBADMSG;
 		x |= (uint64_t)(c & 0x7f) << shift;
 		if (!(c & 0x80)) {
 			*v = x;
