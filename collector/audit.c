@@ -24,18 +24,29 @@ struct export_ctx {
 	size_t n;
 };
 
+/* *buf holds at least len bytes afterwards (one message at a time: export
+ * and verify reuse one buffer, grown to the largest). */
+static int buf_reserve(uint8_t **buf, size_t *cap, size_t len)
+{
+	uint8_t *v;
+
+	if (len <= *cap)
+		return 0;
+	v = realloc(*buf, len);
+	if (!v)
+		return -ENOMEM;
+	*buf = v;
+	*cap = len;
+	return 0;
+}
+
 static int write_bundle(struct export_ctx *c, const Truemeter__AuditBundle *b)
 {
 	size_t len = truemeter__audit_bundle__get_packed_size(b);
+	int err = buf_reserve(&c->buf, &c->cap, len);
 
-	if (len > c->cap) {
-		uint8_t *v = realloc(c->buf, len);
-
-		if (!v)
-			return -ENOMEM;
-		c->buf = v;
-		c->cap = len;
-	}
+	if (err)
+		return err;
 	truemeter__audit_bundle__pack(b, c->buf);
 	return fileio_atomic_write(c->out, c->buf, len);
 }
@@ -439,15 +450,9 @@ static int read_envelope(FILE *f, struct verify_ctx *v, uint64_t size)
 		return err;
 	if (len > AUDIT_MAX_ENVELOPE)
 		return -EBADMSG;
-	if (len > v->cap_buf) {
-		uint8_t *b = realloc(v->buf, len);
-
-		if (!b)
-			return -ENOMEM;
-		v->buf = b;
-		v->cap_buf = len;
-	}
-	err = read_bytes(f, v->buf, len, size);
+	err = buf_reserve(&v->buf, &v->cap_buf, len);
+	if (!err)
+		err = read_bytes(f, v->buf, len, size);
 	if (err)
 		return err;
 	v->res->reports++;

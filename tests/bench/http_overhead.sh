@@ -170,12 +170,15 @@ cpu_ns() { # CPU time of $1 in ns (schedstat: finer than the tick counts)
 	awk '{ print $1 }' "/proc/$1/schedstat"
 }
 
-prog_ns() { # "<run_time_ns> <run_cnt>" summed over the programs behind our pinned links
+prog_stats() { # "<name> <run_time_ns> <run_cnt>" of each program behind our pinned links
 	for l in "$PIN"/http/link_*; do
 		pid=$(bpftool -j link show pinned "$l" | sed 's/.*"prog_id":\([0-9]*\).*/\1/')
-		bpftool -j prog show id "$pid" |
-			sed -n 's/.*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2/p'
-	done | awk '{ ns += $1; n += $2 } END { print ns + 0, n + 0 }'
+		bpftool -j prog show id "$pid" | sed -n 's/.*"name":"\([^"]*\)".*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2 \3/p'
+	done
+}
+
+prog_ns() { # "<run_time_ns> <run_cnt>" summed over those programs
+	prog_stats | awk '{ ns += $2; n += $3 } END { print ns + 0, n + 0 }'
 }
 
 start_calib() { # first|last: attaches a stats_calib (its input is fd 6 or 7)
@@ -220,10 +223,7 @@ calib() { # CALIB: "<run_cnt> <run_time_ns>" of the first, then the last one, no
 }
 
 prog_breakdown() { # reqs stats_ns_per_run: "# name: runs per request, ns per run" each
-	for l in "$PIN"/http/link_*; do
-		pid=$(bpftool -j link show pinned "$l" | sed 's/.*"prog_id":\([0-9]*\).*/\1/')
-		bpftool -j prog show id "$pid" | sed -n 's/.*"name":"\([^"]*\)".*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2 \3/p'
-	done | awk -v reqs="$1" -v st="$2" '$3 > 0 {
+	prog_stats | awk -v reqs="$1" -v st="$2" '$3 > 0 {
 		printf "# %s: %.2f runs per request, %d ns per run", $1, $3 / reqs, $2 / $3
 		if (st > 0) printf " (%d without the stats)", $2 / $3 - st
 		printf "\n" }'
