@@ -57,28 +57,46 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Gives r (its rows set) agent k, epoch, seq, a 1 s window and, after
+ * seq 1, prev as its predecessor; seals it, stores it if `store`, and
+ * leaves its digest in prev for the next one. */
+static void put_in_chain(struct fixture *f, const struct report_key *k, Truemeter__Report *r,
+			 uint64_t epoch, int seq, uint8_t prev[REPORT_DIGEST_LEN], int store)
+{
+	uint8_t digest[REPORT_DIGEST_LEN], *env;
+	size_t len;
+
+	r->agent_id.data = (uint8_t *)k->pk;
+	r->agent_id.len = REPORT_PK_LEN;
+	r->epoch = epoch;
+	r->seq = (uint64_t)seq;
+	r->window_start_ms = 1000 * seq;
+	r->window_end_ms = 1000 * (seq + 1);
+	if (seq > 1) {
+		r->prev_digest.data = prev;
+		r->prev_digest.len = REPORT_DIGEST_LEN;
+	}
+	assert_int_equal(report_seal(k, r, &env, &len, digest), 0);
+	if (store)
+		assert_true(store_report_put_signed(f->s, r, digest, env, len, 1, 0, NULL) >= 0);
+	memcpy(prev, digest, REPORT_DIGEST_LEN);
+	free(env);
+}
+
 /* Stores reports seq 1..n (skipping `skip`), each with `per` api_requests
  * for tenant "acme", chained with real signatures. */
 static void store_chain(struct fixture *f, const struct report_key *k, int n,
 			int skip, uint64_t per, int break_at)
 {
-	uint8_t prev[REPORT_DIGEST_LEN], digest[REPORT_DIGEST_LEN];
+	uint8_t prev[REPORT_DIGEST_LEN];
 	char *strings[] = { "", "acme" };
 
 	for (int seq = 1; seq <= n; seq++) {
 		Truemeter__Report r;
 		Truemeter__UsageRow row, *rows[1] = { &row };
-		uint8_t *env;
-		size_t len;
 
 		truemeter__report__init(&r);
 		truemeter__usage_row__init(&row);
-		r.agent_id.data = (uint8_t *)k->pk;
-		r.agent_id.len = REPORT_PK_LEN;
-		r.epoch = 9;
-		r.seq = (uint64_t)seq;
-		r.window_start_ms = 1000 * seq;
-		r.window_end_ms = 1000 * (seq + 1);
 		r.strings = strings;
 		r.n_strings = 2;
 		r.rows = rows;
@@ -86,18 +104,9 @@ static void store_chain(struct fixture *f, const struct report_key *k, int n,
 		row.tenant = 1;
 		row.metric = TRUEMETER__METRIC__API_REQUESTS;
 		row.value = per;
-		if (seq > 1) {
-			if (seq == break_at)
-				prev[0] ^= 1;
-			r.prev_digest.data = prev;
-			r.prev_digest.len = REPORT_DIGEST_LEN;
-		}
-		assert_int_equal(report_seal(k, &r, &env, &len, digest), 0);
-		if (seq != skip)
-			assert_true(store_report_put_signed(f->s, &r, digest, env, len,
-							    1, 0, NULL) >= 0);
-		memcpy(prev, digest, sizeof(prev));
-		free(env);
+		if (seq > 1 && seq == break_at)
+			prev[0] ^= 1;
+		put_in_chain(f, k, &r, 9, seq, prev, seq != skip);
 	}
 }
 
@@ -261,7 +270,7 @@ static void test_garbage_file(void **state)
  * bundle must give for tenant t0's api_requests. */
 static uint64_t store_wide(struct fixture *f, int n, int rows, int tenants)
 {
-	uint8_t prev[REPORT_DIGEST_LEN], digest[REPORT_DIGEST_LEN];
+	uint8_t prev[REPORT_DIGEST_LEN];
 	char *strings[64], names[64][8];
 	uint64_t want = 0;
 
@@ -275,18 +284,10 @@ static uint64_t store_wide(struct fixture *f, int n, int rows, int tenants)
 		Truemeter__Report r;
 		Truemeter__UsageRow *row = calloc((size_t)rows, sizeof(*row));
 		Truemeter__UsageRow **ptrs = calloc((size_t)rows, sizeof(*ptrs));
-		uint8_t *env;
-		size_t len;
 
 		assert_non_null(row);
 		assert_non_null(ptrs);
 		truemeter__report__init(&r);
-		r.agent_id.data = (uint8_t *)f->key.pk;
-		r.agent_id.len = REPORT_PK_LEN;
-		r.epoch = 3;
-		r.seq = (uint64_t)seq;
-		r.window_start_ms = 1000 * seq;
-		r.window_end_ms = 1000 * (seq + 1);
 		r.strings = strings;
 		r.n_strings = (size_t)tenants + 1;
 		for (int i = 0; i < rows; i++) {
@@ -301,14 +302,7 @@ static uint64_t store_wide(struct fixture *f, int n, int rows, int tenants)
 		}
 		r.rows = ptrs;
 		r.n_rows = (size_t)rows;
-		if (seq > 1) {
-			r.prev_digest.data = prev;
-			r.prev_digest.len = REPORT_DIGEST_LEN;
-		}
-		assert_int_equal(report_seal(&f->key, &r, &env, &len, digest), 0);
-		assert_true(store_report_put_signed(f->s, &r, digest, env, len, 1, 0, NULL) >= 0);
-		memcpy(prev, digest, sizeof(prev));
-		free(env);
+		put_in_chain(f, &f->key, &r, 3, seq, prev, 1);
 		free(row);
 		free(ptrs);
 	}
