@@ -136,7 +136,7 @@ $(BUILD)/truemeter-collector: $(BUILD)/obj/collector/collector_main.o $(LIBCOLLE
 $(BUILD)/truemeter: $(BUILD)/obj/collector/cli_main.o $(LIBCOLLECTOR) $(LIBCOMMON)
 $(PROGS):
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(LDFLAGS) $(filter %.o,$^) $(filter %.a,$^) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBS)
 	$(call msg,LD,$@)
