@@ -49,35 +49,52 @@ void meter_health_hook(struct meter_health *h, const char *name, bool attached)
 	(*n)++;
 }
 
+static int map_pin_path(struct bpf_map *map, const char *dir, char *path, size_t size)
+{
+	if (snprintf(path, size, "%s/%s", dir, bpf_map__name(map)) >= (int)size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+bool meter_pin_compatible(struct bpf_map *map, const char *dir)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+	char path[512];
+	bool ok = true;
+	int fd;
+
+	if (map_pin_path(map, dir, path, sizeof(path)))
+		return false;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return true;            /* nothing pinned: a fresh one will be */
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	    (info.type != bpf_map__type(map) ||
+	     info.key_size != bpf_map__key_size(map) ||
+	     info.value_size != bpf_map__value_size(map) ||
+	     info.max_entries != bpf_map__max_entries(map)))
+		ok = false;
+	close(fd);
+	return ok;
+}
+
 int meter_pin_reuse(struct bpf_map *map, const char *dir)
 {
 	char path[512];
 	int err;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, bpf_map__name(map)) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	err = bpf_map__set_pin_path(map, path);
+	err = map_pin_path(map, dir, path, sizeof(path));
+	if (!err)
+		err = bpf_map__set_pin_path(map, path);
 	if (err)
 		return err;
 	/* libbpf reuses a compatible pinned map at load time and fails on an
 	 * incompatible one; remove that so a changed layout starts fresh. */
-	int fd = bpf_obj_get(path);
-
-	if (fd >= 0) {
-		struct bpf_map_info info = { 0 };
-		__u32 len = sizeof(info);
-
-		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
-		    (info.type != bpf_map__type(map) ||
-		     info.key_size != bpf_map__key_size(map) ||
-		     info.value_size != bpf_map__value_size(map) ||
-		     info.max_entries != bpf_map__max_entries(map))) {
-			log_warn("pinned map %s has another layout; starting it afresh "
-				 "(its counts are lost)", path);
-			unlink(path);
-		}
-		close(fd);
+	if (!meter_pin_compatible(map, dir)) {
+		log_warn("pinned map %s has another layout; starting it afresh "
+			 "(its counts are lost)", path);
+		unlink(path);
 	}
 	return 0;
 }

@@ -38,7 +38,7 @@ struct meter_http {
 	struct http_bpf *skel;          /* NULL when pinned links were reused */
 	struct bpf_link *links[HTTP_MAX_LINKS];
 	size_t n_links;
-	int counts_fd, stats_fd;        /* owned */
+	int slots_fd, vals_fd, stats_fd;        /* owned */
 	char routes[METER_CONF_MAX_ROUTES][METER_CONF_NAME_LEN];
 	size_t n_routes;
 };
@@ -333,6 +333,7 @@ static int set_rodata(struct http_bpf *skel, const struct meter_conf *conf)
 	ro->cl_hdr_hash = fnv_lower("content-length");
 	ro->te_hdr_hash = fnv_lower("transfer-encoding");
 	ro->max_socks = conf->max_connections;
+	ro->max_counters = conf->max_entries;
 	return 0;
 }
 
@@ -428,12 +429,39 @@ static bool routes_compatible(const struct http_meta *old, const struct meter_co
 	return true;
 }
 
+/* The counter maps go together: a slot number means nothing without the
+ * key table that names it and the allocator that handed it out. */
+static const char *const counter_maps[] = { "http_slots", "http_vals", "http_nslots" };
+
+static void unpin_counters(const char *dir)
+{
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(counter_maps) / sizeof(counter_maps[0]); i++)
+		if (!pin_path(path, sizeof(path), dir, "", counter_maps[i]))
+			unlink(path);
+}
+
+/* Would libbpf reuse every pinned counter map as it is? */
+static bool counters_reusable(struct http_bpf *skel, const char *dir)
+{
+	struct bpf_map *maps[] = {
+		skel->maps.http_slots, skel->maps.http_vals, skel->maps.http_nslots,
+	};
+
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		if (!meter_pin_compatible(maps[i], dir))
+			return false;
+	return true;
+}
+
 static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		      const char *dir, uint64_t fp, uint64_t obj_hash, bool same_obj,
 		      bool keep_counts, struct meter_health *h)
 {
 	struct bpf_map *keep[] = {
-		m->skel->maps.http_counts, m->skel->maps.http_stats,
+		m->skel->maps.http_slots, m->skel->maps.http_vals,
+		m->skel->maps.http_nslots, m->skel->maps.http_stats,
 		m->skel->maps.http_meta, m->skel->maps.http_conns,
 		m->skel->maps.http_procs, m->skel->maps.http_socks,
 		m->skel->maps.http_nsocks,
@@ -452,16 +480,23 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 			if (!pin_path(path, sizeof(path), dir, "", conn_maps[i]))
 				unlink(path);
 	}
-	if (!keep_counts) {
-		log_warn("HTTP meter: the route list changed other than by appending; "
-			 "the HTTP counters start afresh (read them before changing routes)");
-		if (!pin_path(path, sizeof(path), dir, "", "http_counts"))
-			unlink(path);
-	}
+	/* the per-CPU hash of versions before the slot maps */
+	if (!pin_path(path, sizeof(path), dir, "", "http_counts"))
+		unlink(path);
 	err = set_rodata(m->skel, conf);
 	if (err)
 		goto cleanup;
-	bpf_map__set_max_entries(m->skel->maps.http_counts, conf->max_entries);
+	bpf_map__set_max_entries(m->skel->maps.http_slots, conf->max_entries);
+	bpf_map__set_max_entries(m->skel->maps.http_vals, conf->max_entries);
+	if (!keep_counts) {
+		log_warn("HTTP meter: the route list changed other than by appending; "
+			 "the HTTP counters start afresh (read them before changing routes)");
+		unpin_counters(dir);
+	} else if (!counters_reusable(m->skel, dir)) {
+		log_warn("HTTP meter: the pinned counters have another layout or size; "
+			 "they start afresh (their counts are lost)");
+		unpin_counters(dir);
+	}
 	if (bpf_program__autoload(m->skel->progs.sys_exit)) {
 		bpf_map__set_max_entries(m->skel->maps.http_conns, conf->max_connections);
 	} else {
@@ -488,9 +523,10 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		err = write_meta(m->skel, conf, fp, obj_hash);
 	if (err)
 		goto cleanup;
-	m->counts_fd = dup(bpf_map__fd(m->skel->maps.http_counts));
+	m->slots_fd = dup(bpf_map__fd(m->skel->maps.http_slots));
+	m->vals_fd = dup(bpf_map__fd(m->skel->maps.http_vals));
 	m->stats_fd = dup(bpf_map__fd(m->skel->maps.http_stats));
-	if (m->counts_fd < 0 || m->stats_fd < 0)
+	if (m->slots_fd < 0 || m->vals_fd < 0 || m->stats_fd < 0)
 		err = -errno;
 cleanup:
 	if (err && m->n_links)
@@ -504,7 +540,9 @@ static int reuse_pinned(struct meter_http *m, const char *dir, struct meter_heal
 	char name[METER_HOOK_NAME_LEN];
 	int err;
 
-	err = open_pinned(dir, "http_counts", &m->counts_fd);
+	err = open_pinned(dir, "http_slots", &m->slots_fd);
+	if (!err)
+		err = open_pinned(dir, "http_vals", &m->vals_fd);
 	if (!err)
 		err = open_pinned(dir, "http_stats", &m->stats_fd);
 	if (err)
@@ -535,7 +573,7 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->counts_fd = m->stats_fd = -1;
+	m->slots_fd = m->vals_fd = m->stats_fd = -1;
 	for (size_t i = 0; i < conf->n_routes; i++) {
 		err = route_compile(conf->routes[i].pattern, &scratch);
 		if (err)
@@ -606,19 +644,23 @@ int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	while (bpf_map_get_next_key(m->counts_fd, prev, &next) == 0) {
+	while (bpf_map_get_next_key(m->slots_fd, prev, &next) == 0) {
 		struct http_val sum = { 0 };
 		struct meter_row row = { 0 };
+		uint32_t slot;
 
 		key = next;
 		prev = &key;
-		if (bpf_map_lookup_elem(m->counts_fd, &key, vals))
+		if (bpf_map_lookup_elem(m->slots_fd, &key, &slot) ||
+		    bpf_map_lookup_elem(m->vals_fd, &slot, vals))
 			continue;       /* deleted meanwhile */
 		for (int c = 0; c < ncpu; c++) {
 			sum.requests += vals[c].requests;
 			sum.req_bytes += vals[c].req_bytes;
 			sum.resp_bytes += vals[c].resp_bytes;
 		}
+		if (!sum.requests)
+			continue;       /* named, not yet counted */
 		snprintf(row.tenant, sizeof(row.tenant), "%.*s",
 			 (int)strnlen(key.tenant, sizeof(key.tenant)), key.tenant);
 		snprintf(row.route, sizeof(row.route), "%s",
@@ -668,8 +710,10 @@ void meter_http_close(struct meter_http *m)
 	for (size_t i = 0; i < m->n_links; i++)
 		bpf_link__destroy(m->links[i]);
 	http_bpf__destroy(m->skel);
-	if (m->counts_fd >= 0)
-		close(m->counts_fd);
+	if (m->slots_fd >= 0)
+		close(m->slots_fd);
+	if (m->vals_fd >= 0)
+		close(m->vals_fd);
 	if (m->stats_fd >= 0)
 		close(m->stats_fd);
 	free(m);

@@ -26,6 +26,9 @@ void meter_health_hook(struct meter_health *h, const char *name, bool attached);
 /* Pins map under dir/name, reusing a map pinned there by an earlier agent
  * when its definition matches; call between open and load. */
 int meter_pin_reuse(struct bpf_map *map, const char *dir);
+/* Would a load reuse what is pinned for map under dir as it is (true when
+ * nothing is pinned)?  Set the map's size first. */
+bool meter_pin_compatible(struct bpf_map *map, const char *dir);
 
 struct meter_http;
 int meter_http_open(const struct meter_conf *conf, struct meter_health *h,

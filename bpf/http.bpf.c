@@ -315,7 +315,7 @@ static int finish_step(__u32 i, void *ctx)
 	/* entries head..tail-1 are whole requests; tail may be one in
 	 * progress */
 	if ((e->flags & E_STARTED) && e->req_bytes)
-		count(e, (e->flags & E_RESP_DONE) ? status_class(e->status) : 0);
+		count(c, e, (e->flags & E_RESP_DONE) ? status_class(e->status) : 0);
 	e->flags = 0;
 	if (c->head == c->tail)
 		return 1;

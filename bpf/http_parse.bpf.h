@@ -42,31 +42,89 @@ static __always_inline int hexval(__u8 b)
 	return -1;
 }
 
-__noinline int count(struct req_ent *e, __u32 status)
+/* *p += 1, returning the old *p.  The meter is built for the first BPF
+ * instruction set (newer code generation takes the parser past the
+ * verifier's budget), whose C has no fetching atomics and whose assembler
+ * does not know them either; the instruction itself is in every kernel
+ * since 5.12, so it is written out: r0 = atomic_fetch_add((u64 *)(r1 + 0),
+ * r0) is BPF_STX | BPF_ATOMIC | BPF_DW (0xdb), dst r1, src r0, imm
+ * BPF_ADD | BPF_FETCH (0x01). */
+static __always_inline __u64 fetch_inc(__u64 *p)
 {
-	struct http_key k = {};
-	struct http_val *v, init = {};
-	long err;
+	register __u64 val asm("r0") = 1;
+	register __u64 *ptr asm("r1") = p;
 
-	if (!e)
+	asm volatile(".8byte 0x00000001000001db" : "+r"(val) : "r"(ptr) : "memory");
+	return val;
+}
+
+/* The slot of key k in http_vals, adding it if new; -1 when full. */
+static __always_inline long counter_slot(struct http_key *k)
+{
+	__u32 zero = 0, *slot, n;
+	__u64 *next;
+
+	slot = bpf_map_lookup_elem(&http_slots, k);
+	if (slot)
+		return *slot;
+	next = bpf_map_lookup_elem(&http_nslots, &zero);
+	if (!next || *next >= max_counters)
+		return -1;
+	n = fetch_inc(next);
+	if (n >= max_counters)
+		return -1;
+	if (!bpf_map_update_elem(&http_slots, k, &n, BPF_NOEXIST))
+		return n;
+	slot = bpf_map_lookup_elem(&http_slots, k);     /* another CPU was first */
+	return slot ? *slot : -1;
+}
+
+/* Does e, finished with status class status, have c's last key? */
+static __always_inline int is_last_key(struct conn *c, struct req_ent *e, __u32 status)
+{
+	const __u64 *a = (const __u64 *)c->last_key.tenant;
+	const __u64 *b = (const __u64 *)e->tenant;
+
+	if (!c->last_ok || c->last_key.route != e->route ||
+	    c->last_key.method != e->method || c->last_key.status != status)
 		return 0;
-	__builtin_memcpy(k.tenant, e->tenant, HTTP_TENANT_LEN);
-	k.route = e->route;
-	k.method = e->method;
-	k.status = status;
-	v = bpf_map_lookup_elem(&http_counts, &k);
-	if (!v) {
-		init.requests = 1;
-		init.req_bytes = e->req_bytes;
-		init.resp_bytes = e->resp_bytes;
-		err = bpf_map_update_elem(&http_counts, &k, &init, BPF_NOEXIST);
-		if (!err)
+	for (int i = 0; i < HTTP_TENANT_LEN / 8; i++)
+		if (a[i] != b[i])
 			return 0;
-		v = bpf_map_lookup_elem(&http_counts, &k);  /* lost a race? */
-		if (!v) {
+	return 1;
+}
+
+__noinline int count(struct conn *c, struct req_ent *e, __u32 status)
+{
+	struct http_val *v;
+	__u32 slot;
+	long found;
+
+	if (!c || !e)
+		return 0;
+	if (is_last_key(c, e, status)) {
+		slot = c->last_slot;
+	} else {
+		struct http_key k = {};
+
+		__builtin_memcpy(k.tenant, e->tenant, HTTP_TENANT_LEN);
+		k.route = e->route;
+		k.method = e->method;
+		k.status = status;
+		found = counter_slot(&k);
+		if (found < 0) {
 			stat_inc(HTTP_STAT_OVERFLOW);
 			return 0;
 		}
+		slot = found;
+		c->last_key = k;
+		c->last_slot = slot;
+		c->last_ok = 1;
+	}
+	v = bpf_map_lookup_elem(&http_vals, &slot);
+	if (!v) {
+		stat_inc(HTTP_STAT_OVERFLOW);
+		return 0;
 	}
 	v->requests++;
 	v->req_bytes += e->req_bytes;
@@ -91,7 +149,7 @@ static __always_inline void try_pop(struct conn *c)
 
 	if ((e->flags & (E_REQ_DONE | E_RESP_DONE)) != (E_REQ_DONE | E_RESP_DONE))
 		return;
-	count(e, status_class(e->status));
+	count(c, e, status_class(e->status));
 	e->flags = 0;
 	c->head++;
 }
@@ -337,7 +395,7 @@ static __always_inline void resp_done(struct conn *c, struct side *s)
 		tmp.method = HTTP_M_OTHER;
 		tmp.resp_bytes = c->orphan_bytes;
 		c->orphan_bytes = 0;
-		count(&tmp, status_class(s->status));
+		count(c, &tmp, status_class(s->status));
 		return;
 	}
 	struct req_ent *e = &c->q[c->head & FIFO_MASK];

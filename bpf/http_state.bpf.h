@@ -26,6 +26,7 @@ const volatile __u64 te_hdr_hash = 0;       /* "transfer-encoding" */
 const volatile __u8 tenant_hdr_c0 = 0;      /* first byte, lower-case */
 const volatile __u8 key_hdr_c0 = 0;
 const volatile __s64 max_socks = 65536;     /* [meter] max_connections */
+const volatile __u32 max_counters = 16384;  /* [meter] max_entries */
 
 /* ---- per-connection state ---------------------------------------------- */
 
@@ -100,7 +101,10 @@ struct conn {
 	__u32 tail;             /* request the request parser is filling */
 	__u64 file;             /* the accepted socket's struct file */
 	__u8 broken;            /* gave up on this connection (counted as a drop) */
-	__u8 pad[7];
+	__u8 last_ok;           /* last_key/last_slot are set */
+	__u8 pad[2];
+	__u32 last_slot;        /* http_vals slot of last_key */
+	struct http_key last_key;       /* of the last request counted here */
 	struct req_ent q[HTTP_FIFO];
 };
 
@@ -119,12 +123,32 @@ struct scratch {
 
 /* ---- maps ----------------------------------------------------------------- */
 
+/* Counters: each key gets a slot in http_vals once (http_slots, never
+ * changed after); the counters themselves sit in a per-CPU array, which a
+ * lookup reaches without hashing.  A connection remembers the slot of the
+ * last key it counted, so a run of requests with one key (the usual case)
+ * hashes nothing.  Slots are handed out by http_nslots; one lost to a race
+ * between two CPUs adding the same key stays zero and unnamed. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);             /* [meter] max_entries */
 	__type(key, struct http_key);
+	__type(value, __u32);
+} http_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 16384);             /* [meter] max_entries */
+	__type(key, __u32);
 	__type(value, struct http_val);
-} http_counts SEC(".maps");
+} http_vals SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} http_nslots SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -1,0 +1,109 @@
+#!/bin/sh
+# A full HTTP counter table loses nothing silently: with [meter] max_entries
+# = 64, a real nginx serves 80 tenants (each one key: tenant x route x
+# method x status class), two keep-alive requests each.  The first 64
+# tenants to arrive are counted exactly; every request of the other 16 is
+# counted in health as a map overflow, so counted + overflow = sent.  One
+# connection then switches tenants request by request (A, B, A: the
+# connection's remembered counter slot must follow the key), and a tenant
+# already in the table still counts while the table is full.
+# HTTP_HOOKS=socket|syscall as in http_exact.sh (default socket).
+set -u
+
+B=${TM_BUILD:?TM_BUILD not set}
+DUMP=$B/tests/meter_dump
+ID=tmhovf$$
+PIN=/sys/fs/bpf/$ID
+TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
+PORT=$((13000 + $$ % 3000 * 2))   # below the ephemeral range
+NGINX_PID=
+TENANTS=80
+ROOM=64
+
+cleanup() {
+	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
+	wait 2>/dev/null
+	[ -f "$TMP/meter.conf" ] && "$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
+	rm -rf "$PIN" "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+ok() { echo "ok - $1"; }
+nok() { echo "not ok - $1"; }
+check() { # description expected got
+	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1: expected '$2', got '$3'"; fi
+}
+
+if [ "$(id -u)" != 0 ]; then
+	nok "http_overflow needs root (BPF)"
+	exit 1
+fi
+mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+chmod 755 "$TMP"
+mkdir -p "$TMP/logs"
+cat > "$TMP/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx.pid;
+error_log $TMP/logs/error.log warn;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $TMP/body;
+	server {
+		listen 127.0.0.1:$PORT;
+		location / { return 200 "ok\n"; }
+	}
+}
+EOF
+nginx -p "$TMP" -c "$TMP/nginx.conf" >"$TMP/logs/stdout" 2>&1 &
+NGINX_PID=$!
+i=0
+while ! [ -s "$TMP/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if ! [ -s "$TMP/nginx.pid" ] || ! kill -0 "$NGINX_PID" 2>/dev/null; then
+	nok "nginx did not start: $(cat "$TMP/logs/error.log" "$TMP/logs/stdout" 2>/dev/null)"
+	exit 1
+fi
+
+printf '[meter]\npin_dir = %s\nmax_entries = %d\n[http]\nports = %d\nhooks = %s\ntenant_header = X-Tenant-Id\n' \
+	"$PIN" "$ROOM" "$PORT" "${HTTP_HOOKS:-socket}" > "$TMP/meter.conf"
+if "$DUMP" -c "$TMP/meter.conf" </dev/null 2>"$TMP/load.err"; then
+	ok "meter loaded with room for $ROOM counter keys"
+else
+	nok "meter did not load: $(cat "$TMP/load.err")"
+	exit 1
+fi
+
+URL=http://127.0.0.1:$PORT/v1/items/1
+sent=0
+for t in $(seq "$TENANTS"); do
+	# two requests on one keep-alive connection
+	curl -s -o /dev/null -o /dev/null -H "X-Tenant-Id: t$t" "$URL" "$URL" || break
+	sent=$((sent + 2))
+done
+check "curl sent every request" "$((TENANTS * 2))" "$sent"
+# t1 is counted already; full table: "late" is not
+curl -s -o /dev/null -H "X-Tenant-Id: t1" "$URL" \
+	--next -s -o /dev/null -H "X-Tenant-Id: late" "$URL" \
+	--next -s -o /dev/null -H "X-Tenant-Id: t1" "$URL" || nok "curl --next failed"
+
+echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/dump.out" 2>"$TMP/dump.err"
+grep -q '^END$' "$TMP/dump.out" || { nok "meter_dump failed: $(cat "$TMP/dump.err")"; exit 1; }
+awk -F'\t' '$2 == "api_requests" { print $1, $6 }' "$TMP/dump.out" | sort > "$TMP/rows"
+ovf=$(sed -n 's/^#health overflow //p' "$TMP/dump.out")
+
+check "the table holds exactly its room in tenants" "$ROOM" "$(wc -l < "$TMP/rows")"
+check "every counted tenant but t1 has exactly its 2 requests" "" \
+	"$(awk '$1 != "t1" && $2 != 2' "$TMP/rows")"
+check "t1 counts its 2 requests and both of the tenant-switching connection" \
+	"t1 4" "$(grep '^t1 ' "$TMP/rows")"
+check "no row for a tenant that came after the table was full" "" "$(grep '^late ' "$TMP/rows")"
+check "requests that found no room are counted as overflow" \
+	"$(((TENANTS - ROOM) * 2 + 1))" "$ovf"
+counted=$(awk '{ s += $2 } END { print s + 0 }' "$TMP/rows")
+check "counted + overflow = every request sent" "$((sent + 3))" "$((counted + ovf))"
+grep -q '^#health drops 0$' "$TMP/dump.out" && ok "nothing dropped" ||
+	nok "drops: $(grep '^#health drops' "$TMP/dump.out")"
