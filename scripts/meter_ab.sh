@@ -17,6 +17,7 @@
 # first, and which port each meters; the difference of the means is what
 # to read, to within ≈40 ns with 6 rounds on the CI VM.
 set -u
+. "$(dirname "$0")/../tests/lib/nginx.sh"
 
 X=${1:?usage: meter_ab.sh BUILD_X BUILD_Y [ROUNDS]}
 Y=${2:?usage: meter_ab.sh BUILD_X BUILD_Y [ROUNDS]}
@@ -45,33 +46,12 @@ for b in "$X" "$Y"; do
 done
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
-chmod 755 "$TMP"
-mkdir -p "$TMP/logs"
-cat > "$TMP/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $TMP/body;
-	keepalive_requests 10000000;
-	server {
-		listen 127.0.0.1:$PA;
-		listen 127.0.0.1:$PB;
-		location / { return 200 "ok\n"; }
-	}
-}
-EOF
+nginx_conf "$TMP" "$(nginx_ok_server "$PA" "$PB")"
 cat > "$TMP/hdr.lua" <<'EOF'
 wrk.headers["X-Tenant-Id"] = "bench"
 wrk.path = "/v1/items/1"
 EOF
-nginx -p "$TMP" -c "$TMP/nginx.conf" >"$TMP/logs/stdout" 2>&1 &
-NGINX_PID=$!
-sleep 1
-kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx did not start" >&2; exit 1; }
+nginx_start "$TMP" || exit 1
 
 conf() { # X|Y port
 	printf '[meter]\npin_dir = /sys/fs/bpf/%s%s\n[http]\nports = %s\ntenant_header = X-Tenant-Id\nroute = /v1/items/*\n' \

@@ -49,6 +49,7 @@
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/nginx.sh"
 DUMP=$B/tests/meter_dump
 SESSIONS=${SESSIONS:-4}
 ROUNDS=${ROUNDS:-5}
@@ -90,23 +91,8 @@ trap 'exit 1' INT TERM
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
-chmod 755 "$TMP"
-mkdir -p "$TMP/logs"
-cat > "$TMP/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $TMP/body;
-	proxy_temp_path $TMP/proxy;
-	fastcgi_temp_path $TMP/fcgi;
-	uwsgi_temp_path $TMP/uwsgi;
-	scgi_temp_path $TMP/scgi;
-	keepalive_requests 10000000;
-$(if [ "$PROXY" = 1 ]; then cat <<PROXIED
+if [ "$PROXY" = 1 ]; then
+	SERVERS=$(cat <<EOF
 	upstream backend { server 127.0.0.1:$UPORT; keepalive 64; }
 	server {
 		listen 127.0.0.1:$PORT;
@@ -116,26 +102,21 @@ $(if [ "$PROXY" = 1 ]; then cat <<PROXIED
 			proxy_set_header Connection "";
 		}
 	}
-	server {
-		listen 127.0.0.1:$UPORT;
-		location / { return 200 "ok\n"; }
-	}
-PROXIED
-else cat <<DIRECT
-	server {
-		listen 127.0.0.1:$PORT;
-		location / { return 200 "ok\n"; }
-	}
-DIRECT
-fi)
-}
+$(nginx_ok_server "$UPORT")
 EOF
+)
+else
+	SERVERS=$(nginx_ok_server "$PORT")
+fi
+nginx_conf "$TMP" "$SERVERS"
+
 start_nginx() { # a fresh nginx: NGINX_PID, WORKER
-	nginx -p "$TMP" -c "$TMP/nginx.conf" >"$TMP/logs/stdout" 2>&1 &
-	NGINX_PID=$!
-	sleep 1
-	kill -0 "$NGINX_PID" 2>/dev/null || { echo "nginx did not start" >&2; exit 1; }
-	WORKER=$(pgrep -P "$NGINX_PID" | head -n 1)
+	nginx_start "$TMP" || exit 1
+	i=0
+	while WORKER=$(pgrep -P "$NGINX_PID" | head -n 1); [ -z "$WORKER" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
 	[ -n "$WORKER" ] || { echo "no nginx worker" >&2; exit 1; }
 }
 stop_nginx() {

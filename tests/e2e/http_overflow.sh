@@ -11,6 +11,8 @@
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
+R=${TM_ROOT:?TM_ROOT not set}
+. "$R/tests/lib/nginx.sh"
 DUMP=$B/tests/meter_dump
 ID=tmhovf$$
 PIN=/sys/fs/bpf/$ID
@@ -42,31 +44,8 @@ fi
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
-chmod 755 "$TMP"
-mkdir -p "$TMP/logs"
-cat > "$TMP/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $TMP/body;
-	server {
-		listen 127.0.0.1:$PORT;
-		location / { return 200 "ok\n"; }
-	}
-}
-EOF
-nginx -p "$TMP" -c "$TMP/nginx.conf" >"$TMP/logs/stdout" 2>&1 &
-NGINX_PID=$!
-i=0
-while ! [ -s "$TMP/nginx.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-if ! [ -s "$TMP/nginx.pid" ] || ! kill -0 "$NGINX_PID" 2>/dev/null; then
-	nok "nginx did not start: $(cat "$TMP/logs/error.log" "$TMP/logs/stdout" 2>/dev/null)"
-	exit 1
-fi
+nginx_conf "$TMP" "$(nginx_ok_server "$PORT")"
+nginx_start "$TMP" 2>"$TMP/nginx.err" || { nok "$(cat "$TMP/nginx.err")"; exit 1; }
 
 printf '[meter]\npin_dir = %s\nmax_entries = %d\n[http]\nports = %d\nhooks = %s\ntenant_header = X-Tenant-Id\n' \
 	"$PIN" "$ROOM" "$PORT" "${HTTP_HOOKS:-socket}" > "$TMP/meter.conf"
