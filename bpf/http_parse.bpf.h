@@ -152,6 +152,11 @@ static __always_inline void try_pop(struct conn *c)
 	count(c, e, status_class(e->status));
 	e->flags = 0;
 	c->head++;
+	/* Nothing pending, nothing started: back to entry 0, so a connection
+	 * without pipelining reuses one entry whose lines are still cached
+	 * instead of walking all of them. */
+	if (c->head == c->tail && !c->q[c->tail & FIFO_MASK].flags)
+		c->head = c->tail = 0;
 }
 
 /* ---- route matching --------------------------------------------------------- */
