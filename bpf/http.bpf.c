@@ -45,7 +45,8 @@ static int walk_step(__u32 i, void *ctx)
 	if (!w->left || c->broken)
 		return 1;
 	s = w->dir == DIR_REQ ? &c->rq : &c->rs;
-	if (w->seg_off >= w->seg_len) {
+	n = skippable(s);
+	if (w->seg_off >= w->seg_len && n < w->left) {
 		struct iovec v;
 
 		if (!w->iov || w->iov_idx >= w->iov_cnt) {
@@ -65,10 +66,9 @@ static int walk_step(__u32 i, void *ctx)
 		w->win_len = 0;
 		return 0;
 	}
-	avail = w->seg_len - w->seg_off;
-
-	/* body run: skip arithmetically */
-	n = skippable(s);
+	/* Body run: skip arithmetically.  When the rest of the syscall's bytes
+	 * are body, even the iovecs that hold them need not be read. */
+	avail = w->seg_off < w->seg_len ? w->seg_len - w->seg_off : w->left;
 	if (n) {
 		if (n > avail)
 			n = avail;
