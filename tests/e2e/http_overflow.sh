@@ -6,8 +6,12 @@
 # counted in health as a map overflow, so counted + overflow = sent.  One
 # connection then switches tenants request by request (A, B, A: the
 # connection's remembered counter slot must follow the key), and a tenant
-# already in the table still counts while the table is full.
-# HTTP_HOOKS=socket|syscall as in http_exact.sh (default socket).
+# already in the table still counts while the table is full.  Then a new
+# max_entries (66) must start the key table, the counters and the slot
+# allocator afresh together: two slots more than before would not hold
+# three new tenants if the allocator kept its place.
+# HTTP_HOOKS=socket|syscall as in http_exact.sh (default socket; the
+# syscall-exit fallback runs from http_overflow_syscall.sh).
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
@@ -86,3 +90,25 @@ counted=$(awk '{ s += $2 } END { print s + 0 }' "$TMP/rows")
 check "counted + overflow = every request sent" "$((sent + 3))" "$((counted + ovf))"
 grep -q '^#health drops 0$' "$TMP/dump.out" && ok "nothing dropped" ||
 	nok "drops: $(grep '^#health drops' "$TMP/dump.out")"
+
+# A new table size: the three counter maps (key table, counters, slot
+# allocator) start afresh together, with a warning; the new table has room
+# again, and the health counters carry on.
+sed -i 's/^max_entries = .*/max_entries = 66/' "$TMP/meter.conf"
+if "$DUMP" -c "$TMP/meter.conf" </dev/null 2>"$TMP/reload.err"; then
+	ok "meter reloaded with room for 66 keys"
+else
+	nok "meter did not reload: $(cat "$TMP/reload.err")"
+	exit 1
+fi
+grep -q 'pinned counters have another layout or size; they start afresh' "$TMP/reload.err" &&
+	ok "the resized counters start afresh with a warning" ||
+	nok "no warning about the resized counters: $(cat "$TMP/reload.err")"
+for t in n1 n2 n3; do
+	curl -s -o /dev/null -H "X-Tenant-Id: $t" "$URL" || nok "curl failed"
+done
+echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/dump2.out" 2>"$TMP/dump2.err"
+check "only the new traffic is in the new table, each request counted" "n1 1 n2 1 n3 1" \
+	"$(awk -F'\t' '$2 == "api_requests" { print $1, $6 }' "$TMP/dump2.out" | sort | tr '\n' ' ' | sed 's/ $//')"
+check "the overflow count carried on, with nothing new" "$ovf" \
+	"$(sed -n 's/^#health overflow //p' "$TMP/dump2.out")"
