@@ -455,6 +455,91 @@ static bool counters_reusable(struct http_bpf *skel, const char *dir)
 	return true;
 }
 
+/* Is fd the per-CPU hash of http_key -> http_val that builds before the
+ * slot maps counted into? */
+static bool is_old_counts(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+	       info.type == BPF_MAP_TYPE_PERCPU_HASH &&
+	       info.key_size == sizeof(struct http_key) &&
+	       info.value_size == sizeof(struct http_val);
+}
+
+/* Moves the counts of an older build's pinned http_counts map into fresh
+ * slot maps, so an upgrade loses nothing; call after load, before the
+ * programs attach (nothing else hands out slots then).  The old map is
+ * removed once its counts are in, or if they cannot be used; on an error
+ * it stays for the next load to try again. */
+static int migrate_old_counts(struct http_bpf *skel, const char *dir,
+			      const struct meter_conf *conf)
+{
+	int slots_fd = bpf_map__fd(skel->maps.http_slots);
+	int vals_fd = bpf_map__fd(skel->maps.http_vals);
+	int nslots_fd = bpf_map__fd(skel->maps.http_nslots);
+	int ncpu = libbpf_num_possible_cpus();
+	struct http_key key, next, *prev = NULL;
+	struct http_val *vals = NULL;
+	uint64_t nslots = 0;
+	uint32_t zero = 0, slot;
+	char path[512];
+	int old_fd, err = 0;
+
+	if (pin_path(path, sizeof(path), dir, "", "http_counts"))
+		return 0;
+	old_fd = bpf_obj_get(path);
+	if (old_fd < 0)
+		return 0;               /* nothing to move */
+	if (!is_old_counts(old_fd) || bpf_map_lookup_elem(nslots_fd, &zero, &nslots) ||
+	    nslots) {
+		log_warn("HTTP meter: %s is not an older build's counters for empty slot "
+			 "maps; removed without reading it", path);
+		goto cleanup;
+	}
+	if (ncpu <= 0) {
+		err = ncpu ? ncpu : -EINVAL;
+		goto cleanup;
+	}
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (slot = 0; bpf_map_get_next_key(old_fd, prev, &next) == 0; prev = &key) {
+		key = next;
+		if (bpf_map_lookup_elem(old_fd, &key, vals))
+			continue;
+		if (slot >= (uint64_t)conf->max_entries) {
+			log_warn("HTTP meter: %s holds more keys than max_entries (%lld); "
+				 "the rest are dropped", path, (long long)conf->max_entries);
+			break;
+		}
+		/* BPF_ANY: a retry after a failed move numbers the keys afresh */
+		if (bpf_map_update_elem(slots_fd, &key, &slot, BPF_ANY) ||
+		    bpf_map_update_elem(vals_fd, &slot, vals, BPF_ANY)) {
+			err = -errno;
+			log_warn("HTTP meter: moving the counts of %s: %s", path, strerror(-err));
+			goto cleanup;
+		}
+		slot++;
+	}
+	nslots = slot;
+	if (bpf_map_update_elem(nslots_fd, &zero, &nslots, BPF_ANY)) {
+		err = -errno;
+		goto cleanup;
+	}
+	log_info("HTTP meter: moved %u counter keys of an older build into the slot maps",
+		 slot);
+cleanup:
+	if (!err)
+		unlink(path);   /* moved, or of no use; kept for a retry on error */
+	free(vals);
+	close(old_fd);
+	return err;
+}
+
 static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		      const char *dir, uint64_t fp, uint64_t obj_hash, bool same_obj,
 		      bool keep_counts, struct meter_health *h)
@@ -480,9 +565,6 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 			if (!pin_path(path, sizeof(path), dir, "", conn_maps[i]))
 				unlink(path);
 	}
-	/* the per-CPU hash of versions before the slot maps */
-	if (!pin_path(path, sizeof(path), dir, "", "http_counts"))
-		unlink(path);
 	err = set_rodata(m->skel, conf);
 	if (err)
 		goto cleanup;
@@ -492,6 +574,9 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		log_warn("HTTP meter: the route list changed other than by appending; "
 			 "the HTTP counters start afresh (read them before changing routes)");
 		unpin_counters(dir);
+		/* an older build's counters name routes by index too */
+		if (!pin_path(path, sizeof(path), dir, "", "http_counts"))
+			unlink(path);
 	} else if (!counters_reusable(m->skel, dir)) {
 		log_warn("HTTP meter: the pinned counters have another layout or size; "
 			 "they start afresh (their counts are lost)");
@@ -515,6 +600,8 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		goto cleanup;
 	}
 	err = fill_keys(m->skel, conf);
+	if (!err)
+		err = migrate_old_counts(m->skel, dir, conf);
 	if (!err)
 		err = write_meta(m->skel, conf, 0, obj_hash);   /* invalid until every link is pinned */
 	if (!err)

@@ -9,7 +9,9 @@
 # already in the table still counts while the table is full.  Then a new
 # max_entries (66) must start the key table, the counters and the slot
 # allocator afresh together: two slots more than before would not hold
-# three new tenants if the allocator kept its place.
+# three new tenants if the allocator kept its place.  Last, an upgrade from
+# a build that counted into a per-CPU hash (http_counts, the same keys and
+# values) must carry its counts into the slots.
 # HTTP_HOOKS=socket|syscall as in http_exact.sh (default socket; the
 # syscall-exit fallback runs from http_overflow_syscall.sh).
 set -u
@@ -30,7 +32,8 @@ cleanup() {
 	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
 	wait 2>/dev/null
 	[ -f "$TMP/meter.conf" ] && "$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
-	rm -rf "$PIN" "$TMP"
+	[ -f "$TMP/upgrade.conf" ] && "$DUMP" -c "$TMP/upgrade.conf" -u 2>/dev/null
+	rm -rf "$PIN" "${PIN}u" "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -112,3 +115,39 @@ check "only the new traffic is in the new table, each request counted" "n1 1 n2 
 	"$(awk -F'\t' '$2 == "api_requests" { print $1, $6 }' "$TMP/dump2.out" | sort | tr '\n' ' ' | sed 's/ $//')"
 check "the overflow count carried on, with nothing new" "$ovf" \
 	"$(sed -n 's/^#health overflow //p' "$TMP/dump2.out")"
+
+# An older build's counters, pinned where the meter will load: tenant "old",
+# route other, GET, 2xx; 5 requests, 100 and 200 bytes on every CPU.
+PIN_UP=${PIN}u
+mkdir -p "$PIN_UP/http"
+sed "s|^pin_dir = .*|pin_dir = $PIN_UP|" "$TMP/meter.conf" > "$TMP/upgrade.conf"
+OLD_KEY="6f 6c 64 $(for i in $(seq 61); do printf '00 '; done)ff 00 02 00 00 00 00 00"
+le64() { printf '%016x' "$1" | sed 's/../& /g' | awk '{ for (i = 8; i >= 1; i--) printf "%s ", $i }'; }
+if bpftool map create "$PIN_UP/http/http_counts" type percpu_hash key 72 value 24 \
+	entries 64 name http_counts &&
+	bpftool map update pinned "$PIN_UP/http/http_counts" key hex $OLD_KEY \
+		value hex $(le64 5) $(le64 100) $(le64 200); then
+	ok "an older build's counter map is pinned"
+else
+	nok "could not pin an old-format counter map"
+	exit 1
+fi
+ncpu=$(bpftool map dump pinned "$PIN_UP/http/http_counts" | grep -c '^value (CPU')
+if "$DUMP" -c "$TMP/upgrade.conf" </dev/null 2>"$TMP/upgrade.err"; then
+	ok "meter loaded over the older build's counters"
+else
+	nok "meter did not load: $(cat "$TMP/upgrade.err")"
+	exit 1
+fi
+[ -e "$PIN_UP/http/http_counts" ] && nok "the old counter map is still pinned" ||
+	ok "the old counter map is gone"
+old_rows() { # the rows of tenant "old": metric=value, sorted
+	echo | "$DUMP" -c "$TMP/upgrade.conf" 2>"$TMP/dump3.err" |
+		awk -F'\t' '$1 == "old" { print $2 "=" $6 }' | sort | tr '\n' ' ' | sed 's/ $//'
+}
+check "the old counts moved into the slots exactly" \
+	"api_request_bytes=$((100 * ncpu)) api_requests=$((5 * ncpu)) api_response_bytes=$((200 * ncpu))" \
+	"$(old_rows)"
+curl -s -o /dev/null -H "X-Tenant-Id: old" "$URL" || nok "curl failed"
+check "the same key counts on from there" "api_requests=$((5 * ncpu + 1))" \
+	"$(old_rows | tr ' ' '\n' | grep '^api_requests=')"
