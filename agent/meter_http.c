@@ -429,27 +429,20 @@ static bool routes_compatible(const struct http_meta *old, const struct meter_co
 	return true;
 }
 
-/* The counter maps go together: a slot number means nothing without the
- * key table that names it and the allocator that handed it out. */
-static const char *const counter_maps[] = { "http_slots", "http_vals", "http_nslots" };
-
-static void unpin_counters(const char *dir)
+/* Removes the pins of maps under dir (a load then creates them afresh). */
+static void unpin_maps(struct bpf_map *const *maps, size_t n, const char *dir)
 {
 	char path[512];
 
-	for (size_t i = 0; i < sizeof(counter_maps) / sizeof(counter_maps[0]); i++)
-		if (!pin_path(path, sizeof(path), dir, "", counter_maps[i]))
+	for (size_t i = 0; i < n; i++)
+		if (!pin_path(path, sizeof(path), dir, "", bpf_map__name(maps[i])))
 			unlink(path);
 }
 
-/* Would libbpf reuse every pinned counter map as it is? */
-static bool counters_reusable(struct http_bpf *skel, const char *dir)
+/* Would libbpf reuse every one of maps pinned under dir as it is? */
+static bool maps_reusable(struct bpf_map *const *maps, size_t n, const char *dir)
 {
-	struct bpf_map *maps[] = {
-		skel->maps.http_slots, skel->maps.http_vals, skel->maps.http_nslots,
-	};
-
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+	for (size_t i = 0; i < n; i++)
 		if (!meter_pin_compatible(maps[i], dir))
 			return false;
 	return true;
@@ -551,20 +544,23 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_procs, m->skel->maps.http_socks,
 		m->skel->maps.http_nsocks,
 	};
-	static const char *const conn_maps[] = {
-		"http_conns", "http_procs", "http_socks", "http_nsocks",
+	struct bpf_map *conn_maps[] = {
+		m->skel->maps.http_conns, m->skel->maps.http_procs,
+		m->skel->maps.http_socks, m->skel->maps.http_nsocks,
 	};
+	/* The counter maps go together: a slot number means nothing without
+	 * the key table that names it and the allocator that handed it out. */
+	struct bpf_map *counter_maps[] = {
+		m->skel->maps.http_slots, m->skel->maps.http_vals, m->skel->maps.http_nslots,
+	};
+	size_t n_counter_maps = sizeof(counter_maps) / sizeof(counter_maps[0]);
 	char path[512];
 	int err;
 
 	/* Old programs stop first so nothing is counted twice. */
 	unpin_links(dir);
-	if (!same_obj) {
-		/* connection state from another object may have another layout */
-		for (size_t i = 0; i < sizeof(conn_maps) / sizeof(conn_maps[0]); i++)
-			if (!pin_path(path, sizeof(path), dir, "", conn_maps[i]))
-				unlink(path);
-	}
+	if (!same_obj)  /* connection state from another object may have another layout */
+		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), dir);
 	err = set_rodata(m->skel, conf);
 	if (err)
 		goto cleanup;
@@ -573,14 +569,14 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	if (!keep_counts) {
 		log_warn("HTTP meter: the route list changed other than by appending; "
 			 "the HTTP counters start afresh (read them before changing routes)");
-		unpin_counters(dir);
+		unpin_maps(counter_maps, n_counter_maps, dir);
 		/* an older build's counters name routes by index too */
 		if (!pin_path(path, sizeof(path), dir, "", "http_counts"))
 			unlink(path);
-	} else if (!counters_reusable(m->skel, dir)) {
+	} else if (!maps_reusable(counter_maps, n_counter_maps, dir)) {
 		log_warn("HTTP meter: the pinned counters have another layout or size; "
 			 "they start afresh (their counts are lost)");
-		unpin_counters(dir);
+		unpin_maps(counter_maps, n_counter_maps, dir);
 	}
 	if (bpf_program__autoload(m->skel->progs.sys_exit)) {
 		bpf_map__set_max_entries(m->skel->maps.http_conns, conf->max_connections);
