@@ -18,6 +18,7 @@
 # to read, to within ≈40 ns with 6 rounds on the CI VM.
 set -u
 . "$(dirname "$0")/../tests/lib/nginx.sh"
+. "$(dirname "$0")/../tests/lib/meter_stats.sh"
 
 X=${1:?usage: meter_ab.sh BUILD_X BUILD_Y [ROUNDS]}
 Y=${2:?usage: meter_ab.sh BUILD_X BUILD_Y [ROUNDS]}
@@ -62,10 +63,7 @@ load() { # X|Y build
 		{ echo "build $2 did not load: $(cat "$TMP/load.err")" >&2; exit 1; }
 }
 prog_ns() { # X|Y: run_time_ns summed over that copy's linked programs
-	for l in "/sys/fs/bpf/$ID$1"/http/link_*; do
-		id=$(bpftool -j link show pinned "$l" | sed 's/.*"prog_id":\([0-9]*\).*/\1/')
-		bpftool -j prog show id "$id" | sed -n 's/.*"run_time_ns":\([0-9]*\).*/\1/p'
-	done | awk '{ s += $1 } END { print s + 0 }'
+	meter_prog_ns "/sys/fs/bpf/$ID$1/http" | cut -d' ' -f1
 }
 reqs() { awk '/requests in/ { print $1 }' "$1"; }
 

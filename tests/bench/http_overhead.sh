@@ -50,6 +50,7 @@ set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/nginx.sh"
+. "$TM_ROOT/tests/lib/meter_stats.sh"
 DUMP=$B/tests/meter_dump
 SESSIONS=${SESSIONS:-4}
 ROUNDS=${ROUNDS:-5}
@@ -151,17 +152,6 @@ cpu_ns() { # CPU time of $1 in ns (schedstat: finer than the tick counts)
 	awk '{ print $1 }' "/proc/$1/schedstat"
 }
 
-prog_stats() { # "<name> <run_time_ns> <run_cnt>" of each program behind our pinned links
-	for l in "$PIN"/http/link_*; do
-		pid=$(bpftool -j link show pinned "$l" | sed 's/.*"prog_id":\([0-9]*\).*/\1/')
-		bpftool -j prog show id "$pid" | sed -n 's/.*"name":"\([^"]*\)".*"run_time_ns":\([0-9]*\),"run_cnt":\([0-9]*\).*/\1 \2 \3/p'
-	done
-}
-
-prog_ns() { # "<run_time_ns> <run_cnt>" summed over those programs
-	prog_stats | awk '{ ns += $2; n += $3 } END { print ns + 0, n + 0 }'
-}
-
 start_calib() { # first|last: attaches a stats_calib (its input is fd 6 or 7)
 	mkfifo "$TMP/calib.$1"
 	"$B/tests/stats_calib" <"$TMP/calib.$1" >"$TMP/calib.$1.out" \
@@ -204,7 +194,7 @@ calib() { # CALIB: "<run_cnt> <run_time_ns>" of the first, then the last one, no
 }
 
 prog_breakdown() { # reqs stats_ns_per_run: "# name: runs per request, ns per run" each
-	prog_stats | awk -v reqs="$1" -v st="$2" '$3 > 0 {
+	meter_prog_stats "$PIN/http" | awk -v reqs="$1" -v st="$2" '$3 > 0 {
 		printf "# %s: %.2f runs per request, %d ns per run", $1, $3 / reqs, $2 / $3
 		if (st > 0) printf " (%d without the stats)", $2 / $3 - st
 		printf "\n" }'
@@ -356,13 +346,13 @@ start_calib last
 sysctl -q -w kernel.bpf_stats_enabled=1
 t0=$(cpu_ns "$METER_PID")
 calib
-set -- $(prog_ns) $CALIB
+set -- $(meter_prog_ns "$PIN/http") $CALIB
 ns0=$1 n0=$2 f0=$3 fns0=$4 c0=$5 cns0=$6
 start=$(date +%s.%N)
 run_wrk
 end=$(date +%s.%N)
 calib
-set -- $(prog_ns) $CALIB
+set -- $(meter_prog_ns "$PIN/http") $CALIB
 ns1=$1 n1=$2 f1=$3 fns1=$4 c1=$5 cns1=$6
 t1=$(cpu_ns "$METER_PID")
 sysctl -q -w kernel.bpf_stats_enabled=0
