@@ -131,15 +131,20 @@ static int walk_step(__u32 i, void *ctx)
 	return 0;
 }
 
-static __always_inline void walk(struct conn *c, struct inflight *in, __u64 ret)
+/* A global function: the verifier goes through it once per program, for
+ * any direction and connection, instead of once per call site and state of
+ * the caller (the write hook was within 10% of its instruction limit). */
+__noinline int walk(struct conn *c, struct inflight *in, __u64 ret)
 {
 	__u32 zero = 0;
 	struct walk w = {};
 	long steps;
 
+	if (!c || !in)
+		return 0;
 	w.sc = bpf_map_lookup_elem(&http_scratch, &zero);
 	if (!w.sc)
-		return;
+		return 0;
 	w.c = c;
 	w.dir = in->dir;
 	w.left = ret;
@@ -158,7 +163,7 @@ static __always_inline void walk(struct conn *c, struct inflight *in, __u64 ret)
 		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)in->ptr)) {
 			stat_inc(HTTP_STAT_DROP_READ);
 			c->broken = 1;
-			return;
+			return 0;
 		}
 		w.iov = (__u64)mh.msg_iov;
 		w.iov_cnt = mh.msg_iovlen;
@@ -174,6 +179,7 @@ static __always_inline void walk(struct conn *c, struct inflight *in, __u64 ret)
 		stat_inc(HTTP_STAT_DROP_STEPS);
 		c->broken = 1;
 	}
+	return 0;
 }
 
 /* ---- connection lifecycle -------------------------------------------------- */
