@@ -37,6 +37,7 @@
 struct meter_http {
 	struct http_bpf *skel;          /* NULL when pinned links were reused */
 	struct bpf_link *links[HTTP_MAX_LINKS];
+	struct bpf_program *link_progs[HTTP_MAX_LINKS]; /* what each link runs */
 	size_t n_links;
 	int slots_fd, vals_fd, stats_fd;        /* owned */
 	char routes[METER_CONF_MAX_ROUTES][METER_CONF_NAME_LEN];
@@ -356,20 +357,19 @@ static int fill_keys(struct http_bpf *skel, const struct meter_conf *conf)
 	return 0;
 }
 
-/* Attaches every loaded program, pinning each link; a hook that cannot
- * attach is a warning.  Without the hooks that see the bytes nothing can be
- * metered: an error. */
-static int attach_all(struct meter_http *m, const char *dir, struct meter_health *h)
+/* Attaches every loaded program; pin_all() pins the links once the old
+ * ones are gone from their paths.  A hook that cannot attach is a warning.
+ * Without the hooks that see the bytes nothing can be metered: an error. */
+static int attach_all(struct meter_http *m, struct meter_health *h)
 {
 	struct bpf_program *prog;
 	int have_io = 0, need_io = 0;
-	char path[512], name[METER_HOOK_NAME_LEN];
+	char name[METER_HOOK_NAME_LEN];
 
 	bpf_object__for_each_program(prog, m->skel->obj) {
 		/* all but the process-exit hook see connections or bytes */
 		bool io = prog != m->skel->progs.tp_process_exit;
 		struct bpf_link *link;
-		int err;
 
 		if (!bpf_program__autoload(prog))
 			continue;
@@ -382,16 +382,12 @@ static int attach_all(struct meter_http *m, const char *dir, struct meter_health
 			meter_health_hook(h, name, false);
 			continue;
 		}
-		err = pin_path(path, sizeof(path), dir, "link_", bpf_program__name(prog));
-		if (!err)
-			err = bpf_link__pin(link, path);
-		if (err)
-			log_warn("cannot pin link %s: %s (counting stops when the "
-				 "agent exits)", path, strerror(-err));
-		if (m->n_links < HTTP_MAX_LINKS)
+		if (m->n_links < HTTP_MAX_LINKS) {
+			m->link_progs[m->n_links] = prog;
 			m->links[m->n_links++] = link;
-		else
+		} else {
 			bpf_link__destroy(link);
+		}
 		meter_health_hook(h, name, true);
 		have_io += io;
 	}
@@ -401,6 +397,34 @@ static int attach_all(struct meter_http *m, const char *dir, struct meter_health
 		return -ENOENT;
 	}
 	return 0;
+}
+
+/* Pins the links, so counting goes on after the agent exits. */
+static void pin_all(struct meter_http *m, const char *dir)
+{
+	char path[512];
+
+	for (size_t i = 0; i < m->n_links; i++) {
+		int err = pin_path(path, sizeof(path), dir, "link_",
+				   bpf_program__name(m->link_progs[i]));
+
+		if (!err)
+			err = bpf_link__pin(m->links[i], path);
+		if (err)
+			log_warn("cannot pin link %s: %s (counting stops when the "
+				 "agent exits)", path, strerror(-err));
+	}
+}
+
+/* Were the pinned links made by the socket hooks? */
+static bool pinned_socket_hooks(const char *dir)
+{
+	char path[512];
+
+	return !pin_path(path, sizeof(path), dir, "link_", "sock_recv") &&
+	       access(path, F_OK) == 0 &&
+	       !pin_path(path, sizeof(path), dir, "link_", "sys_exit") &&
+	       access(path, F_OK) != 0;
 }
 
 static int write_meta(struct http_bpf *skel, const struct meter_conf *conf,
@@ -555,11 +579,13 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	};
 	size_t n_counter_maps = sizeof(counter_maps) / sizeof(counter_maps[0]);
 	char path[512];
+	bool overlap, old_stopped = false;
 	int err;
 
-	/* Old programs stop first so nothing is counted twice. */
-	unpin_links(dir);
-	if (!same_obj)  /* connection state from another object may have another layout */
+	/* The old programs go on counting while the new ones load (the
+	 * verifier takes about a second).  Connection state from another
+	 * object may have another layout: the new programs get fresh maps. */
+	if (!same_obj)
 		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), dir);
 	err = set_rodata(m->skel, conf);
 	if (err)
@@ -590,20 +616,40 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		if (err)
 			goto cleanup;
 	}
+	/* Socket hooks sharing the connection state know which bytes they
+	 * parsed (its stream positions): the new programs attach beside the
+	 * old ones, which parse each I/O first until they go, and no request
+	 * goes unseen.  Otherwise the old programs stop before the new ones
+	 * start, so nothing is counted twice, and I/O in between is lost
+	 * (with the socket hooks, the connections it moved are counted as
+	 * drops). */
+	overlap = same_obj && !bpf_program__autoload(m->skel->progs.sys_exit) &&
+		  pinned_socket_hooks(dir);
 	err = http_bpf__load(m->skel);
 	if (err) {
 		log_warn("loading bpf/http.bpf.o failed: %s", strerror(-err));
 		goto cleanup;
 	}
 	err = fill_keys(m->skel, conf);
-	if (!err)
-		err = migrate_old_counts(m->skel, dir, conf);
+	if (err)
+		goto cleanup;
+	if (!overlap) {
+		unpin_links(dir);
+		old_stopped = true;
+	}
+	err = migrate_old_counts(m->skel, dir, conf);   /* nothing counts into it now */
 	if (!err)
 		err = write_meta(m->skel, conf, 0, obj_hash);   /* invalid until every link is pinned */
 	if (!err)
-		err = attach_all(m, dir, h);
-	if (!err)
-		err = write_meta(m->skel, conf, fp, obj_hash);
+		err = attach_all(m, h);
+	if (err)
+		goto cleanup;
+	if (overlap) {
+		unpin_links(dir);
+		old_stopped = true;
+	}
+	pin_all(m, dir);
+	err = write_meta(m->skel, conf, fp, obj_hash);
 	if (err)
 		goto cleanup;
 	m->slots_fd = dup(bpf_map__fd(m->skel->maps.http_slots));
@@ -612,8 +658,10 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	if (m->slots_fd < 0 || m->vals_fd < 0 || m->stats_fd < 0)
 		err = -errno;
 cleanup:
-	if (err && m->n_links)
-		unpin_links(dir);      /* no half-attached meter left behind */
+	/* No half-attached meter left behind; old programs still attached
+	 * keep counting. */
+	if (err && old_stopped)
+		unpin_links(dir);
 	return err;
 }
 

@@ -480,12 +480,14 @@ static __always_inline void nsocks_add(__s64 d)
 		__sync_fetch_and_add(n, d);
 }
 
-/* A child socket of a configured port: state from its first byte on. */
+/* A child socket of a configured port: state from its first byte on.
+ * While a reload runs the new programs beside the old ones, both see the
+ * socket created: the second finds the state there. */
 static __always_inline void sock_start(struct sock *sk)
 {
 	__s64 *n = nsocks();
 
-	if (!n)
+	if (!n || bpf_sk_storage_get(&http_socks, sk, NULL, 0))
 		return;
 	if (*n >= max_socks) {
 		stat_inc(HTTP_STAT_DROP_CONNS);
@@ -508,6 +510,47 @@ static __always_inline void sock_end(struct sock *sk)
 		nsocks_add(-1);
 }
 
+/* Where side dir of sk's byte stream stands: the sequence number the
+ * application has read up to (DIR_REQ) or written up to (DIR_RESP).  0 if
+ * sk is not a plain TCP socket now: an upper-layer protocol (kernel TLS)
+ * moves other bytes than the application's, and replaces sk_prot, which
+ * is cheaper to compare than its own pointer is to read. */
+static __always_inline int stream_pos(struct sock *sk, struct conn *c, __u8 dir, __u32 *pos)
+{
+	struct tcp_sock *tp;
+
+	if (c->seq_ok && c->prot != (__u64)sk->__sk_common.skc_prot)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
+		return 0;
+	if (!c->seq_ok) {
+		if (tp->inet_conn.icsk_ulp_ops)
+			return 0;
+		c->prot = (__u64)sk->__sk_common.skc_prot;
+	}
+	*pos = dir == DIR_REQ ? tp->copied_seq : tp->write_seq;
+	return 1;
+}
+
+/* The stream positions of a new connection, once they are set (in
+ * SYN_RECV the child still has its listener's).  A side that Fast Open
+ * data already moved keeps the position its I/O recorded. */
+static __always_inline void sock_positions(struct sock *sk)
+{
+	struct conn *c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
+	__u32 pos;
+
+	if (!c)
+		return;
+	for (__u8 dir = DIR_REQ; dir <= DIR_RESP; dir++) {
+		if (!(c->seq_ok & (1 << dir)) && stream_pos(sk, c, dir, &pos)) {
+			c->seq[dir] = pos;
+			c->seq_ok |= 1 << dir;
+		}
+	}
+}
+
 /* Child sockets are created in SYN_RECV (also with TCP Fast Open, whose
  * data may be read before ESTABLISHED).  The connection ends for metering
  * when the server sends FIN (FIN_WAIT1, LAST_ACK: set by its own close or
@@ -524,6 +567,8 @@ int BPF_PROG(sock_state, struct sock *sk, int oldstate, int newstate)
 	if (newstate == TCP_SYN_RECV) {
 		if (port_wanted(sk->__sk_common.skc_num))
 			sock_start(sk);
+	} else if (newstate == TCP_ESTABLISHED) {
+		sock_positions(sk);
 	} else if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK) {
 		sock_end(sk);
 	}
@@ -535,6 +580,37 @@ int BPF_PROG(sock_destroy, struct sock *sk)
 {
 	sock_end(sk);
 	return 0;
+}
+
+enum { NEXT, SEEN, GAP };
+
+/* Are the ret bytes that just moved on sk's dir side the next ones of the
+ * stream (NEXT), bytes already parsed (SEEN: while a reload attaches the
+ * new programs beside the old ones, each I/O is parsed by whichever runs
+ * first), or do bytes the meter never saw lie before them (GAP: moved
+ * while no program was attached, or by a path with no tracepoint)?
+ * Records the new position for NEXT. */
+static __always_inline int stream_check(struct sock *sk, struct conn *c, int ret, __u8 dir)
+{
+	__u32 end, bit = 1 << (dir & 1);
+
+	if (!stream_pos(sk, c, dir, &end))
+		return NEXT;
+	if (c->seq_ok & bit) {
+		__u32 start = end - (__u32)ret;
+
+		if (end == c->seq[dir & 1])
+			return SEEN;
+		/* a read that reaches the peer's FIN counts it in copied_seq */
+		if (dir == DIR_REQ && (sk->sk_shutdown & 1 /* RCV_SHUTDOWN */) &&
+		    start - 1 == c->seq[dir & 1])
+			start--;
+		if (start != c->seq[dir & 1])
+			return GAP;
+	}
+	c->seq[dir & 1] = end;
+	c->seq_ok |= bit;
+	return NEXT;
 }
 
 /* Socket I/O of a metered socket: which syscall moved the bytes tells
@@ -556,6 +632,14 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
 	c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
 	if (!c || c->broken)
 		return 0;
+	switch (stream_check(sk, c, ret, dir)) {
+	case SEEN:
+		return 0;
+	case GAP:
+		stat_inc(HTTP_STAT_DROP_UNSEEN);
+		c->broken = 1;
+		return 0;
+	}
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (regs->orig_ax == NR_splice) {
 		in.kind = K_FILE;

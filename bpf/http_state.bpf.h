@@ -100,9 +100,14 @@ struct conn {
 	__u32 head;             /* oldest request without a counted response */
 	__u32 tail;             /* request the request parser is filling */
 	__u64 file;             /* the accepted socket's struct file */
+	__u64 prot;             /* the socket's sk_prot when seq[] was first set */
 	__u8 broken;            /* gave up on this connection (counted as a drop) */
 	__u8 last_ok;           /* last_key/last_slot are set */
-	__u8 pad[2];
+	__u8 seq_ok;            /* bit DIR_REQ / DIR_RESP: seq[] holds that position */
+	__u8 pad;
+	__u32 seq[2];           /* socket hooks: TCP sequence after the bytes parsed
+				 * so far, read side (copied_seq) and write side
+				 * (write_seq) */
 	__u32 last_slot;        /* http_vals slot of last_key */
 	struct http_key last_key;       /* of the last request counted here */
 	struct req_ent q[HTTP_FIFO];
