@@ -13,6 +13,7 @@
 # the load is counted by the pinned programs with no agent running.
 # san: yes
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 
 B=${TM_BUILD:?TM_BUILD not set}
 DUMP=$B/tests/meter_dump
@@ -49,11 +50,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
-check() { # description expected got
-	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi
-}
 
 # runs "$@" inside cgroup $1 (the process moves itself, then execs)
 incg() {

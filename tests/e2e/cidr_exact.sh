@@ -12,6 +12,7 @@
 # unlike veth, count bytes after the Ethernet header is taken off).
 # san: yes
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 
 B=${TM_BUILD:?TM_BUILD not set}
 DUMP=$B/tests/meter_dump
@@ -34,11 +35,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
-check() { # description expected got
-	if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi
-}
 snap() { # file
 	echo | "$DUMP" -c "$CONF" > "$1" 2> "$1.err"
 }

@@ -21,6 +21,7 @@
 # the meter counts what the server read, so bodies here go only to
 # locations that read them (proxy_pass, echo_read_request_body).
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
@@ -50,8 +51,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
 
 if [ "$(id -u)" != 0 ]; then
 	nok "http_exact needs root (BPF)"

@@ -15,6 +15,7 @@
 # HTTP_HOOKS=socket|syscall as in http_exact.sh (default socket; the
 # syscall-exit fallback runs from http_overflow_syscall.sh).
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
@@ -38,11 +39,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
-check() { # description expected got
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1: expected '$2', got '$3'"; fi
-}
 
 if [ "$(id -u)" != 0 ]; then
 	nok "http_overflow needs root (BPF)"

@@ -15,6 +15,7 @@
 # counted as drops, and nothing may be counted that nginx did not serve
 # under the same tenant, route, method and status class.
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
@@ -41,11 +42,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
-check() { # description expected got
-	if [ "$2" = "$3" ]; then ok "$1"; else nok "$1: expected '$2', got '$3'"; fi
-}
 
 if [ "$(id -u)" != 0 ]; then
 	nok "http_reload needs root (BPF)"

@@ -5,15 +5,13 @@
 # arrives, and leaks as table and JSON.
 # san: yes
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
 TMP=$(mktemp -d /tmp/tmjudge.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
 export TRUEMETER_DB=$TMP/t.db
 T="$B/truemeter"
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi; }
 AT=2026-11-20
 
 "$B/tests/usage_put" "$TRUEMETER_DB" acme api_requests 2026-10-10T10:00:00Z 700000

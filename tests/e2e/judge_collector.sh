@@ -5,6 +5,7 @@
 # stdout within a few reconcile ticks of usage being stored, SIGHUP, SIGTERM.
 # san: yes
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
 TMP=$(mktemp -d /tmp/tmjcol.XXXXXX)
@@ -15,9 +16,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi; }
 DB=$TMP/c.db
 KEY=$(printf 'ab%.0s' $(seq 32))
 

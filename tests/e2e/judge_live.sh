@@ -6,6 +6,7 @@
 # the exec hook, /api/v1/leaks, /metrics and the dashboard; SIGHUP reload.
 # san: yes
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
 TMP=$(mktemp -d /tmp/tmjlive.XXXXXX)
@@ -16,9 +17,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi; }
 DB=$TMP/c.db
 SS=whsec_e2e_secret
 RS=rzp_e2e_secret

@@ -10,15 +10,13 @@
 # Pricing in examples/demo/pricing.json: 0.1 minor units per request, so the
 # price of q requests is q/10 rounded half up = (q + 5) / 10.
 set -u
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
 TMP=$(mktemp -d /tmp/tmpipeline.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; }
-check() { if [ "$2" = "$3" ]; then ok "$1 ($3)"; else nok "$1: expected $2, got $3"; fi; }
 val() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/results"; }
 price() { echo $((($1 + 5) / 10)); }
 
