@@ -50,7 +50,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-
 # runs "$@" inside cgroup $1 (the process moves itself, then execs)
 incg() {
 	cg=$1

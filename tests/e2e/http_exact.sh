@@ -51,7 +51,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-
 if [ "$(id -u)" != 0 ]; then
 	nok "http_exact needs root (BPF)"
 	exit 1

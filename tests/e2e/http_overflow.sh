@@ -39,7 +39,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-
 if [ "$(id -u)" != 0 ]; then
 	nok "http_overflow needs root (BPF)"
 	exit 1

@@ -42,7 +42,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-
 if [ "$(id -u)" != 0 ]; then
 	nok "http_reload needs root (BPF)"
 	exit 1
