@@ -416,15 +416,21 @@ static void pin_all(struct meter_http *m, const char *dir)
 	}
 }
 
-/* Were the pinned links made by the socket hooks? */
-static bool pinned_socket_hooks(const char *dir)
+static bool link_pinned(const char *dir, const char *prog)
 {
 	char path[512];
 
-	return !pin_path(path, sizeof(path), dir, "link_", "sock_recv") &&
-	       access(path, F_OK) == 0 &&
-	       !pin_path(path, sizeof(path), dir, "link_", "sys_exit") &&
-	       access(path, F_OK) != 0;
+	return !pin_path(path, sizeof(path), dir, "link_", prog) && access(path, F_OK) == 0;
+}
+
+/* Were the pinned links made by the same kind of hooks (socket or syscall)
+ * as the object's, which autoloads only the kind it was set to? */
+static bool pinned_same_hooks(struct http_bpf *skel, const char *dir)
+{
+	bool syscall = bpf_program__autoload(skel->progs.sys_exit);
+
+	return link_pinned(dir, "sys_exit") == syscall &&
+	       link_pinned(dir, "sock_recv") == !syscall;
 }
 
 static int write_meta(struct http_bpf *skel, const struct meter_conf *conf,
@@ -616,15 +622,13 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		if (err)
 			goto cleanup;
 	}
-	/* Socket hooks sharing the connection state know which bytes they
-	 * parsed (its stream positions): the new programs attach beside the
-	 * old ones, which parse each I/O first until they go, and no request
-	 * goes unseen.  Otherwise the old programs stop before the new ones
-	 * start, so nothing is counted twice, and I/O in between is lost
-	 * (with the socket hooks, the connections it moved are counted as
-	 * drops). */
-	overlap = same_obj && !bpf_program__autoload(m->skel->progs.sys_exit) &&
-		  pinned_socket_hooks(dir);
+	/* Programs sharing the connection state know which bytes they parsed
+	 * (its stream positions): the new programs attach beside the old
+	 * ones, which parse each I/O first until they go, and no request goes
+	 * unseen.  Otherwise the old programs stop before the new ones start,
+	 * so nothing is counted twice; the connections that move bytes in
+	 * between are counted as drops. */
+	overlap = same_obj && pinned_same_hooks(m->skel, dir);
 	err = http_bpf__load(m->skel);
 	if (err) {
 		log_warn("loading bpf/http.bpf.o failed: %s", strerror(-err));

@@ -182,6 +182,64 @@ __noinline int walk(struct conn *c, struct inflight *in, __u64 ret)
 	return 0;
 }
 
+/* ---- stream positions --------------------------------------------------------- */
+
+enum { NEXT, SEEN, GAP, FIN_GAP };
+
+/* Are the ret bytes that just moved on c's dir side, ending at stream
+ * position end, the next ones of the stream (NEXT), bytes already parsed
+ * (SEEN: while a reload attaches the new programs beside the old ones,
+ * each I/O is parsed by whichever runs first), or do bytes the meter never
+ * saw lie before them (GAP: moved while no program was attached, or by a
+ * path with no tracepoint)?  FIN_GAP: one sequence number more, which is
+ * the peer's FIN if the read reached it (the caller tells, and calls
+ * stream_set()).  Records the new position for NEXT. */
+static __always_inline int stream_step(struct conn *c, __u8 dir, int ret, __u32 end)
+{
+	__u32 bit = 1 << (dir & 1), start = end - (__u32)ret;
+
+	if (c->seq_ok & bit) {
+		if (end == c->seq[dir & 1])
+			return SEEN;
+		if (start != c->seq[dir & 1])
+			return dir == DIR_REQ && start - 1 == c->seq[dir & 1] ? FIN_GAP : GAP;
+	}
+	c->seq[dir & 1] = end;
+	c->seq_ok |= bit;
+	return NEXT;
+}
+
+static __always_inline void stream_set(struct conn *c, __u8 dir, __u32 end)
+{
+	c->seq[dir & 1] = end;
+	c->seq_ok |= 1 << (dir & 1);
+}
+
+/* Has sk's peer's FIN been received? */
+static __always_inline int sk_read_shut(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_shutdown) & 1;     /* RCV_SHUTDOWN */
+}
+
+static __always_inline __u64 sk_prot_of(struct sock *sk)
+{
+	return (__u64)BPF_CORE_READ(sk, __sk_common.skc_prot);
+}
+
+/* The syscall hook's view of the same: the socket is read through
+ * bpf_probe_read_kernel() (no BTF pointer at sys_exit).  pos[] as at the
+ * socket's current state; 0 if it is not a plain TCP socket. */
+static __always_inline int sk_positions(__u64 skp, __u64 prot, __u32 pos[2])
+{
+	struct tcp_sock *tp = (struct tcp_sock *)skp;
+
+	if (!skp || (prot && sk_prot_of((struct sock *)skp) != prot))
+		return 0;
+	pos[DIR_REQ] = BPF_CORE_READ(tp, copied_seq);
+	pos[DIR_RESP] = BPF_CORE_READ(tp, write_seq);
+	return 1;
+}
+
 /* ---- connection lifecycle -------------------------------------------------- */
 
 /* x86-64 syscall numbers */
@@ -357,6 +415,8 @@ static __always_inline int on_accept(long ret)
 	if (!tmpl)
 		return 0;
 	old = bpf_map_lookup_elem(&http_conns, &key);
+	if (old && old->file == (__u64)f)
+		return 0;       /* another copy of the programs, during a reload */
 	if (old) {              /* fd reused without a close we saw */
 		conn_finish(old);
 		conn_delete(key);
@@ -366,8 +426,20 @@ static __always_inline int on_accept(long ret)
 		return 0;
 	}
 	c = bpf_map_lookup_elem(&http_conns, &key);
-	if (c)
+	if (c) {
+		__u32 pos[2];
+
 		c->file = (__u64)f;
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+
+		c->sk = (__u64)BPF_CORE_READ(sock, sk);
+		if (sk_positions(c->sk, 0, pos)) {
+			c->prot = sk_prot_of((struct sock *)c->sk);
+			c->seq[DIR_REQ] = pos[DIR_REQ];
+			c->seq[DIR_RESP] = pos[DIR_RESP];
+			c->seq_ok = 3;
+		}
+	}
 	n = procs_slot(key >> 32);
 	if (n)
 		__sync_fetch_and_add(n, 1);
@@ -426,6 +498,7 @@ static __always_inline int on_data(struct pt_regs *regs, long ret,
 				   struct inflight *in)
 {
 	struct conn *c;
+	__u32 pos[2];
 	__u64 key;
 
 	if (ret <= 0 || !proc_metered())
@@ -438,6 +511,22 @@ static __always_inline int on_data(struct pt_regs *regs, long ret,
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c || c->broken)
 		return 0;
+	if (c->seq_ok && sk_positions(c->sk, c->prot, pos)) {
+		switch (stream_step(c, in->dir, ret, pos[in->dir & 1])) {
+		case SEEN:
+			return 0;
+		case FIN_GAP:
+			if (sk_read_shut((struct sock *)c->sk)) {
+				stream_set(c, in->dir, pos[in->dir & 1]);
+				break;
+			}
+			/* fall through */
+		case GAP:
+			stat_inc(HTTP_STAT_DROP_UNSEEN);
+			c->broken = 1;
+			return 0;
+		}
+	}
 	walk(c, in, ret);
 	return 0;
 }
@@ -582,35 +671,22 @@ int BPF_PROG(sock_destroy, struct sock *sk)
 	return 0;
 }
 
-enum { NEXT, SEEN, GAP };
-
-/* Are the ret bytes that just moved on sk's dir side the next ones of the
- * stream (NEXT), bytes already parsed (SEEN: while a reload attaches the
- * new programs beside the old ones, each I/O is parsed by whichever runs
- * first), or do bytes the meter never saw lie before them (GAP: moved
- * while no program was attached, or by a path with no tracepoint)?
- * Records the new position for NEXT. */
+/* stream_step() for the socket hooks, whose sk is a BTF pointer. */
 static __always_inline int stream_check(struct sock *sk, struct conn *c, int ret, __u8 dir)
 {
-	__u32 end, bit = 1 << (dir & 1);
+	__u32 end;
+	int r;
 
 	if (!stream_pos(sk, c, dir, &end))
 		return NEXT;
-	if (c->seq_ok & bit) {
-		__u32 start = end - (__u32)ret;
-
-		if (end == c->seq[dir & 1])
-			return SEEN;
-		/* a read that reaches the peer's FIN counts it in copied_seq */
-		if (dir == DIR_REQ && (sk->sk_shutdown & 1 /* RCV_SHUTDOWN */) &&
-		    start - 1 == c->seq[dir & 1])
-			start--;
-		if (start != c->seq[dir & 1])
+	r = stream_step(c, dir, ret, end);
+	if (r == FIN_GAP) {
+		if (!(sk->sk_shutdown & 1 /* RCV_SHUTDOWN */))
 			return GAP;
+		stream_set(c, dir, end);
+		r = NEXT;
 	}
-	c->seq[dir & 1] = end;
-	c->seq_ok |= bit;
-	return NEXT;
+	return r;
 }
 
 /* Socket I/O of a metered socket: which syscall moved the bytes tells

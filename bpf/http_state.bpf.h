@@ -100,6 +100,7 @@ struct conn {
 	__u32 head;             /* oldest request without a counted response */
 	__u32 tail;             /* request the request parser is filling */
 	__u64 file;             /* the accepted socket's struct file */
+	__u64 sk;               /* syscall hook: its struct sock */
 	__u64 prot;             /* the socket's sk_prot when seq[] was first set */
 	__u8 broken;            /* gave up on this connection (counted as a drop) */
 	__u8 last_ok;           /* last_key/last_slot are set */

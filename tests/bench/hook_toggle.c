@@ -9,7 +9,8 @@
  *
  * Takes over the programs behind DIR/link_*: prints "prog <id> <name>" for
  * each, removes the link pins (the programs stay loaded through our file
- * descriptors) and attaches them itself.  Then reads commands on stdin:
+ * descriptors) and attaches them itself.  Links of classic tracepoints (the
+ * syscall hook's process-exit program) stay pinned and attached.  Then reads commands on stdin:
  * "off" detaches, "on" attaches, and answers "ok" or "error ..." on stdout.
  * On end of input the programs are left detached. */
 #include <errno.h>
@@ -47,6 +48,8 @@ static int take_over(const char *pin)
 		err = -errno;
 		goto cleanup;
 	}
+	if (link.type == BPF_LINK_TYPE_PERF_EVENT)
+		goto cleanup;   /* a classic tracepoint's: it stays as it is */
 	hooks[n_hooks].prog_fd = bpf_prog_get_fd_by_id(link.prog_id);
 	if (hooks[n_hooks].prog_fd < 0) {
 		err = -errno;

@@ -14,6 +14,8 @@
 # and attached again.  The connections that moved bytes meanwhile must be
 # counted as drops, and nothing may be counted that nginx did not serve
 # under the same tenant, route, method and status class.
+# HTTP_HOOKS=socket|syscall picks the meter's hooks (default socket; the
+# syscall-exit fallback runs from http_reload_syscall.sh).
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 
@@ -29,6 +31,8 @@ PORT=$((13001 + $$ % 3000 * 2))   # below the ephemeral range
 NGINX_PID=
 WRK_PID=
 TOGGLE_PID=
+HOOKS=${HTTP_HOOKS:-socket}
+case $HOOKS in socket|syscall) ;; *) echo "HTTP_HOOKS must be socket or syscall" >&2; exit 2 ;; esac
 
 cleanup() {
 	[ -n "$WRK_PID" ] && kill "$WRK_PID" 2>/dev/null
@@ -105,8 +109,8 @@ drops() { # DUMP-OUTPUT
 	sed -n 's/^#health drops //p' "$1"
 }
 
-printf '[meter]\npin_dir = %s\n[http]\nports = %d\ntenant_header = X-Tenant-Id\nroute = /v1/items/*\n' \
-	"$PIN" "$PORT" > "$TMP/a.conf"
+printf '[meter]\npin_dir = %s\n[http]\nports = %d\nhooks = %s\ntenant_header = X-Tenant-Id\nroute = /v1/items/*\n' \
+	"$PIN" "$PORT" "$HOOKS" > "$TMP/a.conf"
 sed 's|^route = /v1/items/\*$|&\nroute = /v2/*|' "$TMP/a.conf" > "$TMP/b.conf"
 
 # ---- reload under load --------------------------------------------------------
