@@ -626,8 +626,8 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	 * (its stream positions): the new programs attach beside the old
 	 * ones, which parse each I/O first until they go, and no request goes
 	 * unseen.  Otherwise the old programs stop before the new ones start,
-	 * so nothing is counted twice; the connections that move bytes in
-	 * between are counted as drops. */
+	 * so nothing is counted twice; a connection whose state the new ones
+	 * share and that moves bytes in between is counted as a drop. */
 	overlap = same_obj && pinned_same_hooks(m->skel, dir);
 	err = http_bpf__load(m->skel);
 	if (err) {
