@@ -427,11 +427,10 @@ static __always_inline int on_accept(long ret)
 	}
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (c) {
+		struct socket *sock = BPF_CORE_READ(f, private_data);
 		__u32 pos[2];
 
 		c->file = (__u64)f;
-		struct socket *sock = BPF_CORE_READ(f, private_data);
-
 		c->sk = (__u64)BPF_CORE_READ(sock, sk);
 		if (sk_positions(c->sk, 0, pos)) {
 			c->prot = sk_prot_of((struct sock *)c->sk);

@@ -44,7 +44,7 @@ cleanup() {
 	rm -rf "$PIN" "$TMP"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM PIPE   # PIPE: a hook_toggle that died
 
 if [ "$(id -u)" != 0 ]; then
 	nok "http_reload needs root (BPF)"
