@@ -161,8 +161,7 @@ __noinline int walk(struct conn *c, struct inflight *in, __u64 ret)
 		struct user_msghdr mh;
 
 		if (bpf_probe_read_user(&mh, sizeof(mh), (void *)in->ptr)) {
-			stat_inc(HTTP_STAT_DROP_READ);
-			c->broken = 1;
+			conn_drop(c, HTTP_STAT_DROP_READ);
 			return 0;
 		}
 		w.iov = (__u64)mh.msg_iov;
@@ -176,8 +175,7 @@ __noinline int walk(struct conn *c, struct inflight *in, __u64 ret)
 	}
 	steps = bpf_loop(MAX_STEPS, walk_step, &w, 0);
 	if (steps >= MAX_STEPS && w.left && !c->broken) {
-		stat_inc(HTTP_STAT_DROP_STEPS);
-		c->broken = 1;
+		conn_drop(c, HTTP_STAT_DROP_STEPS);
 	}
 	return 0;
 }
@@ -192,27 +190,36 @@ enum { NEXT, SEEN, GAP, FIN_GAP };
  * each I/O is parsed by whichever runs first), or do bytes the meter never
  * saw lie before them (GAP: moved while no program was attached, or by a
  * path with no tracepoint)?  FIN_GAP: one sequence number more, which is
- * the peer's FIN if the read reached it (the caller tells, and calls
- * stream_set()).  Records the new position for NEXT. */
+ * the peer's FIN if the read reached it (the caller settles it with
+ * stream_fin()).  Records the new position for NEXT. */
+static __always_inline void stream_set(struct conn *c, __u8 dir, __u32 end)
+{
+	c->seq[dir & 1] = end;
+	c->seq_ok |= 1 << (dir & 1);
+}
+
 static __always_inline int stream_step(struct conn *c, __u8 dir, int ret, __u32 end)
 {
-	__u32 bit = 1 << (dir & 1), start = end - (__u32)ret;
+	__u32 start = end - (__u32)ret;
 
-	if (c->seq_ok & bit) {
+	if (c->seq_ok & (1 << (dir & 1))) {
 		if (end == c->seq[dir & 1])
 			return SEEN;
 		if (start != c->seq[dir & 1])
 			return dir == DIR_REQ && start - 1 == c->seq[dir & 1] ? FIN_GAP : GAP;
 	}
-	c->seq[dir & 1] = end;
-	c->seq_ok |= bit;
+	stream_set(c, dir, end);
 	return NEXT;
 }
 
-static __always_inline void stream_set(struct conn *c, __u8 dir, __u32 end)
+/* FIN_GAP settled: the read took the peer's FIN (fin_read: it has been
+ * received) and goes on from end, or bytes are missing. */
+static __always_inline int stream_fin(struct conn *c, __u8 dir, __u32 end, int fin_read)
 {
-	c->seq[dir & 1] = end;
-	c->seq_ok |= 1 << (dir & 1);
+	if (!fin_read)
+		return GAP;
+	stream_set(c, dir, end);
+	return NEXT;
 }
 
 /* Has sk's peer's FIN been received? */
@@ -434,9 +441,8 @@ static __always_inline int on_accept(long ret)
 		c->sk = (__u64)BPF_CORE_READ(sock, sk);
 		if (sk_positions(c->sk, 0, pos)) {
 			c->prot = sk_prot_of((struct sock *)c->sk);
-			c->seq[DIR_REQ] = pos[DIR_REQ];
-			c->seq[DIR_RESP] = pos[DIR_RESP];
-			c->seq_ok = 3;
+			stream_set(c, DIR_REQ, pos[DIR_REQ]);
+			stream_set(c, DIR_RESP, pos[DIR_RESP]);
 		}
 	}
 	n = procs_slot(key >> 32);
@@ -511,20 +517,15 @@ static __always_inline int on_data(struct pt_regs *regs, long ret,
 	if (!c || c->broken)
 		return 0;
 	if (c->seq_ok && sk_positions(c->sk, c->prot, pos)) {
-		switch (stream_step(c, in->dir, ret, pos[in->dir & 1])) {
-		case SEEN:
+		__u32 end = pos[in->dir & 1];
+		int r = stream_step(c, in->dir, ret, end);
+
+		if (r == FIN_GAP)
+			r = stream_fin(c, in->dir, end, sk_read_shut((struct sock *)c->sk));
+		if (r == GAP)
+			conn_drop(c, HTTP_STAT_DROP_UNSEEN);
+		if (r != NEXT)
 			return 0;
-		case FIN_GAP:
-			if (sk_read_shut((struct sock *)c->sk)) {
-				stream_set(c, in->dir, pos[in->dir & 1]);
-				break;
-			}
-			/* fall through */
-		case GAP:
-			stat_inc(HTTP_STAT_DROP_UNSEEN);
-			c->broken = 1;
-			return 0;
-		}
 	}
 	walk(c, in, ret);
 	return 0;
@@ -631,12 +632,9 @@ static __always_inline void sock_positions(struct sock *sk)
 
 	if (!c)
 		return;
-	for (__u8 dir = DIR_REQ; dir <= DIR_RESP; dir++) {
-		if (!(c->seq_ok & (1 << dir)) && stream_pos(sk, c, dir, &pos)) {
-			c->seq[dir] = pos;
-			c->seq_ok |= 1 << dir;
-		}
-	}
+	for (__u8 dir = DIR_REQ; dir <= DIR_RESP; dir++)
+		if (!(c->seq_ok & (1 << dir)) && stream_pos(sk, c, dir, &pos))
+			stream_set(c, dir, pos);
 }
 
 /* Child sockets are created in SYN_RECV (also with TCP Fast Open, whose
@@ -679,12 +677,8 @@ static __always_inline int stream_check(struct sock *sk, struct conn *c, int ret
 	if (!stream_pos(sk, c, dir, &end))
 		return NEXT;
 	r = stream_step(c, dir, ret, end);
-	if (r == FIN_GAP) {
-		if (!(sk->sk_shutdown & 1 /* RCV_SHUTDOWN */))
-			return GAP;
-		stream_set(c, dir, end);
-		r = NEXT;
-	}
+	if (r == FIN_GAP)
+		r = stream_fin(c, dir, end, sk->sk_shutdown & 1 /* RCV_SHUTDOWN */);
 	return r;
 }
 
@@ -711,8 +705,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
 	case SEEN:
 		return 0;
 	case GAP:
-		stat_inc(HTTP_STAT_DROP_UNSEEN);
-		c->broken = 1;
+		conn_drop(c, HTTP_STAT_DROP_UNSEEN);
 		return 0;
 	}
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
@@ -723,8 +716,7 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
 		in.dir = ~dir;          /* matches no direction */
 	}
 	if (in.dir != dir) {
-		stat_inc(HTTP_STAT_DROP_UNSEEN);
-		c->broken = 1;
+		conn_drop(c, HTTP_STAT_DROP_UNSEEN);
 		return 0;
 	}
 	walk(c, &in, ret);

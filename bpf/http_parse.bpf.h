@@ -17,6 +17,13 @@ static __always_inline void stat_inc(__u32 slot)
 		(*v)++;
 }
 
+/* Gives up on connection c: counted in health as a drop of kind why. */
+static __always_inline void conn_drop(struct conn *c, __u32 why)
+{
+	stat_inc(why);
+	c->broken = 1;
+}
+
 static __always_inline __u64 fnv(__u64 h, __u8 b)
 {
 	return (h ^ b) * HTTP_FNV_PRIME;
@@ -493,8 +500,7 @@ static __always_inline int msg_start(struct conn *c, struct side *s, int dir)
 	s->cl = 0;
 	if (dir == DIR_REQ) {
 		if (c->tail - c->head >= HTTP_FIFO) {
-			stat_inc(HTTP_STAT_DROP_FIFO);
-			c->broken = 1;
+			conn_drop(c, HTTP_STAT_DROP_FIFO);
 			return -1;
 		}
 		e = &c->q[c->tail & FIFO_MASK];

@@ -27,8 +27,7 @@ struct walk {
 
 static __always_inline void drop(struct walk *w, __u32 why)
 {
-	stat_inc(why);
-	w->c->broken = 1;
+	conn_drop(w->c, why);
 }
 
 /* Bytes the parser may skip without looking (body runs), 0 if it needs
