@@ -257,17 +257,21 @@ static int read_meta(const char *dir, struct http_meta *meta)
 	return err;
 }
 
+/* Is the link of program prog pinned under dir? */
+static bool link_pinned(const char *dir, const char *prog)
+{
+	char path[512];
+
+	return !pin_path(path, sizeof(path), dir, "link_", prog) && access(path, F_OK) == 0;
+}
+
 /* Every program of the object has its link pinned? */
 static bool links_complete(struct http_bpf *skel, const char *dir)
 {
 	struct bpf_program *prog;
-	char path[512];
 
 	bpf_object__for_each_program(prog, skel->obj) {
-		if (!bpf_program__autoload(prog))
-			continue;
-		if (pin_path(path, sizeof(path), dir, "link_", bpf_program__name(prog)) ||
-		    access(path, F_OK))
+		if (bpf_program__autoload(prog) && !link_pinned(dir, bpf_program__name(prog)))
 			return false;
 	}
 	return true;
@@ -414,13 +418,6 @@ static void pin_all(struct meter_http *m, const char *dir)
 			log_warn("cannot pin link %s: %s (counting stops when the "
 				 "agent exits)", path, strerror(-err));
 	}
-}
-
-static bool link_pinned(const char *dir, const char *prog)
-{
-	char path[512];
-
-	return !pin_path(path, sizeof(path), dir, "link_", prog) && access(path, F_OK) == 0;
 }
 
 /* Were the pinned links made by the same kind of hooks (socket or syscall)
