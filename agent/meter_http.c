@@ -40,6 +40,7 @@ struct meter_http {
 	struct bpf_program *link_progs[HTTP_MAX_LINKS]; /* what each link runs */
 	size_t n_links;
 	int slots_fd, vals_fd, stats_fd;        /* owned */
+	uint64_t unmetered_logged;      /* HTTP_STAT_DROP_UNMETERED when last logged */
 	char routes[METER_CONF_MAX_ROUTES][METER_CONF_NAME_LEN];
 	size_t n_routes;
 };
@@ -825,6 +826,14 @@ int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 			h->map_overflow += total;
 		else
 			h->event_drops += total;
+		if (slot == HTTP_STAT_DROP_UNMETERED && total > m->unmetered_logged) {
+			log_warn("HTTP meter: %llu connection(s) on the metered ports were "
+				 "opened before the meter's connection state existed (its "
+				 "first start, or a new build) or while its programs were "
+				 "detached; their requests are not counted (in health as drops)",
+				 (unsigned long long)(total - m->unmetered_logged));
+			m->unmetered_logged = total;
+		}
 		if (total)
 			log_debug("http stat %u: %llu", slot, (unsigned long long)total);
 	}

@@ -588,6 +588,30 @@ static __always_inline void sock_start(struct sock *sk)
 		stat_inc(HTTP_STAT_DROP_CONNS);
 }
 
+/* I/O on an open TCP connection of a configured port that has no state:
+ * it was created before the meter's state existed (the agent's first
+ * start, or a new build, which starts with fresh state) or while no
+ * program was attached.  Its bytes cannot be parsed from the middle of a
+ * stream; it is counted once as a drop, by giving it state that is already
+ * given up on.  Only before our side's FIN: after it the state is gone on
+ * purpose (sock_state()), and reads in a lingering close are not metered.
+ * (A table that was full when the socket was created was counted then.) */
+static __always_inline void sock_unmetered(struct sock *sk)
+{
+	__u8 state = sk->__sk_common.skc_state;
+	__s64 *n = nsocks();
+	struct conn *c;
+
+	if (!n || *n >= max_socks || sk->sk_protocol != IPPROTO_TCP ||
+	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT))
+		return;
+	c = bpf_sk_storage_get(&http_socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!c)
+		return;
+	__sync_fetch_and_add(n, 1);
+	conn_drop(c, HTTP_STAT_DROP_UNMETERED);
+}
+
 static __always_inline void sock_end(struct sock *sk)
 {
 	struct conn *c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
@@ -699,7 +723,12 @@ static __always_inline int on_sock_io(struct sock *sk, int ret, __u8 dir)
 	if (port && !port_wanted(port))
 		return 0;
 	c = bpf_sk_storage_get(&http_socks, sk, NULL, 0);
-	if (!c || c->broken)
+	if (!c) {
+		if (port)
+			sock_unmetered(sk);
+		return 0;
+	}
+	if (c->broken)
 		return 0;
 	switch (stream_check(sk, c, ret, dir)) {
 	case SEEN:

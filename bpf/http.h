@@ -59,8 +59,13 @@ enum http_stat {
 	HTTP_STAT_DROP_PARSE,   /* bytes that fit no HTTP/1.x framing */
 	HTTP_STAT_DROP_STEPS,   /* one syscall needed more parse steps than allowed */
 	HTTP_STAT_DROP_UNSEEN,  /* socket I/O whose bytes the meter cannot see */
+	HTTP_STAT_DROP_UNMETERED, /* a connection with no state: opened before
+				   * the meter's (first start, a new build) or
+				   * while its programs were detached */
 	HTTP_STAT_COUNT
 };
+#define HTTP_STAT_SLOTS 16      /* the map's size: room for new slots, so an
+				 * upgrade that adds one keeps the counts */
 
 /* Pinned "http_meta" map value: what the pinned links were loaded from. */
 struct http_meta {

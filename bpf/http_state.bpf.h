@@ -156,9 +156,10 @@ struct {
 	__type(value, __u64);
 } http_nslots SEC(".maps");
 
+_Static_assert(HTTP_STAT_COUNT <= HTTP_STAT_SLOTS, "http_stats has no room");
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, HTTP_STAT_COUNT);
+	__uint(max_entries, HTTP_STAT_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } http_stats SEC(".maps");

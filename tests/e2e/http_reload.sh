@@ -14,6 +14,10 @@
 # and attached again.  The connections that moved bytes meanwhile must be
 # counted as drops, and nothing may be counted that nginx did not serve
 # under the same tenant, route, method and status class.
+#
+# Older connections: wrk connects before the meter loads; each of its
+# connections must be counted once as a drop, and none of its requests.
+#
 # HTTP_HOOKS=socket|syscall picks the meter's hooks (default socket; the
 # syscall-exit fallback runs from http_reload_syscall.sh).
 set -u
@@ -178,3 +182,29 @@ else
 	nok "counted beyond nginx: $over (meter $(tr '\n' ';' < "$TMP/got2"), nginx $(tr '\n' ';' < "$TMP/want2"))"
 fi
 check "no rows under another route or method after the gap" 0 "$(other_rows gap "$TMP/s2.txt")"
+
+# ---- connections older than the meter's state ----------------------------------
+# wrk's connections are open before the meter loads (its first start, or a
+# new build's fresh state): their requests cannot be counted, and each one
+# must show as a drop, once.  Socket hooks only: the syscall hook cannot
+# tell such a socket from any other fd without looking up each one.
+if [ "$HOOKS" = socket ]; then
+	"$DUMP" -c "$TMP/b.conf" -u 2>/dev/null
+	start_nginx
+	start_wrk 2 before
+	sleep 0.5
+	"$DUMP" -c "$TMP/b.conf" </dev/null 2>"$TMP/load3.err" &&
+		ok "meter loaded while wrk's connections were open" ||
+		nok "meter did not load: $(cat "$TMP/load3.err")"
+	wait_wrk
+	stop_nginx
+	echo | "$DUMP" -c "$TMP/b.conf" >"$TMP/s3.txt" 2>"$TMP/s3.err" ||
+		nok "meter_dump: $(cat "$TMP/s3.err")"
+	check "each connection older than the meter counted once as a drop" 8 "$(drops "$TMP/s3.txt")"
+	check "no requests counted from them" 0 "$(meter_rows before "$TMP/s3.txt" | wc -l)"
+	if grep -q "opened before the meter's connection state existed" "$TMP/s3.err"; then
+		ok "the agent says why they are not counted"
+	else
+		nok "no warning about connections older than the meter: $(cat "$TMP/s3.err")"
+	fi
+fi
