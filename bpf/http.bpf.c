@@ -569,6 +569,30 @@ static __always_inline void nsocks_add(__s64 d)
 		__sync_fetch_and_add(n, d);
 }
 
+static __always_inline int draining(void)
+{
+	__u32 zero = 0, *ctl = bpf_map_lookup_elem(&http_ctl, &zero);
+
+	return ctl && (*ctl & HTTP_CTL_DRAINING);
+}
+
+/* While the previous build drains, its programs run first and give every
+ * new socket state too (builds before HTTP_CTL_DRAINING know no better,
+ * and later ones must, lest a socket created as the new programs attach go
+ * to neither): the new socket is ours, its state there goes. */
+static __always_inline void sock_take_from_prev(struct sock *sk)
+{
+	__u32 zero = 0;
+	__s64 *n;
+
+	if (!bpf_sk_storage_get(&http_socks_prev, sk, NULL, 0) ||
+	    bpf_sk_storage_delete(&http_socks_prev, sk))
+		return;
+	n = bpf_map_lookup_elem(&http_nsocks_prev, &zero);
+	if (n)
+		__sync_fetch_and_add(n, -1);
+}
+
 /* A child socket of a configured port: state from its first byte on.
  * While a reload runs the new programs beside the old ones, both see the
  * socket created: the second finds the state there. */
@@ -578,6 +602,7 @@ static __always_inline void sock_start(struct sock *sk)
 
 	if (!n || bpf_sk_storage_get(&http_socks, sk, NULL, 0))
 		return;
+	sock_take_from_prev(sk);
 	if (*n >= max_socks) {
 		stat_inc(HTTP_STAT_DROP_CONNS);
 		return;
@@ -595,7 +620,9 @@ static __always_inline void sock_start(struct sock *sk)
  * stream; it is counted once as a drop, by giving it state that is already
  * given up on.  Only before our side's FIN: after it the state is gone on
  * purpose (sock_state()), and reads in a lingering close are not metered.
- * (A table that was full when the socket was created was counted then.) */
+ * (A table that was full when the socket was created was counted then.)
+ * Not while builds overlap in a drain: each has state for its own sockets
+ * only. */
 static __always_inline void sock_unmetered(struct sock *sk)
 {
 	__u8 state = sk->__sk_common.skc_state;
@@ -604,6 +631,9 @@ static __always_inline void sock_unmetered(struct sock *sk)
 
 	if (!n || *n >= max_socks || sk->sk_protocol != IPPROTO_TCP ||
 	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT))
+		return;
+	/* draining: the newer build's; or the previous build's, draining */
+	if (draining() || bpf_sk_storage_get(&http_socks_prev, sk, NULL, 0))
 		return;
 	c = bpf_sk_storage_get(&http_socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!c)

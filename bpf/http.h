@@ -67,6 +67,10 @@ enum http_stat {
 #define HTTP_STAT_SLOTS 16      /* the map's size: room for new slots, so an
 				 * upgrade that adds one keeps the counts */
 
+/* "http_ctl" flags.  DRAINING: a newer build's programs run beside these
+ * and take every new connection; these only finish their own. */
+#define HTTP_CTL_DRAINING 0x1
+
 /* Pinned "http_meta" map value: what the pinned links were loaded from. */
 struct http_meta {
 	__u64 fingerprint;      /* object + settings; 0 while (re)attaching */

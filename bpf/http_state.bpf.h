@@ -188,6 +188,32 @@ struct {
 	__type(value, __s64);
 } http_nsocks SEC(".maps");
 
+/* After an upgrade to a new build, the previous build's programs stay
+ * attached until their own connections end (the agent drains them): these
+ * are then bound to that build's connection maps, and stay empty
+ * otherwise.  Only whether a socket has state there matters here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} http_socks_prev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} http_nsocks_prev SEC(".maps");
+
+/* HTTP_CTL_* flags the agent sets for this copy of the programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} http_ctl SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
