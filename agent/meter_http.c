@@ -7,8 +7,9 @@
  * the fingerprint is a pinned map, written last.  The links stay pinned when
  * the agent exits, so counting goes on while it is down.  On open, a
  * matching fingerprint with every link present means "reuse without
- * reloading"; anything else unpins the old links and loads afresh, keeping
- * the counters (and, for the same object, the open connections).
+ * reloading"; anything else loads afresh, keeping the counters: for the
+ * same object the new programs take over the open connections, for a new
+ * build the old programs stay attached until theirs end (http_drain.h).
  *
  * Ownership: meter_http_open() returns a struct the caller frees with
  * meter_http_close(), which closes fds and leaves the pins in place;
@@ -26,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "fileio.h"
+#include "http_drain.h"
 #include "log.h"
 #include "meter_parts.h"
 #include "metric.h"
@@ -41,6 +43,7 @@ struct meter_http {
 	size_t n_links;
 	int slots_fd, vals_fd, stats_fd;        /* owned */
 	uint64_t unmetered_logged;      /* HTTP_STAT_DROP_UNMETERED when last logged */
+	char dir[512];                  /* <pin_dir>/http */
 	char routes[METER_CONF_MAX_ROUTES][METER_CONF_NAME_LEN];
 	size_t n_routes;
 };
@@ -570,11 +573,12 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_nslots, m->skel->maps.http_stats,
 		m->skel->maps.http_meta, m->skel->maps.http_conns,
 		m->skel->maps.http_procs, m->skel->maps.http_socks,
-		m->skel->maps.http_nsocks,
+		m->skel->maps.http_nsocks, m->skel->maps.http_ctl,
 	};
 	struct bpf_map *conn_maps[] = {
 		m->skel->maps.http_conns, m->skel->maps.http_procs,
 		m->skel->maps.http_socks, m->skel->maps.http_nsocks,
+		m->skel->maps.http_ctl,
 	};
 	/* The counter maps go together: a slot number means nothing without
 	 * the key table that names it and the allocator that handed it out. */
@@ -582,15 +586,11 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_slots, m->skel->maps.http_vals, m->skel->maps.http_nslots,
 	};
 	size_t n_counter_maps = sizeof(counter_maps) / sizeof(counter_maps[0]);
+	bool sock_hooks = !bpf_program__autoload(m->skel->progs.sys_exit);
+	bool overlap, old_stopped = false, draining = false, counters_kept;
 	char path[512];
-	bool overlap, old_stopped = false;
 	int err;
 
-	/* The old programs go on counting while the new ones load (the
-	 * verifier takes about a second).  Connection state from another
-	 * object may have another layout: the new programs get fresh maps. */
-	if (!same_obj)
-		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), dir);
 	err = set_rodata(m->skel, conf);
 	if (err)
 		goto cleanup;
@@ -603,12 +603,33 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		/* an older build's counters name routes by index too */
 		if (!pin_path(path, sizeof(path), dir, "", "http_counts"))
 			unlink(path);
-	} else if (!maps_reusable(counter_maps, n_counter_maps, dir)) {
+	}
+	counters_kept = keep_counts && maps_reusable(counter_maps, n_counter_maps, dir);
+	if (keep_counts && !counters_kept) {
 		log_warn("HTTP meter: the pinned counters have another layout or size; "
 			 "they start afresh (their counts are lost)");
 		unpin_maps(counter_maps, n_counter_maps, dir);
 	}
-	if (bpf_program__autoload(m->skel->progs.sys_exit)) {
+	/* The old programs go on counting while the new ones load (the
+	 * verifier takes about a second).  Connection state from another
+	 * object may have another layout: the new programs get fresh maps,
+	 * and the old ones, when both use the socket hooks and count into
+	 * the same counters, finish their own connections (http_drain.h). */
+	if (!same_obj && sock_hooks && counters_kept && http_drain_possible(dir)) {
+		err = http_drain_begin(dir);
+		if (err)
+			goto cleanup;
+		draining = true;
+	} else if (!same_obj) {
+		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), dir);
+	}
+	if (!sock_hooks)        /* fd-keyed state cannot share sockets with a drain */
+		http_drain_remove(dir);
+	err = http_drain_bind(dir, m->skel->maps.http_socks_prev,
+			      m->skel->maps.http_nsocks_prev);
+	if (err)
+		goto cleanup;
+	if (!sock_hooks) {
 		bpf_map__set_max_entries(m->skel->maps.http_conns, conf->max_connections);
 	} else {
 		/* the syscall hook's tables are not used by the socket hooks */
@@ -664,6 +685,8 @@ cleanup:
 	 * keep counting. */
 	if (err && old_stopped)
 		unpin_links(dir);
+	if (err && draining)
+		http_drain_undo(dir);
 	return err;
 }
 
@@ -715,6 +738,7 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 	}
 	m->n_routes = conf->n_routes;
 	err = http_dir(conf->pin_dir, dir, sizeof(dir));
+	snprintf(m->dir, sizeof(m->dir), "%s", dir);
 	if (!err)
 		err = fileio_mkdirs(dir, 0700);
 	if (err) {
@@ -767,10 +791,12 @@ int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 	struct http_key key, next, *prev = NULL;
 	struct http_val *vals = NULL;
 	uint64_t *stats = NULL;
+	long long draining;
 	int err = 0;
 
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
+	http_drain_poll(m->dir, &draining);     /* ends a finished drain */
 	vals = calloc(ncpu, sizeof(*vals));
 	stats = calloc(ncpu, sizeof(*stats));
 	if (!vals || !stats) {
@@ -870,9 +896,10 @@ int meter_http_unpin(const char *pin_dir)
 	err = http_dir(pin_dir, dir, sizeof(dir));
 	if (err)
 		return err;
+	err = http_drain_remove(dir);
 	d = opendir(dir);
 	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+		return errno == ENOENT ? err : -errno;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;

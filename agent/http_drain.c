@@ -1,0 +1,255 @@
+/* http_drain: see http_drain.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "http_drain.h"
+#include "log.h"
+#include "bpf/http.h"
+
+/* The connection maps that go with the draining links ("link_*"). */
+static const char *const drain_maps[] = { "http_socks", "http_nsocks", "http_ctl" };
+
+/* dir/drain, or dir/drain/name */
+static int drain_path(char *buf, size_t len, const char *dir, const char *name)
+{
+	int n = name ? snprintf(buf, len, "%s/drain/%s", dir, name) :
+		       snprintf(buf, len, "%s/drain", dir);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool is_drain_pin(const char *name)
+{
+	if (!strncmp(name, "link_", 5))
+		return true;
+	for (size_t i = 0; i < sizeof(drain_maps) / sizeof(drain_maps[0]); i++)
+		if (!strcmp(name, drain_maps[i]))
+			return true;
+	return false;
+}
+
+/* Is the map pinned at path of type type, with value_size bytes per entry? */
+static bool pinned_map_is(const char *path, enum bpf_map_type type, uint32_t value_size)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+	bool ok;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return false;
+	ok = !bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == type &&
+	     (!value_size || info.value_size == value_size);
+	close(fd);
+	return ok;
+}
+
+bool http_drain_possible(const char *dir)
+{
+	char path[512];
+
+	if (snprintf(path, sizeof(path), "%s/link_sock_recv", dir) >= (int)sizeof(path) ||
+	    access(path, F_OK))
+		return false;
+	snprintf(path, sizeof(path), "%s/http_socks", dir);
+	if (!pinned_map_is(path, BPF_MAP_TYPE_SK_STORAGE, 0))
+		return false;
+	snprintf(path, sizeof(path), "%s/http_nsocks", dir);
+	return pinned_map_is(path, BPF_MAP_TYPE_ARRAY, sizeof(int64_t));
+}
+
+/* Renames every drain pin in from to the same name in to.  Stops at the
+ * first failure. */
+static int move_pins(const char *from, const char *to)
+{
+	char src[1024], dst[1024];
+	struct dirent *de;
+	DIR *d = opendir(from);
+	int err = 0;
+
+	if (!d)
+		return -errno;
+	while (!err && (de = readdir(d))) {
+		if (!is_drain_pin(de->d_name))
+			continue;
+		if (snprintf(src, sizeof(src), "%s/%s", from, de->d_name) >= (int)sizeof(src) ||
+		    snprintf(dst, sizeof(dst), "%s/%s", to, de->d_name) >= (int)sizeof(dst)) {
+			err = -ENAMETOOLONG;
+			break;
+		}
+		if (rename(src, dst)) {
+			err = -errno;
+			log_warn("cannot move pin %s to %s: %s", src, dst, strerror(errno));
+		}
+	}
+	closedir(d);
+	return err;
+}
+
+/* Sets the draining programs' http_ctl; -ENOENT from a build without one. */
+static int set_ctl(const char *dir, uint32_t flags)
+{
+	char path[512];
+	uint32_t zero = 0;
+	int fd, err;
+
+	err = drain_path(path, sizeof(path), dir, "http_ctl");
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_update_elem(fd, &zero, &flags, BPF_ANY) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+static int drain_left(const char *dir, long long *left)
+{
+	char path[512];
+	uint32_t zero = 0;
+	int64_t n = 0;
+	int fd, err;
+
+	err = drain_path(path, sizeof(path), dir, "http_nsocks");
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_lookup_elem(fd, &zero, &n) ? -errno : 0;
+	close(fd);
+	*left = n;
+	return err;
+}
+
+int http_drain_remove(const char *dir)
+{
+	char path[512], pin[1024];
+	struct dirent *de;
+	DIR *d;
+	int err;
+
+	err = drain_path(path, sizeof(path), dir, NULL);
+	if (err)
+		return err;
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(pin, sizeof(pin), "%s/%s", path, de->d_name) >= (int)sizeof(pin))
+			continue;
+		if (unlink(pin) && !err)
+			err = -errno;
+	}
+	closedir(d);
+	if (rmdir(path) && !err)
+		err = -errno;
+	if (err)
+		log_warn("cannot remove %s: %s", path, strerror(-err));
+	return err;
+}
+
+int http_drain_begin(const char *dir)
+{
+	char path[512];
+	long long left;
+	int err;
+
+	if (!drain_left(dir, &left) && left > 0)
+		log_warn("HTTP meter: an earlier build's programs were still finishing "
+			 "%lld connection(s); they stop now, and those connections go "
+			 "unmetered", left);
+	err = http_drain_remove(dir);
+	if (!err)
+		err = drain_path(path, sizeof(path), dir, NULL);
+	if (err)
+		return err;
+	if (mkdir(path, 0700)) {
+		err = -errno;
+		log_warn("cannot create %s: %s", path, strerror(errno));
+		return err;
+	}
+	err = move_pins(dir, path);
+	if (!err) {
+		err = set_ctl(dir, HTTP_CTL_DRAINING);
+		if (err == -ENOENT)     /* a build from before drains: no flag */
+			err = 0;
+	}
+	if (err) {
+		log_warn("HTTP meter: cannot keep the previous build's programs for "
+			 "their connections: %s", strerror(-err));
+		http_drain_undo(dir);
+		return err;
+	}
+	if (!drain_left(dir, &left))
+		log_info("HTTP meter: the previous build's programs stay attached for "
+			 "the %lld connection(s) they meter, until these close; new "
+			 "connections go to the new build", left);
+	return 0;
+}
+
+void http_drain_undo(const char *dir)
+{
+	char path[512];
+
+	if (drain_path(path, sizeof(path), dir, NULL))
+		return;
+	set_ctl(dir, 0);
+	if (move_pins(path, dir))
+		log_warn("HTTP meter: the previous build's programs could not all "
+			 "be moved back from %s", path);
+	else
+		rmdir(path);
+}
+
+/* Points map at the map pinned at dir/drain/name. */
+static int bind_map(struct bpf_map *map, const char *dir, const char *name)
+{
+	char path[512];
+	int fd, err;
+
+	err = drain_path(path, sizeof(path), dir, name);
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	err = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return err;
+}
+
+int http_drain_bind(const char *dir, struct bpf_map *prev_socks,
+		    struct bpf_map *prev_nsocks)
+{
+	int err = bind_map(prev_socks, dir, "http_socks");
+
+	if (!err)
+		err = bind_map(prev_nsocks, dir, "http_nsocks");
+	if (err)
+		log_warn("HTTP meter: cannot see the draining programs' connections: %s",
+			 strerror(-err));
+	return err;
+}
+
+int http_drain_poll(const char *dir, long long *left)
+{
+	int err = drain_left(dir, left);
+
+	if (err || *left > 0)
+		return err;
+	err = http_drain_remove(dir);
+	if (!err)
+		log_info("HTTP meter: the previous build's programs finished their "
+			 "connections and were detached");
+	return err;
+}

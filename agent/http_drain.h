@@ -1,0 +1,51 @@
+/* http_drain: the previous build's HTTP programs finishing their own
+ * connections after an upgrade, beside the new build's.
+ *
+ * A new build of bpf/http.bpf.c starts with fresh connection state (its
+ * layout may differ), so it cannot go on parsing the connections the old
+ * build was in the middle of.  Instead the old programs stay attached: their
+ * links and connection maps move from DIR (<pin_dir>/http) to DIR/drain,
+ * their http_ctl says HTTP_CTL_DRAINING (they leave sockets without their
+ * state alone), and the new programs see the old sockets through
+ * http_socks_prev / http_nsocks_prev, bound to the old maps.  Both count into
+ * the same counter maps.  Every new connection is the new build's; once the
+ * old programs hold no connection, DIR/drain is removed and they detach.
+ * Socket hooks only: the syscall hook keys its state by fd and cannot tell
+ * one build's connections from the other's.
+ *
+ * Everything here works on pins; nothing is allocated for the caller. */
+#ifndef TM_HTTP_DRAIN_H
+#define TM_HTTP_DRAIN_H
+
+#include <stdbool.h>
+#include <bpf/libbpf.h>
+
+/* Do the pins in dir hold socket-hook programs and the connection maps a
+ * drain needs? */
+bool http_drain_possible(const char *dir);
+
+/* Moves the links and connection maps pinned in dir into dir/drain and
+ * marks them draining; an earlier drain still there is removed first (its
+ * connections go unmetered, with a warning).  On an error nothing has
+ * moved.  Call before the new programs attach. */
+int http_drain_begin(const char *dir);
+
+/* Undoes http_drain_begin() after the new programs failed to load or
+ * attach: the old programs count on as before. */
+void http_drain_undo(const char *dir);
+
+/* Points prev_socks and prev_nsocks at the draining programs' maps when a
+ * drain is in progress under dir (otherwise they stay the object's own,
+ * empty ones).  Call between open and load. */
+int http_drain_bind(const char *dir, struct bpf_map *prev_socks,
+		    struct bpf_map *prev_nsocks);
+
+/* The connections the draining programs still hold in *left; when none
+ * are left the drain ends (dir/drain is removed).  -ENOENT when no drain
+ * is in progress. */
+int http_drain_poll(const char *dir, long long *left);
+
+/* Removes dir/drain, if any: the draining programs detach. */
+int http_drain_remove(const char *dir);
+
+#endif
