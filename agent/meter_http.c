@@ -620,9 +620,9 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		if (err)
 			goto cleanup;
 		draining = true;
-	} else if (!same_obj) {
-		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), dir);
 	}
+	if (!same_obj)          /* what a drain did not take starts afresh */
+		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), dir);
 	if (!sock_hooks)        /* fd-keyed state cannot share sockets with a drain */
 		http_drain_remove(dir);
 	err = http_drain_bind(dir, m->skel->maps.http_socks_prev,
