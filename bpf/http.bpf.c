@@ -576,17 +576,23 @@ static __always_inline int draining(void)
 	return ctl && (*ctl & HTTP_CTL_DRAINING);
 }
 
+/* Does the previous build, draining beside this one, have state for sk? */
+static __always_inline int prev_has(struct sock *sk)
+{
+	return bpf_sk_storage_get(&http_socks_prev, sk, NULL, 0) != NULL;
+}
+
 /* While the previous build drains, its programs run first and give every
  * new socket state too (builds before HTTP_CTL_DRAINING know no better,
  * and later ones must, lest a socket created as the new programs attach go
- * to neither): the new socket is ours, its state there goes. */
+ * to neither).  Once this copy has state for it, the socket is ours: its
+ * state there goes. */
 static __always_inline void sock_take_from_prev(struct sock *sk)
 {
 	__u32 zero = 0;
 	__s64 *n;
 
-	if (!bpf_sk_storage_get(&http_socks_prev, sk, NULL, 0) ||
-	    bpf_sk_storage_delete(&http_socks_prev, sk))
+	if (!prev_has(sk) || bpf_sk_storage_delete(&http_socks_prev, sk))
 		return;
 	n = bpf_map_lookup_elem(&http_nsocks_prev, &zero);
 	if (n)
@@ -595,22 +601,21 @@ static __always_inline void sock_take_from_prev(struct sock *sk)
 
 /* A child socket of a configured port: state from its first byte on.
  * While a reload runs the new programs beside the old ones, both see the
- * socket created: the second finds the state there. */
+ * socket created: the second finds the state there.  One this copy has no
+ * room for is left to a draining previous build that has it. */
 static __always_inline void sock_start(struct sock *sk)
 {
 	__s64 *n = nsocks();
 
 	if (!n || bpf_sk_storage_get(&http_socks, sk, NULL, 0))
 		return;
-	sock_take_from_prev(sk);
-	if (*n >= max_socks) {
-		stat_inc(HTTP_STAT_DROP_CONNS);
-		return;
-	}
-	if (bpf_sk_storage_get(&http_socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE))
+	if (*n < max_socks &&
+	    bpf_sk_storage_get(&http_socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE)) {
 		__sync_fetch_and_add(n, 1);
-	else
+		sock_take_from_prev(sk);
+	} else if (!prev_has(sk)) {
 		stat_inc(HTTP_STAT_DROP_CONNS);
+	}
 }
 
 /* I/O on an open TCP connection of a configured port that has no state:
@@ -632,8 +637,9 @@ static __always_inline void sock_unmetered(struct sock *sk)
 	if (!n || *n >= max_socks || sk->sk_protocol != IPPROTO_TCP ||
 	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT))
 		return;
-	/* draining: the newer build's; or the previous build's, draining */
-	if (draining() || bpf_sk_storage_get(&http_socks_prev, sk, NULL, 0))
+	/* while two builds overlap, a socket of the other one's: the newer
+	 * build's (this copy is draining), or the draining build's */
+	if (draining() || prev_has(sk))
 		return;
 	c = bpf_sk_storage_get(&http_socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!c)
