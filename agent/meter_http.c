@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -44,6 +45,7 @@ struct meter_http {
 	int slots_fd, vals_fd, stats_fd;        /* owned */
 	uint64_t unmetered_logged;      /* HTTP_STAT_DROP_UNMETERED when last logged */
 	char dir[512];                  /* <pin_dir>/http */
+	time_t drain_logged;            /* when a drain in progress was last logged */
 	char routes[METER_CONF_MAX_ROUTES][METER_CONF_NAME_LEN];
 	size_t n_routes;
 };
@@ -796,7 +798,15 @@ int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
-	http_drain_poll(m->dir, &draining);     /* ends a finished drain */
+	/* ends a finished drain; one in progress is logged hourly, as the old
+	 * programs cost a second run per socket call while it lasts */
+	if (http_drain_poll(m->dir, &draining) == 0 && draining > 0 &&
+	    time(NULL) - m->drain_logged >= 3600) {
+		if (m->drain_logged)
+			log_info("HTTP meter: the previous build's programs still meter "
+				 "%lld connection(s) (%s/drain)", draining, m->dir);
+		m->drain_logged = time(NULL);
+	}
 	vals = calloc(ncpu, sizeof(*vals));
 	stats = calloc(ncpu, sizeof(*stats));
 	if (!vals || !stats) {
