@@ -12,8 +12,11 @@
 #include "log.h"
 #include "bpf/http.h"
 
-/* The connection maps that go with the draining links ("link_*"). */
-static const char *const drain_maps[] = { "http_socks", "http_nsocks", "http_ctl" };
+/* The connection maps that go with the draining links ("link_*"): the
+ * socket hooks' and the syscall hook's. */
+static const char *const drain_maps[] = {
+	"http_socks", "http_nsocks", "http_ctl", "http_conns", "http_procs",
+};
 
 /* dir/drain, or dir/drain/name */
 static int drain_path(char *buf, size_t len, const char *dir, const char *name)
@@ -50,18 +53,40 @@ static bool pinned_map_is(const char *path, enum bpf_map_type type, uint32_t val
 	return ok;
 }
 
-bool http_drain_possible(const char *dir)
+static bool pinned(const char *dir, const char *name)
 {
 	char path[512];
 
-	if (snprintf(path, sizeof(path), "%s/link_sock_recv", dir) >= (int)sizeof(path) ||
-	    access(path, F_OK))
-		return false;
-	snprintf(path, sizeof(path), "%s/http_socks", dir);
-	if (!pinned_map_is(path, BPF_MAP_TYPE_SK_STORAGE, 0))
-		return false;
-	snprintf(path, sizeof(path), "%s/http_nsocks", dir);
-	return pinned_map_is(path, BPF_MAP_TYPE_ARRAY, sizeof(int64_t));
+	return snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path) &&
+	       access(path, F_OK) == 0;
+}
+
+static bool pinned_in_is(const char *dir, const char *name, enum bpf_map_type type,
+			 uint32_t value_size)
+{
+	char path[512];
+
+	return snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path) &&
+	       pinned_map_is(path, type, value_size);
+}
+
+bool http_drain_possible(const char *dir)
+{
+	if (pinned(dir, "link_sock_recv"))
+		return pinned_in_is(dir, "http_socks", BPF_MAP_TYPE_SK_STORAGE, 0) &&
+		       pinned_in_is(dir, "http_nsocks", BPF_MAP_TYPE_ARRAY, sizeof(int64_t));
+	if (pinned(dir, "link_sys_exit"))
+		return pinned_in_is(dir, "http_conns", BPF_MAP_TYPE_HASH, 0) &&
+		       pinned_in_is(dir, "http_procs", BPF_MAP_TYPE_ARRAY, sizeof(uint64_t));
+	return false;
+}
+
+/* Is the drain under dir the syscall hook's (else the socket hooks')? */
+static bool drain_is_syscall(const char *dir)
+{
+	char path[512];
+
+	return !drain_path(path, sizeof(path), dir, NULL) && pinned(path, "link_sys_exit");
 }
 
 /* Renames every drain pin in from to the same name in to.  Stops at the
@@ -110,20 +135,31 @@ static int set_ctl(const char *dir, uint32_t flags)
 	return err;
 }
 
+/* Connections the draining programs hold: the socket hooks count theirs
+ * (http_nsocks); the syscall hook's are the entries of its http_conns. */
 static int drain_left(const char *dir, long long *left)
 {
+	bool syscall = drain_is_syscall(dir);
 	char path[512];
+	uint64_t key, next, *prev = NULL;
 	uint32_t zero = 0;
 	int64_t n = 0;
 	int fd, err;
 
-	err = drain_path(path, sizeof(path), dir, "http_nsocks");
+	err = drain_path(path, sizeof(path), dir, syscall ? "http_conns" : "http_nsocks");
 	if (err)
 		return err;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	err = bpf_map_lookup_elem(fd, &zero, &n) ? -errno : 0;
+	if (syscall) {
+		for (; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
+			key = next;
+			n++;
+		}
+	} else if (bpf_map_lookup_elem(fd, &zero, &n)) {
+		err = -errno;
+	}
 	close(fd);
 	*left = n;
 	return err;
@@ -228,13 +264,31 @@ static int bind_map(struct bpf_map *map, const char *dir, const char *name)
 	return err;
 }
 
-int http_drain_bind(const char *dir, struct bpf_map *prev_socks,
-		    struct bpf_map *prev_nsocks)
+int http_drain_bind(const char *dir, bool syscall_hook, const struct http_drain_maps *prev)
 {
-	int err = bind_map(prev_socks, dir, "http_socks");
+	char path[512];
+	long long left = 0;
+	int err;
 
-	if (!err)
-		err = bind_map(prev_nsocks, dir, "http_nsocks");
+	err = drain_path(path, sizeof(path), dir, NULL);
+	if (err || access(path, F_OK))
+		return err;
+	if (drain_is_syscall(dir) != syscall_hook) {
+		drain_left(dir, &left);
+		log_warn("HTTP meter: the draining programs use the %s hook(s), the new "
+			 "ones do not; they stop now, and their %lld connection(s) go "
+			 "unmetered", syscall_hook ? "socket" : "syscall", left);
+		return http_drain_remove(dir);
+	}
+	if (syscall_hook) {
+		err = bind_map(prev->conns, dir, "http_conns");
+		if (!err)
+			err = bind_map(prev->procs, dir, "http_procs");
+	} else {
+		err = bind_map(prev->socks, dir, "http_socks");
+		if (!err)
+			err = bind_map(prev->nsocks, dir, "http_nsocks");
+	}
 	if (err)
 		log_warn("HTTP meter: cannot see the draining programs' connections: %s",
 			 strerror(-err));

@@ -10,8 +10,9 @@
  * http_socks_prev / http_nsocks_prev, bound to the old maps.  Both count into
  * the same counter maps.  Every new connection is the new build's; once the
  * old programs hold no connection, DIR/drain is removed and they detach.
- * Socket hooks only: the syscall hook keys its state by fd and cannot tell
- * one build's connections from the other's.
+ * The syscall hook works the same way with its http_conns and http_procs
+ * (http_conns_prev / http_procs_prev): a connection accepted during the
+ * drain goes to the new build, keyed by the same fd.
  *
  * Everything here works on pins; nothing is allocated for the caller. */
 #ifndef TM_HTTP_DRAIN_H
@@ -20,8 +21,8 @@
 #include <stdbool.h>
 #include <bpf/libbpf.h>
 
-/* Do the pins in dir hold socket-hook programs and the connection maps a
- * drain needs? */
+/* Do the pins in dir hold programs and the connection maps a drain needs?
+ * (The caller checks that the new programs use the same kind of hook.) */
 bool http_drain_possible(const char *dir);
 
 /* Moves the links and connection maps pinned in dir into dir/drain and
@@ -34,11 +35,18 @@ int http_drain_begin(const char *dir);
  * attach: the old programs count on as before. */
 void http_drain_undo(const char *dir);
 
-/* Points prev_socks and prev_nsocks at the draining programs' maps when a
- * drain is in progress under dir (otherwise they stay the object's own,
- * empty ones).  Call between open and load. */
-int http_drain_bind(const char *dir, struct bpf_map *prev_socks,
-		    struct bpf_map *prev_nsocks);
+/* The new object's maps that see the draining programs' connections. */
+struct http_drain_maps {
+	struct bpf_map *socks, *nsocks;         /* socket hooks */
+	struct bpf_map *conns, *procs;          /* syscall hook */
+};
+
+/* Points the maps in prev for the new programs' kind of hook (syscall_hook
+ * or the socket hooks) at the draining programs' maps, when a drain is in
+ * progress under dir; otherwise they stay the object's own, empty ones.  A
+ * drain by the other kind of hook is removed (the two cannot tell each
+ * other's connections apart).  Call between open and load. */
+int http_drain_bind(const char *dir, bool syscall_hook, const struct http_drain_maps *prev);
 
 /* The connections the draining programs still hold in *left; when none
  * are left the drain ends (dir/drain is removed).  -ENOENT when no drain

@@ -588,6 +588,10 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_slots, m->skel->maps.http_vals, m->skel->maps.http_nslots,
 	};
 	size_t n_counter_maps = sizeof(counter_maps) / sizeof(counter_maps[0]);
+	struct http_drain_maps prev = {
+		.socks = m->skel->maps.http_socks_prev, .nsocks = m->skel->maps.http_nsocks_prev,
+		.conns = m->skel->maps.http_conns_prev, .procs = m->skel->maps.http_procs_prev,
+	};
 	bool sock_hooks = !bpf_program__autoload(m->skel->progs.sys_exit);
 	bool overlap, old_stopped = false, draining = false, counters_kept;
 	char path[512];
@@ -615,9 +619,10 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	/* The old programs go on counting while the new ones load (the
 	 * verifier takes about a second).  Connection state from another
 	 * object may have another layout: the new programs get fresh maps,
-	 * and the old ones, when both use the socket hooks and count into
-	 * the same counters, finish their own connections (http_drain.h). */
-	if (!same_obj && sock_hooks && counters_kept && http_drain_possible(dir)) {
+	 * and the old ones, when both use the same kind of hook and count
+	 * into the same counters, finish their own connections (http_drain.h). */
+	if (!same_obj && counters_kept && pinned_same_hooks(m->skel, dir) &&
+	    http_drain_possible(dir)) {
 		err = http_drain_begin(dir);
 		if (err)
 			goto cleanup;
@@ -625,10 +630,7 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	}
 	if (!same_obj)          /* what a drain did not take starts afresh */
 		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), dir);
-	if (!sock_hooks)        /* fd-keyed state cannot share sockets with a drain */
-		http_drain_remove(dir);
-	err = http_drain_bind(dir, m->skel->maps.http_socks_prev,
-			      m->skel->maps.http_nsocks_prev);
+	err = http_drain_bind(dir, !sock_hooks, &prev);
 	if (err)
 		goto cleanup;
 	if (!sock_hooks) {

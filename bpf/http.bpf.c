@@ -340,6 +340,21 @@ static __always_inline void conn_delete(__u64 key)
 		__sync_fetch_and_add(n, -1);
 }
 
+/* The syscall hook's sock_take_from_prev(): the draining build's programs
+ * ran first on this accept and gave the connection an entry under the same
+ * key; once this copy has one, that entry goes. */
+static __always_inline void conn_take_from_prev(__u64 key)
+{
+	__u32 idx = (key >> 32) & PROCS_MASK;
+	__u64 *n;
+
+	if (bpf_map_delete_elem(&http_conns_prev, &key))
+		return;
+	n = bpf_map_lookup_elem(&http_procs_prev, &idx);
+	if (n && *n)
+		__sync_fetch_and_add(n, -1);
+}
+
 static __always_inline int port_wanted(__u16 port)
 {
 	for (__u32 i = 0; i < HTTP_MAX_PORTS; i++) {
@@ -429,7 +444,8 @@ static __always_inline int on_accept(long ret)
 		conn_delete(key);
 	}
 	if (bpf_map_update_elem(&http_conns, &key, tmpl, BPF_NOEXIST)) {
-		stat_inc(HTTP_STAT_DROP_CONNS);
+		if (!bpf_map_lookup_elem(&http_conns_prev, &key))
+			stat_inc(HTTP_STAT_DROP_CONNS);  /* else the draining build's */
 		return 0;
 	}
 	c = bpf_map_lookup_elem(&http_conns, &key);
@@ -448,6 +464,7 @@ static __always_inline int on_accept(long ret)
 	n = procs_slot(key >> 32);
 	if (n)
 		__sync_fetch_and_add(n, 1);
+	conn_take_from_prev(key);
 	return 0;
 }
 

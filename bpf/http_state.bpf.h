@@ -206,6 +206,21 @@ struct {
 	__type(value, __s64);
 } http_nsocks_prev SEC(".maps");
 
+/* The same for the syscall hook: its http_conns and http_procs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, __u64);
+	__type(value, __u64);
+} http_conns_prev SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} http_procs_prev SEC(".maps");
+
 /* HTTP_CTL_* flags the agent sets for this copy of the programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
