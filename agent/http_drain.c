@@ -153,7 +153,14 @@ static int drain_left(const char *dir, long long *left)
 	if (fd < 0)
 		return -errno;
 	if (syscall) {
-		for (; bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
+		struct bpf_map_info info = { 0 };
+		uint32_t len = sizeof(info);
+
+		/* a key deleted meanwhile starts the walk over: bounded */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			err = -errno;
+		for (; !err && n <= info.max_entries &&
+		       bpf_map_get_next_key(fd, prev, &next) == 0; prev = &key) {
 			key = next;
 			n++;
 		}
