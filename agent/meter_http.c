@@ -576,6 +576,7 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_meta, m->skel->maps.http_conns,
 		m->skel->maps.http_procs, m->skel->maps.http_socks,
 		m->skel->maps.http_nsocks, m->skel->maps.http_ctl,
+		m->skel->maps.http_unmetered,   /* every build's: a socket counts once */
 	};
 	struct bpf_map *conn_maps[] = {
 		m->skel->maps.http_conns, m->skel->maps.http_procs,

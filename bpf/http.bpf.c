@@ -632,6 +632,8 @@ static __always_inline void sock_start(struct sock *sk)
 		sock_take_from_prev(sk);
 	} else if (!prev_has(sk)) {
 		stat_inc(HTTP_STAT_DROP_CONNS);
+		/* counted: not again by sock_unmetered() */
+		bpf_sk_storage_get(&http_unmetered, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	}
 }
 
@@ -639,30 +641,26 @@ static __always_inline void sock_start(struct sock *sk)
  * it was created before the meter's state existed (the agent's first
  * start, or a new build, which starts with fresh state) or while no
  * program was attached.  Its bytes cannot be parsed from the middle of a
- * stream; it is counted once as a drop, by giving it state that is already
- * given up on.  Only before our side's FIN: after it the state is gone on
- * purpose (sock_state()), and reads in a lingering close are not metered.
- * (A table that was full when the socket was created was counted then.)
- * Not while builds overlap in a drain: each has state for its own sockets
- * only. */
+ * stream; it is counted once as a drop, and marked in http_unmetered (a
+ * byte per socket, outside the connection table, whose room it would
+ * take from new connections).  Only before our side's FIN: after it the
+ * state is gone on purpose (sock_state()), and reads in a lingering close
+ * are not metered.  Not while builds overlap in a drain: each has state
+ * for its own sockets only. */
 static __always_inline void sock_unmetered(struct sock *sk)
 {
 	__u8 state = sk->__sk_common.skc_state;
-	__s64 *n = nsocks();
-	struct conn *c;
 
-	if (!n || *n >= max_socks || sk->sk_protocol != IPPROTO_TCP ||
+	if (sk->sk_protocol != IPPROTO_TCP ||
 	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT))
 		return;
 	/* while two builds overlap, a socket of the other one's: the newer
 	 * build's (this copy is draining), or the draining build's */
-	if (draining() || prev_has(sk))
+	if (draining() || prev_has(sk) ||
+	    bpf_sk_storage_get(&http_unmetered, sk, NULL, 0))
 		return;
-	c = bpf_sk_storage_get(&http_socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!c)
-		return;
-	__sync_fetch_and_add(n, 1);
-	conn_drop(c, HTTP_STAT_DROP_UNMETERED);
+	if (bpf_sk_storage_get(&http_unmetered, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE))
+		stat_inc(HTTP_STAT_DROP_UNMETERED);
 }
 
 static __always_inline void sock_end(struct sock *sk)

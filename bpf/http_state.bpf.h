@@ -180,6 +180,14 @@ struct {
 	__type(value, struct conn);
 } http_socks SEC(".maps");
 
+/* Socket hooks: connections counted as unmetered (sock_unmetered()). */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u8);
+} http_unmetered SEC(".maps");
+
 /* Sockets with state in http_socks, held under max_socks. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

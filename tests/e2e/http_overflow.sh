@@ -9,9 +9,11 @@
 # already in the table still counts while the table is full.  Then a new
 # max_entries (66) must start the key table, the counters and the slot
 # allocator afresh together: two slots more than before would not hold
-# three new tenants if the allocator kept its place.  Last, an upgrade from
+# three new tenants if the allocator kept its place.  Then an upgrade from
 # a build that counted into a per-CPU hash (http_counts, the same keys and
-# values) must carry its counts into the slots.
+# values) must carry its counts into the slots.  Last, a full connection
+# table ([meter] max_connections = 64) under 80 wrk connections: each one
+# refused counts once as a drop, not again when it moves bytes.
 # HTTP_HOOKS=socket|syscall as in http_exact.sh (default socket; the
 # syscall-exit fallback runs from http_overflow_syscall.sh).
 set -u
@@ -34,7 +36,8 @@ cleanup() {
 	wait 2>/dev/null
 	[ -f "$TMP/meter.conf" ] && "$DUMP" -c "$TMP/meter.conf" -u 2>/dev/null
 	[ -f "$TMP/upgrade.conf" ] && "$DUMP" -c "$TMP/upgrade.conf" -u 2>/dev/null
-	rm -rf "$PIN" "${PIN}u" "$TMP"
+	[ -f "$TMP/conns.conf" ] && "$DUMP" -c "$TMP/conns.conf" -u 2>/dev/null
+	rm -rf "$PIN" "${PIN}u" "${PIN}c" "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -146,3 +149,30 @@ check "the old counts moved into the slots exactly" \
 curl -s -o /dev/null -H "X-Tenant-Id: old" "$URL" || nok "curl failed"
 check "the same key counts on from there" "api_requests=$((5 * ncpu + 1))" \
 	"$(old_rows | tr ' ' '\n' | grep '^api_requests=')"
+
+# A full connection table: 16 of wrk's 80 keep-alive connections find no
+# room.  Each counts once as a drop (with the socket hooks, not again as a
+# connection without state when it first moves bytes), and only the
+# metered connections' requests are counted.
+sed "s|^pin_dir = .*|pin_dir = ${PIN}c|; s|^max_entries = .*|&\nmax_connections = 64|" \
+	"$TMP/meter.conf" > "$TMP/conns.conf"
+if "$DUMP" -c "$TMP/conns.conf" </dev/null 2>"$TMP/conns.err"; then
+	ok "meter loaded with room for 64 connections"
+else
+	nok "meter did not load: $(cat "$TMP/conns.err")"
+	exit 1
+fi
+printf 'wrk.headers["X-Tenant-Id"] = "conns"\nwrk.path = "/v1/items/1"\n' > "$TMP/wrk.lua"
+wrk -t1 -c80 -d1s -s "$TMP/wrk.lua" "http://127.0.0.1:$PORT/" >"$TMP/wrk.out" 2>&1 ||
+	nok "wrk failed: $(cat "$TMP/wrk.out")"
+reqs=$(awk '/requests in/ { print $1 }' "$TMP/wrk.out")
+echo | "$DUMP" -c "$TMP/conns.conf" >"$TMP/dump4.out" 2>"$TMP/dump4.err"
+check "each connection the full table refused counts once as a drop" 16 \
+	"$(sed -n 's/^#health drops //p' "$TMP/dump4.out")"
+counted=$(awk -F'\t' '$1 == "conns" && $2 == "api_requests" { s += $6 } END { print s + 0 }' \
+	"$TMP/dump4.out")
+if [ "$counted" -gt 0 ] && [ "$counted" -lt "${reqs:-0}" ]; then
+	ok "the metered connections' requests are counted ($counted of $reqs)"
+else
+	nok "counted $counted of ${reqs:-?} requests from 64 of 80 connections"
+fi
