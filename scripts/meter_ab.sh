@@ -7,6 +7,7 @@
 # measured one after the other, the same build varies by 10-20%.
 #
 #   sh scripts/meter_ab.sh BUILD_X BUILD_Y [ROUNDS]
+#   HOOKS=syscall sh scripts/meter_ab.sh ...   both with the syscall hook
 #
 # Each round prints what each build's programs took (run_time_ns with
 # kernel.bpf_stats_enabled) per request to its own port.  That includes
@@ -24,6 +25,7 @@ X=${1:?usage: meter_ab.sh BUILD_X BUILD_Y [ROUNDS]}
 Y=${2:?usage: meter_ab.sh BUILD_X BUILD_Y [ROUNDS]}
 ROUNDS=${3:-6}
 SECS=${SECS:-3}
+HOOKS=${HOOKS:-auto}     # the meter's [http] hooks: auto, socket or syscall
 ID=tmab$$
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 PA=$((16000 + $$ % 2000))
@@ -55,8 +57,8 @@ EOF
 nginx_start "$TMP" || exit 1
 
 conf() { # X|Y port
-	printf '[meter]\npin_dir = /sys/fs/bpf/%s%s\n[http]\nports = %s\ntenant_header = X-Tenant-Id\nroute = /v1/items/*\n' \
-		"$ID" "$1" "$2" > "$TMP/$1.conf"
+	printf '[meter]\npin_dir = /sys/fs/bpf/%s%s\n[http]\nports = %s\nhooks = %s\ntenant_header = X-Tenant-Id\nroute = /v1/items/*\n' \
+		"$ID" "$1" "$2" "$HOOKS" > "$TMP/$1.conf"
 }
 load() { # X|Y build
 	"$2/tests/meter_dump" -c "$TMP/$1.conf" </dev/null 2>"$TMP/load.err" ||
