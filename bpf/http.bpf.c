@@ -264,6 +264,9 @@ static __always_inline int sk_positions(__u64 skp, __u64 prot, __u32 pos[2])
 #define NR_splice 275
 #define NR_accept4 288
 
+#define S_IFMT 0170000
+#define S_IFSOCK 0140000
+
 /* A data syscall's bytes: where its saved registers say they are and
  * which way they went.  -1 for any other syscall.  (splice is not here:
  * its registers name the pipe first; only the socket hooks, which know the
@@ -338,6 +341,15 @@ static __always_inline void conn_delete(__u64 key)
 	n = procs_slot(key >> 32);
 	if (n && *n)
 		__sync_fetch_and_add(n, -1);
+}
+
+/* Is this copy of the programs finishing its own connections beside a
+ * newer build's (http_drain.h)? */
+static __always_inline int draining(void)
+{
+	__u32 zero = 0, *ctl = bpf_map_lookup_elem(&http_ctl, &zero);
+
+	return ctl && (*ctl & HTTP_CTL_DRAINING);
 }
 
 /* The syscall hook's sock_take_from_prev(): the draining build's programs
@@ -444,8 +456,13 @@ static __always_inline int on_accept(long ret)
 		conn_delete(key);
 	}
 	if (bpf_map_update_elem(&http_conns, &key, tmpl, BPF_NOEXIST)) {
-		if (!bpf_map_lookup_elem(&http_conns_prev, &key))
-			stat_inc(HTTP_STAT_DROP_CONNS);  /* else the draining build's */
+		if (!bpf_map_lookup_elem(&http_conns_prev, &key)) {   /* else the draining build's */
+			__u8 seen = 1;
+
+			stat_inc(HTTP_STAT_DROP_CONNS);
+			/* counted: not again by fd_unmetered() */
+			bpf_map_update_elem(&http_fds, &key, &seen, BPF_ANY);
+		}
 		return 0;
 	}
 	c = bpf_map_lookup_elem(&http_conns, &key);
@@ -483,6 +500,7 @@ static __always_inline int on_close(int fd, long ret)
 	if (ret == -9 /* EBADF */ || !proc_metered())
 		return 0;
 	key = conn_key(fd);
+	bpf_map_delete_elem(&http_fds, &key);
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c || (c->file && c->file == (__u64)fd_file(fd)))
 		return 0;
@@ -514,6 +532,40 @@ int tp_process_exit(void *ctx)
 	return 0;
 }
 
+/* The syscall hook's sock_unmetered(): data moved on fd, which has no
+ * connection state, in a process that owns metered connections.  If fd is
+ * an open TCP connection of a configured port (accepted before the meter's
+ * state existed, or while no program was attached) it is counted once as a
+ * drop; either way fd is remembered until it is closed, so each fd is
+ * looked up once.  (A process that owns no metered connection is not
+ * looked at: its syscalls stop at proc_metered().) */
+static __always_inline void fd_unmetered(__u64 key, int fd)
+{
+	__u8 seen = 1, state;
+	struct socket *sock;
+	struct file *f;
+	struct sock *sk;
+
+	/* while two builds overlap, the fds of the other one's (see
+	 * sock_unmetered()) */
+	if (draining() || bpf_map_lookup_elem(&http_fds, &key))
+		return;
+	bpf_map_update_elem(&http_fds, &key, &seen, BPF_ANY);
+	if (bpf_map_lookup_elem(&http_conns_prev, &key))
+		return;
+	f = fd_file(fd);
+	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return;
+	sock = BPF_CORE_READ(f, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
+	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT) ||
+	    !port_wanted(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return;
+	stat_inc(HTTP_STAT_DROP_UNMETERED);
+}
+
 /* The syscall's arguments are still in the task's saved user registers at
  * exit (only ax is overwritten by the return value). */
 static __always_inline int on_data(struct pt_regs *regs, long ret,
@@ -531,7 +583,11 @@ static __always_inline int on_data(struct pt_regs *regs, long ret,
 		return 0;
 	key = conn_key(regs->di);
 	c = bpf_map_lookup_elem(&http_conns, &key);
-	if (!c || c->broken)
+	if (!c) {
+		fd_unmetered(key, regs->di);
+		return 0;
+	}
+	if (c->broken)
 		return 0;
 	if (c->seq_ok && sk_positions(c->sk, c->prot, pos)) {
 		__u32 end = pos[in->dir & 1];
@@ -584,13 +640,6 @@ static __always_inline void nsocks_add(__s64 d)
 
 	if (n)
 		__sync_fetch_and_add(n, d);
-}
-
-static __always_inline int draining(void)
-{
-	__u32 zero = 0, *ctl = bpf_map_lookup_elem(&http_ctl, &zero);
-
-	return ctl && (*ctl & HTTP_CTL_DRAINING);
 }
 
 /* Does the previous build, draining beside this one, have state for sk? */

@@ -180,6 +180,16 @@ struct {
 	__type(value, struct conn);
 } http_socks SEC(".maps");
 
+/* Syscall hook: fds of metered processes without connection state that
+ * fd_unmetered() has looked at (a socket of a configured port it counted,
+ * or anything else), each once until it is closed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} http_fds SEC(".maps");
+
 /* Socket hooks: connections counted as unmetered (sock_unmetered()). */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
