@@ -546,9 +546,9 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 	struct file *f;
 	struct sock *sk;
 
-	/* while two builds overlap, the fds of the other one's (see
-	 * sock_unmetered()) */
-	if (draining() || bpf_map_lookup_elem(&http_fds, &key))
+	/* looked at already; or, while two builds overlap, an fd of the
+	 * other one's (see sock_unmetered()) */
+	if (bpf_map_lookup_elem(&http_fds, &key) || draining())
 		return;
 	bpf_map_update_elem(&http_fds, &key, &seen, BPF_ANY);
 	if (bpf_map_lookup_elem(&http_conns_prev, &key))
@@ -703,10 +703,11 @@ static __always_inline void sock_unmetered(struct sock *sk)
 	if (sk->sk_protocol != IPPROTO_TCP ||
 	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT))
 		return;
-	/* while two builds overlap, a socket of the other one's: the newer
-	 * build's (this copy is draining), or the draining build's */
-	if (draining() || prev_has(sk) ||
-	    bpf_sk_storage_get(&http_unmetered, sk, NULL, 0))
+	/* counted already; or, while two builds overlap, a socket of the
+	 * other one's: the newer build's (this copy is draining), or the
+	 * draining build's */
+	if (bpf_sk_storage_get(&http_unmetered, sk, NULL, 0) || draining() ||
+	    prev_has(sk))
 		return;
 	if (bpf_sk_storage_get(&http_unmetered, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE))
 		stat_inc(HTTP_STAT_DROP_UNMETERED);
