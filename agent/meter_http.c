@@ -576,12 +576,13 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_meta, m->skel->maps.http_conns,
 		m->skel->maps.http_procs, m->skel->maps.http_socks,
 		m->skel->maps.http_nsocks, m->skel->maps.http_ctl,
+		m->skel->maps.http_fds,
 		m->skel->maps.http_unmetered,   /* every build's: a socket counts once */
 	};
 	struct bpf_map *conn_maps[] = {
 		m->skel->maps.http_conns, m->skel->maps.http_procs,
 		m->skel->maps.http_socks, m->skel->maps.http_nsocks,
-		m->skel->maps.http_ctl,
+		m->skel->maps.http_ctl, m->skel->maps.http_fds,
 	};
 	/* The counter maps go together: a slot number means nothing without
 	 * the key table that names it and the allocator that handed it out. */
@@ -640,6 +641,7 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		/* the syscall hook's tables are not used by the socket hooks */
 		bpf_map__set_max_entries(m->skel->maps.http_conns, 1);
 		bpf_map__set_max_entries(m->skel->maps.http_procs, 1);
+		bpf_map__set_max_entries(m->skel->maps.http_fds, 1);
 	}
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		err = meter_pin_reuse(keep[i], dir);

@@ -234,7 +234,7 @@ fi
 start_nginx
 "$DUMP" -c "$TMP/b.conf" </dev/null 2>"$TMP/load4.err" ||
 	nok "meter did not load: $(cat "$TMP/load4.err")"
-start_wrk 3 upgrade
+start_wrk 6 upgrade   # outlasts the upgrade load and the second wrk on a slow host
 sleep 1
 "$B/tests/fake_new_build" "$PIN/http" 2>"$TMP/fake.err" ||
 	nok "fake_new_build: $(cat "$TMP/fake.err")"
