@@ -79,6 +79,22 @@ bool meter_pin_compatible(struct bpf_map *map, const char *dir)
 	return ok;
 }
 
+int meter_open_pinned(const char *dir, const char *name, int *fd)
+{
+	char path[512];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	*fd = bpf_obj_get(path);
+	if (*fd < 0) {
+		int err = -errno;
+
+		log_warn("cannot open pinned map %s: %s", path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 int meter_pin_reuse(struct bpf_map *map, const char *dir)
 {
 	char path[512];

@@ -565,42 +565,26 @@ static int assign_slots(struct meter_cgroup *m, int names_fd)
 	return 0;
 }
 
-static int open_pinned(const char *dir, const char *name, int *fd)
-{
-	char path[PATH_MAX];
-	int err = pin_path(path, sizeof(path), dir, name);
-
-	if (err)
-		return err;
-	*fd = bpf_obj_get(path);
-	if (*fd < 0) {
-		err = -errno;
-		log_warn("cannot open pinned map %s: %s", path, strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
 /* Maps are pinned by now: sync settings and keep the counter fds. */
 static int use_pins(struct meter_cgroup *m)
 {
 	int names_fd = -1, c4_fd = -1, c6_fd = -1, err;
 
-	err = open_pinned(m->dir, "names", &names_fd);
+	err = meter_open_pinned(m->dir, "names", &names_fd);
 	if (!err)
 		err = assign_slots(m, names_fd);
 	if (!err)
-		err = open_pinned(m->dir, "counters", &m->counters_fd);
+		err = meter_open_pinned(m->dir, "counters", &m->counters_fd);
 	if (!err)
-		err = open_pinned(m->dir, "overflow", &m->overflow_fd);
+		err = meter_open_pinned(m->dir, "overflow", &m->overflow_fd);
 	if (!err)
-		err = open_pinned(m->dir, "cgroup_tenants", &m->cgroups_fd);
+		err = meter_open_pinned(m->dir, "cgroup_tenants", &m->cgroups_fd);
 	if (!err)
-		err = open_pinned(m->dir, "levels", &m->levels_fd);
+		err = meter_open_pinned(m->dir, "levels", &m->levels_fd);
 	if (!err)
-		err = open_pinned(m->dir, "cidr4_tenants", &c4_fd);
+		err = meter_open_pinned(m->dir, "cidr4_tenants", &c4_fd);
 	if (!err)
-		err = open_pinned(m->dir, "cidr6_tenants", &c6_fd);
+		err = meter_open_pinned(m->dir, "cidr6_tenants", &c6_fd);
 	if (err)
 		goto cleanup;
 	err = sync_cgroups(m, m->cgroups_fd, m->levels_fd);

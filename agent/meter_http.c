@@ -303,22 +303,6 @@ static void unpin_links(const char *dir)
 	closedir(d);
 }
 
-static int open_pinned(const char *dir, const char *name, int *fd)
-{
-	char path[512];
-	int err = pin_path(path, sizeof(path), dir, "", name);
-
-	if (err)
-		return err;
-	*fd = bpf_obj_get(path);
-	if (*fd < 0) {
-		err = -errno;
-		log_warn("cannot open pinned map %s: %s", path, strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
 static int set_rodata(struct http_bpf *skel, const struct meter_conf *conf)
 {
 	struct http_bpf__rodata *ro = skel->rodata;
@@ -703,11 +687,11 @@ static int reuse_pinned(struct meter_http *m, const char *dir, struct meter_heal
 	char name[METER_HOOK_NAME_LEN];
 	int err;
 
-	err = open_pinned(dir, "http_slots", &m->slots_fd);
+	err = meter_open_pinned(dir, "http_slots", &m->slots_fd);
 	if (!err)
-		err = open_pinned(dir, "http_vals", &m->vals_fd);
+		err = meter_open_pinned(dir, "http_vals", &m->vals_fd);
 	if (!err)
-		err = open_pinned(dir, "http_stats", &m->stats_fd);
+		err = meter_open_pinned(dir, "http_stats", &m->stats_fd);
 	if (err)
 		return err;
 	bpf_object__for_each_program(prog, m->skel->obj) {

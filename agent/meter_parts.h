@@ -30,6 +30,10 @@ int meter_pin_reuse(struct bpf_map *map, const char *dir);
  * nothing is pinned)?  Set the map's size first. */
 bool meter_pin_compatible(struct bpf_map *map, const char *dir);
 
+/* Opens the map pinned at dir/name into *fd (the caller closes it); a
+ * missing or unreadable pin is a warning and a negative errno. */
+int meter_open_pinned(const char *dir, const char *name, int *fd);
+
 struct meter_http;
 int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 		    struct meter_http **out);
