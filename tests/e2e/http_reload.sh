@@ -111,6 +111,16 @@ meter_rows() { # TENANT DUMP-OUTPUT: the same from the meter's rows
 		if ($2 == "api_response_bytes") s[k] = $6 }
 		END { for (k in n) print k, n[k], q[k], s[k] }' "$2" | sort
 }
+exact_as_nginx() { # TENANT DUMP-OUTPUT WHAT: the meter's rows equal nginx's log
+	want=$(nginx_rows "$1")
+	got=$(meter_rows "$1" "$2")
+	if [ -n "$want" ] && [ "$want" = "$got" ]; then
+		ok "every request across $3 counted as nginx logged it ($(echo "$want" | tr '\n' ';'))"
+	else
+		nok "meter differs from nginx across $3: nginx '$(echo "$want" | tr '\n' ';')'," \
+			"meter '$(echo "$got" | tr '\n' ';')'"
+	fi
+}
 other_rows() { # TENANT DUMP-OUTPUT: rows of TENANT under another key
 	awk -F'\t' -v t="$1" '$1 == t && ($3 != "/v1/items/*" || $4 != "GET")' "$2" | wc -l
 }
@@ -145,14 +155,7 @@ fi
 wait_wrk
 stop_nginx
 echo | "$DUMP" -c "$TMP/b.conf" >"$TMP/s1.txt" 2>"$TMP/s1.err" || nok "meter_dump: $(cat "$TMP/s1.err")"
-want=$(nginx_rows reload)
-got=$(meter_rows reload "$TMP/s1.txt")
-if [ -n "$want" ] && [ "$want" = "$got" ]; then
-	ok "every request across the reload counted as nginx logged it ($(echo "$want" | tr '\n' ';'))"
-else
-	nok "meter differs from nginx across the reload: nginx '$(echo "$want" | tr '\n' ';')'," \
-		"meter '$(echo "$got" | tr '\n' ';')'"
-fi
+exact_as_nginx reload "$TMP/s1.txt" "the reload"
 check "no drops across the reload" 0 "$(drops "$TMP/s1.txt")"
 check "no rows under another route or method" 0 "$(other_rows reload "$TMP/s1.txt")"
 
@@ -258,14 +261,7 @@ wait_wrk
 stop_nginx
 echo | "$DUMP" -v -c "$TMP/b.conf" >"$TMP/s4.txt" 2>"$TMP/s4.err" ||
 	nok "meter_dump: $(cat "$TMP/s4.err")"
-want=$(nginx_rows upgrade)
-got=$(meter_rows upgrade "$TMP/s4.txt")
-if [ -n "$want" ] && [ "$want" = "$got" ]; then
-	ok "every request across the upgrade counted as nginx logged it ($(echo "$want" | tr '\n' ';'))"
-else
-	nok "meter differs from nginx across the upgrade: nginx '$(echo "$want" | tr '\n' ';')'," \
-		"meter '$(echo "$got" | tr '\n' ';')'"
-fi
+exact_as_nginx upgrade "$TMP/s4.txt" "the upgrade"
 check "no drops across the upgrade" 0 "$(drops "$TMP/s4.txt")"
 if grep -q 'finished their connections and were detached' "$TMP/s4.err" &&
 	! [ -e "$PIN/http/drain" ]; then
