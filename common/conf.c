@@ -47,7 +47,8 @@ int conf_parse_bool(const char *s, bool *out)
 	return -EINVAL;
 }
 
-/* Number followed by an optional unit from the table; unit scales it. */
+/* Number followed by an optional unit from the table; unit scales it.  A
+ * bare 0 needs none: it is 0 in every unit. */
 static int parse_scaled(const char *s, const char *const *units,
 			const int64_t *scale, size_t nunits, int64_t *out)
 {
@@ -60,6 +61,10 @@ static int parse_scaled(const char *s, const char *const *units,
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return -EINVAL;
+	if (v == 0 && !*end) {
+		*out = 0;
+		return 0;
+	}
 	for (size_t i = 0; i < nunits; i++) {
 		if (strcmp(end, units[i]) == 0) {
 			if (v > (unsigned long long)(INT64_MAX / scale[i]))

@@ -123,6 +123,9 @@ static void test_value_parsers(void **state)
 	assert_int_equal(conf_parse_duration_ms("2m", &v), 0);
 	assert_int_equal(v, 120000);
 	assert_int_equal(conf_parse_duration_ms("-1s", &v), -EINVAL);
+	assert_int_equal(conf_parse_duration_ms("0", &v), 0);     /* no unit needed */
+	assert_int_equal(v, 0);
+	assert_int_equal(conf_parse_duration_ms("10", &v), -EINVAL);  /* 10 what? */
 	assert_int_equal(conf_parse_size("1G", &v), 0);
 	assert_int_equal(v, 1 << 30);
 	assert_int_equal(conf_parse_size("99999999999999999999", &v), -EINVAL);
