@@ -3,6 +3,7 @@
  *
  *   truemeter-agent -c agent.conf [-n] [-v]     run (-n: check the config)
  *   truemeter-agent -c agent.conf detach        remove pinned programs/maps
+ *   truemeter-agent -c agent.conf end-drain     end a drain after an upgrade
  *   truemeter-agent keygen PRIVFILE PUBFILE     make the agent's key pair
  *   truemeter-agent hashkey KEY                 hash an API key for [api_key]
  *
@@ -92,6 +93,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: truemeter-agent -c agent.conf [-n] [-v]\n"
 		"       truemeter-agent -c agent.conf detach\n"
+		"       truemeter-agent -c agent.conf end-drain\n"
 		"       truemeter-agent keygen PRIVFILE PUBFILE\n"
 		"       truemeter-agent hashkey KEY\n");
 }
@@ -435,6 +437,27 @@ static int cmd_detach(const struct agent_conf *c)
 	return 0;
 }
 
+/* After an upgrade the previous build's programs drain (http_drain.h)
+ * until their connections close or [http] drain_max passes; this ends the
+ * drain now, beside a running agent. */
+static int cmd_end_drain(const struct agent_conf *c)
+{
+	long long left = 0;
+	int err = meter_http_end_drain(c->meter.pin_dir, &left);
+
+	if (err == -ENOENT) {
+		log_info("end-drain: no drain in progress under %s/http", c->meter.pin_dir);
+		return 0;
+	}
+	if (err) {
+		log_warn("end-drain: %s", strerror(-err));
+		return 1;
+	}
+	log_info("end-drain: the previous build's programs are detached; %lld "
+		 "connection(s) were left", left);
+	return 0;
+}
+
 /* ---- run ---------------------------------------------------------------------- */
 
 static int agent_setup(struct agent *a)
@@ -542,7 +565,8 @@ int main(int argc, char **argv)
 		}
 	}
 	log_set_level((enum log_level)level);
-	if (!conf_path || (optind < argc && strcmp(argv[optind], "detach") != 0) ||
+	if (!conf_path || (optind < argc && strcmp(argv[optind], "detach") &&
+			   strcmp(argv[optind], "end-drain")) ||
 	    argc - optind > 1) {
 		usage(stderr);
 		return 2;
@@ -557,7 +581,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (optind < argc)
-		return cmd_detach(&a.conf);
+		return strcmp(argv[optind], "detach") ? cmd_end_drain(&a.conf) :
+							 cmd_detach(&a.conf);
 	err = agent_run(&a);
 	agent_cleanup(&a);
 	return err ? 1 : 0;

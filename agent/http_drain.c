@@ -117,22 +117,31 @@ static int move_pins(const char *from, const char *to)
 	return err;
 }
 
-/* Sets the draining programs' http_ctl; -ENOENT from a build without one. */
-static int set_ctl(const char *dir, uint32_t flags)
+/* Sets the http_ctl flags pinned at path, keeping those outside mask;
+ * -ENOENT from a build without one. */
+static int set_ctl_at(const char *path, uint32_t mask, uint32_t flags)
 {
-	char path[512];
-	uint32_t zero = 0;
+	uint32_t zero = 0, cur = 0;
 	int fd, err;
 
-	err = drain_path(path, sizeof(path), dir, "http_ctl");
-	if (err)
-		return err;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	err = bpf_map_update_elem(fd, &zero, &flags, BPF_ANY) ? -errno : 0;
+	err = bpf_map_lookup_elem(fd, &zero, &cur) ? -errno : 0;
+	cur = (cur & ~mask) | flags;
+	if (!err && bpf_map_update_elem(fd, &zero, &cur, BPF_ANY))
+		err = -errno;
 	close(fd);
 	return err;
+}
+
+/* The draining programs' http_ctl */
+static int set_ctl(const char *dir, uint32_t flags)
+{
+	char path[512];
+	int err = drain_path(path, sizeof(path), dir, "http_ctl");
+
+	return err ? err : set_ctl_at(path, HTTP_CTL_DRAINING, flags);
 }
 
 /* Connections the draining programs hold: the socket hooks count theirs
@@ -302,15 +311,64 @@ int http_drain_bind(const char *dir, bool syscall_hook, const struct http_drain_
 	return err;
 }
 
+/* Removes the drain; then the current programs' http_ctl (in dir) says
+ * the previous build's connections are nobody's: the old programs are
+ * detached by then, so no connection can be metered twice. */
+static int drain_end(const char *dir)
+{
+	char path[512];
+	int err = http_drain_remove(dir);
+
+	if (err)
+		return err;
+	if (snprintf(path, sizeof(path), "%s/http_ctl", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	err = set_ctl_at(path, HTTP_CTL_PREV_ENDED, HTTP_CTL_PREV_ENDED);
+	if (err == -ENOENT)     /* nothing pinned there now: nothing to tell */
+		return 0;
+	if (err)
+		log_warn("HTTP meter: cannot mark the previous build's drain as ended "
+			 "in %s: %s", path, strerror(-err));
+	return err;
+}
+
 int http_drain_poll(const char *dir, long long *left)
 {
 	int err = drain_left(dir, left);
 
 	if (err || *left > 0)
 		return err;
-	err = http_drain_remove(dir);
+	err = drain_end(dir);
 	if (!err)
 		log_info("HTTP meter: the previous build's programs finished their "
 			 "connections and were detached");
 	return err;
+}
+
+int http_drain_end(const char *dir, long long *left)
+{
+	int err = drain_left(dir, left);
+
+	if (err)
+		return err;
+	err = drain_end(dir);
+	if (!err)
+		log_warn("HTTP meter: the previous build's drain ended with %lld "
+			 "connection(s) left; each counts once as unmetered "
+			 "(health.event_drops) at its next read or write", *left);
+	return err;
+}
+
+int http_drain_since(const char *dir, time_t *since)
+{
+	char path[512];
+	struct stat st;
+	int err = drain_path(path, sizeof(path), dir, NULL);
+
+	if (err)
+		return err;
+	if (stat(path, &st))
+		return -errno;
+	*since = st.st_mtime;   /* the pins moved in as it began */
+	return 0;
 }

@@ -19,6 +19,7 @@
 #define TM_HTTP_DRAIN_H
 
 #include <stdbool.h>
+#include <time.h>
 #include <bpf/libbpf.h>
 
 /* Do the pins in dir hold programs and the connection maps a drain needs?
@@ -49,9 +50,19 @@ struct http_drain_maps {
 int http_drain_bind(const char *dir, bool syscall_hook, const struct http_drain_maps *prev);
 
 /* The connections the draining programs still hold in *left; when none
- * are left the drain ends (dir/drain is removed).  -ENOENT when no drain
- * is in progress. */
+ * are left the drain ends (as http_drain_end()).  -ENOENT when no drain is
+ * in progress. */
 int http_drain_poll(const char *dir, long long *left);
+
+/* Ends a drain now, whatever is left (*left): the draining programs detach,
+ * and the current ones (their http_ctl in dir gets HTTP_CTL_PREV_ENDED)
+ * count each connection still open once as unmetered at its next I/O.
+ * For a drain that would otherwise last too long ([http] drain_max, or
+ * `truemeter-agent end-drain`).  -ENOENT when no drain is in progress. */
+int http_drain_end(const char *dir, long long *left);
+
+/* When the drain under dir began.  -ENOENT when none is in progress. */
+int http_drain_since(const char *dir, time_t *since);
 
 /* Removes dir/drain, if any: the draining programs detach. */
 int http_drain_remove(const char *dir);

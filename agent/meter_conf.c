@@ -26,6 +26,7 @@ void meter_conf_defaults(struct meter_conf *c)
 	snprintf(c->pin_dir, sizeof(c->pin_dir), "/sys/fs/bpf/truemeter");
 	c->max_entries = 16384;
 	c->max_connections = 65536;
+	c->drain_max_ms = 24LL * 3600 * 1000;
 }
 
 static int copy_name(char *dst, size_t size, const char *src, const char *what,
@@ -193,6 +194,7 @@ static const struct conf_key meter_keys[] = {
 	{ "http", "tenant_header", CONF_STRING, offsetof(struct meter_conf, tenant_header), METER_CONF_NAME_LEN },
 	{ "http", "api_key_header", CONF_STRING, offsetof(struct meter_conf, api_key_header), METER_CONF_NAME_LEN },
 	{ "http", "route", CONF_CUSTOM, 0, 0, 0, 0, parse_route },
+	{ "http", "drain_max", CONF_DURATION, offsetof(struct meter_conf, drain_max_ms), 0, 0, 366LL * 86400 * 1000 },
 	{ "api_key *", "hash", CONF_CUSTOM, 0, 0, 0, 0, parse_key_hash },
 	{ "tenant *", "cgroup", CONF_CUSTOM, 0, 0, 0, 0, parse_cgroup },
 	{ "tenant *", "cidr", CONF_CUSTOM, 0, 0, 0, 0, parse_cidr },

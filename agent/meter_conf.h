@@ -56,6 +56,8 @@ struct meter_conf {
 	size_t n_ports;
 	char tenant_header[METER_CONF_NAME_LEN];  /* "" = not used */
 	char api_key_header[METER_CONF_NAME_LEN]; /* "" = not used */
+	int64_t drain_max_ms;                   /* longest drain after an
+						 * upgrade; 0 = until done */
 	struct meter_conf_route routes[METER_CONF_MAX_ROUTES];
 	size_t n_routes;
 	/* [api_key TENANT] hash = ... (repeatable) */

@@ -46,6 +46,7 @@ struct meter_http {
 	uint64_t unmetered_logged;      /* HTTP_STAT_DROP_UNMETERED when last logged */
 	char dir[512];                  /* <pin_dir>/http */
 	time_t drain_logged;            /* when a drain in progress was last logged */
+	int64_t drain_max_ms;           /* [http] drain_max */
 	char routes[METER_CONF_MAX_ROUTES][METER_CONF_NAME_LEN];
 	size_t n_routes;
 };
@@ -730,6 +731,7 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 	m->n_routes = conf->n_routes;
 	err = http_dir(conf->pin_dir, dir, sizeof(dir));
 	snprintf(m->dir, sizeof(m->dir), "%s", dir);
+	m->drain_max_ms = conf->drain_max_ms;
 	if (!err)
 		err = fileio_mkdirs(dir, 0700);
 	if (err) {
@@ -775,6 +777,32 @@ cleanup:
 	return err;
 }
 
+/* Ends a finished drain, and one that has lasted drain_max; one in
+ * progress is logged hourly, as the old programs cost a second run per
+ * socket call while it lasts. */
+static void drain_check(struct meter_http *m)
+{
+	long long left;
+	time_t now = time(NULL), since;
+
+	if (http_drain_poll(m->dir, &left) || left <= 0)
+		return;
+	if (m->drain_max_ms > 0 && !http_drain_since(m->dir, &since) &&
+	    (int64_t)(now - since) * 1000 >= m->drain_max_ms) {
+		log_warn("HTTP meter: the previous build's programs have drained "
+			 "for %lld s, [http] drain_max; ending the drain",
+			 (long long)(now - since));
+		http_drain_end(m->dir, &left);
+		return;
+	}
+	if (now - m->drain_logged >= 3600) {
+		if (m->drain_logged)
+			log_info("HTTP meter: the previous build's programs still meter "
+				 "%lld connection(s) (%s/drain)", left, m->dir);
+		m->drain_logged = now;
+	}
+}
+
 int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 		    struct meter_health *h)
 {
@@ -782,20 +810,11 @@ int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 	struct http_key key, next, *prev = NULL;
 	struct http_val *vals = NULL;
 	uint64_t *stats = NULL;
-	long long draining;
 	int err = 0;
 
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
-	/* ends a finished drain; one in progress is logged hourly, as the old
-	 * programs cost a second run per socket call while it lasts */
-	if (http_drain_poll(m->dir, &draining) == 0 && draining > 0 &&
-	    time(NULL) - m->drain_logged >= 3600) {
-		if (m->drain_logged)
-			log_info("HTTP meter: the previous build's programs still meter "
-				 "%lld connection(s) (%s/drain)", draining, m->dir);
-		m->drain_logged = time(NULL);
-	}
+	drain_check(m);
 	vals = calloc(ncpu, sizeof(*vals));
 	stats = calloc(ncpu, sizeof(*stats));
 	if (!vals || !stats) {
@@ -883,6 +902,14 @@ void meter_http_close(struct meter_http *m)
 	if (m->stats_fd >= 0)
 		close(m->stats_fd);
 	free(m);
+}
+
+int meter_http_end_drain(const char *pin_dir, long long *left)
+{
+	char dir[512];
+	int err = http_dir(pin_dir, dir, sizeof(dir));
+
+	return err ? err : http_drain_end(dir, left);
 }
 
 int meter_http_unpin(const char *pin_dir)

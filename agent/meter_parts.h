@@ -43,6 +43,10 @@ void meter_http_close(struct meter_http *m);
 /* Removes everything the HTTP meter pinned under pin_dir/http (its links
  * detach, its counters are gone).  For the agent's detach command. */
 int meter_http_unpin(const char *pin_dir);
+/* Ends a drain after an upgrade now (http_drain_end()): the previous
+ * build's programs detach, the connections they still held count once each
+ * as unmetered.  *left: how many; -ENOENT when no drain is in progress. */
+int meter_http_end_drain(const char *pin_dir, long long *left);
 
 struct meter_cgroup;
 int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,

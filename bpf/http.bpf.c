@@ -343,13 +343,28 @@ static __always_inline void conn_delete(__u64 key)
 		__sync_fetch_and_add(n, -1);
 }
 
-/* Is this copy of the programs finishing its own connections beside a
- * newer build's (http_drain.h)? */
-static __always_inline int draining(void)
+/* HTTP_CTL_* flags, set by the agent (http_drain.h) */
+static __always_inline __u32 ctl_flags(void)
 {
 	__u32 zero = 0, *ctl = bpf_map_lookup_elem(&http_ctl, &zero);
 
-	return ctl && (*ctl & HTTP_CTL_DRAINING);
+	return ctl ? *ctl : 0;
+}
+
+/* Is this copy of the programs finishing its own connections beside a
+ * newer build's? */
+static __always_inline int draining(void)
+{
+	return ctl_flags() & HTTP_CTL_DRAINING;
+}
+
+/* Does a previous build, draining beside this one, have state for the
+ * syscall hook's connection key?  Once its drain has ended, what its map
+ * still holds are connections nobody meters. */
+static __always_inline int prev_has_conn(__u64 key)
+{
+	return !(ctl_flags() & HTTP_CTL_PREV_ENDED) &&
+	       bpf_map_lookup_elem(&http_conns_prev, &key);
 }
 
 /* The syscall hook's sock_take_from_prev(): the draining build's programs
@@ -456,7 +471,7 @@ static __always_inline int on_accept(long ret)
 		conn_delete(key);
 	}
 	if (bpf_map_update_elem(&http_conns, &key, tmpl, BPF_NOEXIST)) {
-		if (!bpf_map_lookup_elem(&http_conns_prev, &key)) {   /* else the draining build's */
+		if (!prev_has_conn(key)) {      /* else the draining build's */
 			__u8 seen = 1;
 
 			stat_inc(HTTP_STAT_DROP_CONNS);
@@ -547,12 +562,11 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 	struct sock *sk;
 
 	/* looked at already; or, while two builds overlap, an fd of the
-	 * other one's (see sock_unmetered()) */
-	if (bpf_map_lookup_elem(&http_fds, &key) || draining())
+	 * other one's (see sock_unmetered()): the draining build's is looked
+	 * at again once its drain has ended */
+	if (bpf_map_lookup_elem(&http_fds, &key) || draining() || prev_has_conn(key))
 		return;
 	bpf_map_update_elem(&http_fds, &key, &seen, BPF_ANY);
-	if (bpf_map_lookup_elem(&http_conns_prev, &key))
-		return;
 	f = fd_file(fd);
 	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return;
@@ -642,10 +656,11 @@ static __always_inline void nsocks_add(__s64 d)
 		__sync_fetch_and_add(n, d);
 }
 
-/* Does the previous build, draining beside this one, have state for sk? */
+/* The socket hooks' prev_has_conn(): state for sk in the draining build */
 static __always_inline int prev_has(struct sock *sk)
 {
-	return bpf_sk_storage_get(&http_socks_prev, sk, NULL, 0) != NULL;
+	return !(ctl_flags() & HTTP_CTL_PREV_ENDED) &&
+	       bpf_sk_storage_get(&http_socks_prev, sk, NULL, 0) != NULL;
 }
 
 /* While the previous build drains, its programs run first and give every

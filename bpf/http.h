@@ -68,8 +68,11 @@ enum http_stat {
 				 * upgrade that adds one keeps the counts */
 
 /* "http_ctl" flags.  DRAINING: a newer build's programs run beside these
- * and take every new connection; these only finish their own. */
+ * and take every new connection; these only finish their own.  PREV_ENDED:
+ * the previous build's drain has ended (its programs are detached), so the
+ * connections its state still names are nobody's: unmetered. */
 #define HTTP_CTL_DRAINING 0x1
+#define HTTP_CTL_PREV_ENDED 0x2
 
 /* Pinned "http_meta" map value: what the pinned links were loaded from. */
 struct http_meta {

@@ -20,6 +20,8 @@
 #
 # Upgrade: a new build loads under load; the old programs finish their own
 # connections, the new ones take every new connection: exact, no drops.
+# A drain ended early (drain_max, end-drain): each connection left counts
+# once as a drop.
 #
 # HTTP_HOOKS=socket|syscall picks the meter's hooks (default socket; the
 # syscall-exit fallback runs from http_reload_syscall.sh).
@@ -269,3 +271,73 @@ if grep -q 'finished their connections and were detached' "$TMP/s4.err" &&
 else
 	nok "the drain did not end: $(ls "$PIN/http/drain" 2>&1) $(cat "$TMP/s4.err")"
 fi
+
+# ---- a drain ended before its connections close ----------------------------------
+# [http] drain_max bounds a drain (a connection that never closes, or a count
+# that drifted, would keep the old programs attached for ever), and
+# `truemeter-agent end-drain` ends one at once.  Either way the old
+# programs detach and each connection they still held counts once as a
+# drop from then on: nothing is metered twice, nothing goes by without a
+# trace.  wrk2's connections are the new build's from their start (and, for
+# the syscall hook, make nginx's worker a process it looks at).
+"$DUMP" -c "$TMP/b.conf" -u 2>/dev/null
+printf 'drain_max = 1s\n' | cat "$TMP/b.conf" - > "$TMP/c.conf"
+start_nginx
+"$DUMP" -c "$TMP/b.conf" </dev/null 2>"$TMP/load5.err" ||
+	nok "meter did not load: $(cat "$TMP/load5.err")"
+start_wrk 6 cut
+sleep 1
+"$B/tests/fake_new_build" "$PIN/http" 2>"$TMP/fake.err" ||
+	nok "fake_new_build: $(cat "$TMP/fake.err")"
+"$DUMP" -v -c "$TMP/c.conf" </dev/null 2>"$TMP/upgrade5.err"
+grep -q 'stay attached for the 8 connection(s) they meter' "$TMP/upgrade5.err" ||
+	nok "no drain at the upgrade: $(cat "$TMP/upgrade5.err")"
+sed 's/^wrk.headers\["X-Tenant-Id"\] = .*/wrk.headers["X-Tenant-Id"] = "cut2"/' \
+	"$TMP/wrk.lua" > "$TMP/wrk2.lua"
+wrk -t1 -c4 -d4s -s "$TMP/wrk2.lua" "http://127.0.0.1:$PORT/" >"$TMP/wrk2.out" 2>&1 &
+WRK2_PID=$!
+sleep 2
+echo | "$DUMP" -v -c "$TMP/c.conf" >/dev/null 2>"$TMP/cut.err"
+if grep -q 'drain ended with 8 connection(s) left' "$TMP/cut.err" &&
+	! [ -e "$PIN/http/drain" ]; then
+	ok "drain_max ends the drain with its 8 connections open"
+else
+	nok "drain_max did not end the drain: $(ls "$PIN/http/drain" 2>&1) $(cat "$TMP/cut.err")"
+fi
+wait "$WRK2_PID" || nok "wrk during the drain failed: $(cat "$TMP/wrk2.out")"
+WRK2_PID=
+wait_wrk
+echo | "$DUMP" -c "$TMP/b.conf" >"$TMP/s5.txt" 2>"$TMP/s5.err" ||
+	nok "meter_dump: $(cat "$TMP/s5.err")"
+check "each connection the ended drain left counted once as a drop" 8 "$(drops "$TMP/s5.txt")"
+n_cut=$(meter_rows cut "$TMP/s5.txt" | awk '{ n += $2 } END { print n + 0 }')
+n_nginx=$(nginx_rows cut | awk '{ n += $2 } END { print n + 0 }')
+if [ "$n_cut" -gt 0 ] && [ "$n_cut" -lt "$n_nginx" ]; then
+	ok "their requests counted until the drain ended, not after ($n_cut of $n_nginx)"
+else
+	nok "requests of the ended drain's connections: $n_cut counted, nginx served $n_nginx"
+fi
+exact_as_nginx cut2 "$TMP/s5.txt" "a drain ended early, on the new build's connections"
+
+# the same at once, by the agent's command
+printf '[agent]\nkey = %s/none.key\n[collector]\nurl = tcp://127.0.0.1:1\n' "$TMP" |
+	cat - "$TMP/b.conf" > "$TMP/agent.conf"
+start_wrk 4 cut3
+sleep 1
+"$B/tests/fake_new_build" "$PIN/http" 2>"$TMP/fake.err" ||
+	nok "fake_new_build: $(cat "$TMP/fake.err")"
+"$DUMP" -v -c "$TMP/b.conf" </dev/null 2>"$TMP/upgrade6.err"
+grep -q 'stay attached for the 8 connection(s) they meter' "$TMP/upgrade6.err" ||
+	nok "no drain at the second upgrade: $(cat "$TMP/upgrade6.err")"
+if "$B/truemeter-agent" -c "$TMP/agent.conf" end-drain 2>"$TMP/end.err" &&
+	grep -q '8 connection(s) were left' "$TMP/end.err" && ! [ -e "$PIN/http/drain" ]; then
+	ok "truemeter-agent end-drain ends a drain at once"
+else
+	nok "end-drain: $(cat "$TMP/end.err") $(ls "$PIN/http/drain" 2>&1)"
+fi
+"$B/truemeter-agent" -c "$TMP/agent.conf" end-drain 2>"$TMP/end2.err" &&
+	grep -q 'no drain in progress' "$TMP/end2.err" &&
+	ok "end-drain without a drain says so" ||
+	nok "end-drain without a drain: $(cat "$TMP/end2.err")"
+wait_wrk
+stop_nginx

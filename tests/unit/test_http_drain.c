@@ -1,6 +1,7 @@
 /* http_drain on real bpffs pins: which pins make a drain possible, moving
  * them into drain/ and back (the path a failed load takes), the draining
- * flag, counting what the old programs still hold and ending the drain,
+ * flag, counting what the old programs still hold and ending the drain
+ * (when they hold nothing, or early),
  * a second upgrade during a drain, and a drain of the other kind of hook.
  * Maps stand in for the links: the drain only renames pins.  Needs root
  * and bpffs at /sys/fs/bpf. */
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -168,22 +170,59 @@ static void test_poll_socket(void **state)
 {
 	struct fixture *f = *state;
 	long long left = -1;
-	int nsocks, ctl;
+	int nsocks, ctl, new_nsocks, new_ctl;
 
 	assert_int_equal(http_drain_poll(f->dir, &left), -ENOENT);
 	pin_socket_build(f->dir, &nsocks, &ctl);
 	write_u64(nsocks, 2);
 	assert_int_equal(http_drain_begin(f->dir), 0);
+	pin_socket_build(f->dir, &new_nsocks, &new_ctl);
 	assert_int_equal(http_drain_poll(f->dir, &left), 0);
 	assert_int_equal(left, 2);
 	assert_true(exists(f->dir, "drain"));
+	assert_int_equal(read_u64(new_ctl) & 0xffffffff, 0);
 	write_u64(nsocks, 0);                           /* their last one closed */
 	assert_int_equal(http_drain_poll(f->dir, &left), 0);
 	assert_int_equal(left, 0);
 	assert_false(exists(f->dir, "drain"));
+	/* the new programs need not look at the old state any more */
+	assert_int_equal(read_u64(new_ctl) & 0xffffffff, HTTP_CTL_PREV_ENDED);
 	assert_int_equal(http_drain_poll(f->dir, &left), -ENOENT);
 	close(nsocks);
 	close(ctl);
+	close(new_nsocks);
+	close(new_ctl);
+}
+
+/* A drain ended before its connections closed ([http] drain_max, or the
+ * end-drain command): the old programs' pins go, and the new programs are
+ * told that what the old state still names is unmetered. */
+static void test_end_early(void **state)
+{
+	struct fixture *f = *state;
+	long long left = -1;
+	time_t before = time(NULL), since = 0;
+	int nsocks, ctl, new_nsocks, new_ctl;
+
+	assert_int_equal(http_drain_end(f->dir, &left), -ENOENT);
+	assert_int_equal(http_drain_since(f->dir, &since), -ENOENT);
+	pin_socket_build(f->dir, &nsocks, &ctl);
+	write_u64(nsocks, 3);
+	assert_int_equal(http_drain_begin(f->dir), 0);
+	pin_socket_build(f->dir, &new_nsocks, &new_ctl);
+	write_u64(new_ctl, 0x100);                      /* a flag of its own */
+	assert_int_equal(http_drain_since(f->dir, &since), 0);
+	assert_true(since >= before && since <= time(NULL));
+	assert_int_equal(http_drain_end(f->dir, &left), 0);
+	assert_int_equal(left, 3);
+	assert_false(exists(f->dir, "drain"));
+	assert_true(exists(f->dir, "link_sock_recv"));  /* the new programs stay */
+	assert_int_equal(read_u64(new_ctl) & 0xffffffff, 0x100 | HTTP_CTL_PREV_ENDED);
+	assert_int_equal(http_drain_poll(f->dir, &left), -ENOENT);
+	close(nsocks);
+	close(ctl);
+	close(new_nsocks);
+	close(new_ctl);
 }
 
 static void test_poll_syscall(void **state)
@@ -258,6 +297,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_possible, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_begin_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_end_early, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_syscall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_upgrade, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bind_other_kind, setup, teardown),
