@@ -138,6 +138,14 @@ held() { # DIR: the connections the programs pinned there hold state for
 	fi
 }
 
+upgrade() { # CONF LOG: a new build (fake_new_build) loads while wrk's 8
+	# connections are open; true if the old build stays for them
+	"$B/tests/fake_new_build" "$PIN/http" 2>"$TMP/fake.err" ||
+		nok "fake_new_build: $(cat "$TMP/fake.err")"
+	"$DUMP" -v -c "$1" </dev/null 2>"$2"
+	grep -q 'stay attached for the 8 connection(s) they meter' "$2"
+}
+
 printf '[meter]\npin_dir = %s\n[http]\nports = %d\nhooks = %s\ntenant_header = X-Tenant-Id\nroute = /v1/items/*\n' \
 	"$PIN" "$PORT" "$HOOKS" > "$TMP/a.conf"
 sed 's|^route = /v1/items/\*$|&\nroute = /v2/*|' "$TMP/a.conf" > "$TMP/b.conf"
@@ -241,10 +249,7 @@ start_nginx
 	nok "meter did not load: $(cat "$TMP/load4.err")"
 start_wrk 6 upgrade   # outlasts the upgrade load and the second wrk on a slow host
 sleep 1
-"$B/tests/fake_new_build" "$PIN/http" 2>"$TMP/fake.err" ||
-	nok "fake_new_build: $(cat "$TMP/fake.err")"
-"$DUMP" -v -c "$TMP/b.conf" </dev/null 2>"$TMP/upgrade.err"
-if grep -q 'stay attached for the 8 connection(s) they meter' "$TMP/upgrade.err"; then
+if upgrade "$TMP/b.conf" "$TMP/upgrade.err"; then
 	ok "the old build's programs stay attached for their 8 connections"
 else
 	nok "no drain at the upgrade: $(cat "$TMP/upgrade.err")"
@@ -287,10 +292,7 @@ start_nginx
 	nok "meter did not load: $(cat "$TMP/load5.err")"
 start_wrk 6 cut
 sleep 1
-"$B/tests/fake_new_build" "$PIN/http" 2>"$TMP/fake.err" ||
-	nok "fake_new_build: $(cat "$TMP/fake.err")"
-"$DUMP" -v -c "$TMP/c.conf" </dev/null 2>"$TMP/upgrade5.err"
-grep -q 'stay attached for the 8 connection(s) they meter' "$TMP/upgrade5.err" ||
+upgrade "$TMP/c.conf" "$TMP/upgrade5.err" ||
 	nok "no drain at the upgrade: $(cat "$TMP/upgrade5.err")"
 sed 's/^wrk.headers\["X-Tenant-Id"\] = .*/wrk.headers["X-Tenant-Id"] = "cut2"/' \
 	"$TMP/wrk.lua" > "$TMP/wrk2.lua"
@@ -324,10 +326,7 @@ printf '[agent]\nkey = %s/none.key\n[collector]\nurl = tcp://127.0.0.1:1\n' "$TM
 	cat - "$TMP/b.conf" > "$TMP/agent.conf"
 start_wrk 4 cut3
 sleep 1
-"$B/tests/fake_new_build" "$PIN/http" 2>"$TMP/fake.err" ||
-	nok "fake_new_build: $(cat "$TMP/fake.err")"
-"$DUMP" -v -c "$TMP/b.conf" </dev/null 2>"$TMP/upgrade6.err"
-grep -q 'stay attached for the 8 connection(s) they meter' "$TMP/upgrade6.err" ||
+upgrade "$TMP/b.conf" "$TMP/upgrade6.err" ||
 	nok "no drain at the second upgrade: $(cat "$TMP/upgrade6.err")"
 if "$B/truemeter-agent" -c "$TMP/agent.conf" end-drain 2>"$TMP/end.err" &&
 	grep -q '8 connection(s) were left' "$TMP/end.err" && ! [ -e "$PIN/http/drain" ]; then
