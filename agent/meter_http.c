@@ -627,6 +627,7 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		bpf_map__set_max_entries(m->skel->maps.http_conns, 1);
 		bpf_map__set_max_entries(m->skel->maps.http_procs, 1);
 		bpf_map__set_max_entries(m->skel->maps.http_fds, 1);
+		bpf_map__set_max_entries(m->skel->maps.http_fdcache, 1);
 	}
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		err = meter_pin_reuse(keep[i], dir);

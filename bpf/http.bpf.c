@@ -502,6 +502,24 @@ static __always_inline int on_accept(long ret)
 
 /* ---- syscall hooks ---------------------------------------------------------- */
 
+/* http_fdcache's slot for a connection key (Fibonacci hashing: fds of one
+ * process, consecutive numbers, spread over the slots). */
+static __always_inline __u32 fdcache_slot(__u64 key)
+{
+	return (key * 0x9e3779b97f4a7c15ULL) >> (64 - FDCACHE_BITS);
+}
+
+/* The fd is closed: whatever it was is looked at again. */
+static __always_inline void fd_forget(__u64 key)
+{
+	__u32 slot = fdcache_slot(key);
+	__u64 *cached = bpf_map_lookup_elem(&http_fdcache, &slot);
+
+	bpf_map_delete_elem(&http_fds, &key);
+	if (cached && *cached == key)
+		*cached = 0;
+}
+
 /* close(2) at exit: the fd is gone by now, but the key is ours.  Another
  * thread may have accepted a new metered connection on the same fd number
  * in between (on_accept() finished the old one then): the entry is only
@@ -515,7 +533,7 @@ static __always_inline int on_close(int fd, long ret)
 	if (ret == -9 /* EBADF */ || !proc_metered())
 		return 0;
 	key = conn_key(fd);
-	bpf_map_delete_elem(&http_fds, &key);
+	fd_forget(key);
 	c = bpf_map_lookup_elem(&http_conns, &key);
 	if (!c || (c->file && c->file == (__u64)fd_file(fd)))
 		return 0;
@@ -564,9 +582,21 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 	/* looked at already; or, while two builds overlap, an fd of the
 	 * other one's (see sock_unmetered()): the draining build's is looked
 	 * at again once its drain has ended */
-	if (bpf_map_lookup_elem(&http_fds, &key) || draining() || prev_has_conn(key))
+	__u32 slot = fdcache_slot(key);
+	__u64 *cached = bpf_map_lookup_elem(&http_fdcache, &slot);
+
+	if (cached && *cached == key)
+		return;
+	if (bpf_map_lookup_elem(&http_fds, &key)) {
+		if (cached)
+			*cached = key;
+		return;
+	}
+	if (draining() || prev_has_conn(key))
 		return;
 	bpf_map_update_elem(&http_fds, &key, &seen, BPF_ANY);
+	if (cached)
+		*cached = key;
 	f = fd_file(fd);
 	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return;
