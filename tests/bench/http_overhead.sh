@@ -43,6 +43,8 @@
 # on the same host; the figures are named with a "_proxy" suffix.  The
 # meter parses the client side only, but its programs run for every socket
 # read and write on the host, the upstream ones too.
+# HOOKS=syscall: the meter on its syscall-exit hook (kernels without the
+# socket tracepoints); the figures get a "_syscall" suffix.
 # Throughput runs have kernel.bpf_stats_enabled=0 (the stats themselves
 # cost two clock reads per program run); one extra "with" run measures
 # the BPF time.
@@ -61,8 +63,10 @@ TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 PORT=$((16000 + $$ % 2000))
 UPORT=$((PORT + 2000))
 PROXY=${PROXY:-0}
+HOOKS=${HOOKS:-auto}    # the meter's [http] hooks
 S=
 [ "$PROXY" = 1 ] && S=_proxy
+[ "$HOOKS" = syscall ] && S=${S}_syscall
 NGINX_PID=
 METER_PID=
 TOGGLE_PID_meter=
@@ -131,6 +135,7 @@ cat > "$TMP/meter.conf" <<EOF
 pin_dir = $PIN
 [http]
 ports = $PORT
+hooks = $HOOKS
 tenant_header = X-Tenant-Id
 route = /v1/items/*
 EOF
