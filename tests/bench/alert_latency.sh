@@ -7,6 +7,7 @@
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/nginx.sh"
 N=${N:-5}
 ID=tmlat$$
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
@@ -30,21 +31,7 @@ mkdir -p "$TMP/agents" "$TMP/state" "$TMP/ngx"
 "$B/truemeter-agent" keygen "$TMP/agent.key" "$TMP/agents/a.pub" >/dev/null
 printf '{"currency":"usd","plans":[{"name":"api","prices":[{"metric":"api_requests","model":"per_unit","unit_amount":1}]}],"assignments":[]}\n' \
 	> "$TMP/pricing.json"
-cat > "$TMP/nginx.conf" <<CONF
-worker_processes 1;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log warn;
-events { worker_connections 64; }
-http {
-	access_log off;
-	client_body_temp_path $TMP/ngx/body;
-	proxy_temp_path $TMP/ngx/proxy;
-	fastcgi_temp_path $TMP/ngx/fcgi;
-	uwsgi_temp_path $TMP/ngx/uwsgi;
-	scgi_temp_path $TMP/ngx/scgi;
-	server { listen 127.0.0.1:$PORT; location / { return 200 "ok\n"; } }
-}
-CONF
+nginx_conf "$TMP/ngx" "$(nginx_ok_server "$PORT")"
 cat > "$TMP/collector.conf" <<CONF
 [collector]
 listen = tcp://127.0.0.1:$CPORT
@@ -71,8 +58,8 @@ pin_dir = $PIN
 ports = $PORT
 tenant_header = X-Tenant-Id
 CONF
-nginx -c "$TMP/nginx.conf" -g 'daemon off;' 2>/dev/null &
-PIDS="$PIDS $!"
+nginx_start "$TMP/ngx" || exit 1
+PIDS="$PIDS $NGINX_PID"
 "$B/truemeter-collector" -c "$TMP/collector.conf" > "$TMP/alerts.jsonl" 2> "$TMP/collector.log" &
 PIDS="$PIDS $!"
 "$B/truemeter-agent" -c "$TMP/agent.conf" 2> "$TMP/agent.log" &
