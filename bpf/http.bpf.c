@@ -471,7 +471,9 @@ static __always_inline int on_accept(long ret)
 		conn_delete(key);
 	}
 	if (bpf_map_update_elem(&http_conns, &key, tmpl, BPF_NOEXIST)) {
-		if (!prev_has_conn(key)) {      /* else the draining build's */
+		/* else the draining build's; or, if this copy drains, the
+		 * newer build's */
+		if (!prev_has_conn(key) && !draining()) {
 			__u8 seen = 1;
 
 			stat_inc(HTTP_STAT_DROP_CONNS);
@@ -713,7 +715,9 @@ static __always_inline void sock_take_from_prev(struct sock *sk)
 /* A child socket of a configured port: state from its first byte on.
  * While a reload runs the new programs beside the old ones, both see the
  * socket created: the second finds the state there.  One this copy has no
- * room for is left to a draining previous build that has it. */
+ * room for is left to a draining previous build that has it, or, when this
+ * copy drains, to the newer build (which counts it as refused if it has
+ * no room either). */
 static __always_inline void sock_start(struct sock *sk)
 {
 	__s64 *n = nsocks();
@@ -724,7 +728,7 @@ static __always_inline void sock_start(struct sock *sk)
 	    bpf_sk_storage_get(&http_socks, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE)) {
 		__sync_fetch_and_add(n, 1);
 		sock_take_from_prev(sk);
-	} else if (!prev_has(sk)) {
+	} else if (!prev_has(sk) && !draining()) {     /* else the other build's */
 		stat_inc(HTTP_STAT_DROP_CONNS);
 		/* counted: not again by sock_unmetered() */
 		bpf_sk_storage_get(&http_unmetered, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);

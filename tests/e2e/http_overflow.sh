@@ -13,7 +13,8 @@
 # a build that counted into a per-CPU hash (http_counts, the same keys and
 # values) must carry its counts into the slots.  Last, a full connection
 # table ([meter] max_connections = 64) under 80 wrk connections: each one
-# refused counts once as a drop, not again when it moves bytes.
+# refused counts once as a drop, not again when it moves bytes; and while a
+# full old table drains after an upgrade, new connections count no drop.
 # HTTP_HOOKS=socket|syscall as in http_exact.sh (default socket; the
 # syscall-exit fallback runs from http_overflow_syscall.sh).
 set -u
@@ -175,4 +176,40 @@ if [ "$counted" -gt 0 ] && [ "$counted" -lt "${reqs:-0}" ]; then
 	ok "the metered connections' requests are counted ($counted of $reqs)"
 else
 	nok "counted $counted of ${reqs:-?} requests from 64 of 80 connections"
+fi
+
+# During a drain after an upgrade, a new connection is the new build's.  An
+# old build whose table is full must not count it as refused: 64 old
+# connections fill the old table, then 8 new ones come while it drains.
+dump_drops() { # DUMP-OUTPUT
+	sed -n 's/^#health drops //p' "$1"
+}
+printf 'wrk.headers["X-Tenant-Id"] = "fullold"\nwrk.path = "/v1/items/1"\n' > "$TMP/wrk_old.lua"
+wrk -t1 -c64 -d5s -s "$TMP/wrk_old.lua" "http://127.0.0.1:$PORT/" >"$TMP/wrk_old.out" 2>&1 &
+WRK_OLD=$!
+sleep 1
+"$B/tests/fake_new_build" "${PIN}c/http" 2>"$TMP/fake.err" ||
+	nok "fake_new_build: $(cat "$TMP/fake.err")"
+"$DUMP" -v -c "$TMP/conns.conf" </dev/null 2>"$TMP/upgrade_full.err"
+if grep -q 'stay attached for the 64 connection(s) they meter' "$TMP/upgrade_full.err"; then
+	ok "the old build drains with its table full (64 connections)"
+else
+	nok "no drain of a full table: $(cat "$TMP/upgrade_full.err")"
+fi
+echo | "$DUMP" -c "$TMP/conns.conf" >"$TMP/dump5.out" 2>"$TMP/dump5.err"
+printf 'wrk.headers["X-Tenant-Id"] = "fullnew"\nwrk.path = "/v1/items/1"\n' > "$TMP/wrk_new.lua"
+wrk -t1 -c8 -d1s -s "$TMP/wrk_new.lua" "http://127.0.0.1:$PORT/" >"$TMP/wrk_new.out" 2>&1 ||
+	nok "wrk failed: $(cat "$TMP/wrk_new.out")"
+wait "$WRK_OLD" || nok "wrk failed: $(cat "$TMP/wrk_old.out")"
+echo | "$DUMP" -c "$TMP/conns.conf" >"$TMP/dump6.out" 2>"$TMP/dump6.err"
+check "no drops for new connections while a full old table drains" 0 \
+	"$(($(dump_drops "$TMP/dump6.out") - $(dump_drops "$TMP/dump5.out")))"
+reqs=$(awk '/requests in/ { print $1 }' "$TMP/wrk_new.out")
+counted=$(awk -F'\t' '$1 == "fullnew" && $2 == "api_requests" { s += $6 } END { print s + 0 }' \
+	"$TMP/dump6.out")
+# wrk does not count the requests still in flight when it stops
+if [ "$counted" -ge "${reqs:-1}" ] && [ "$counted" -le $((${reqs:-0} + 8)) ]; then
+	ok "the new build meters the new connections ($counted requests, wrk saw $reqs)"
+else
+	nok "new connections during the drain: counted $counted, wrk saw ${reqs:-?}"
 fi
