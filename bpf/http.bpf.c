@@ -580,13 +580,10 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 	struct socket *sock;
 	struct file *f;
 	struct sock *sk;
-
-	/* looked at already; or, while two builds overlap, an fd of the
-	 * other one's (see sock_unmetered()): the draining build's is looked
-	 * at again once its drain has ended */
 	__u32 slot = fdcache_slot(key);
 	__u64 *cached = bpf_map_lookup_elem(&http_fdcache, &slot);
 
+	/* looked at already */
 	if (cached && *cached == key)
 		return;
 	if (bpf_map_lookup_elem(&http_fds, &key)) {
@@ -594,6 +591,9 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 			*cached = key;
 		return;
 	}
+	/* while two builds overlap, an fd of the other one's (see
+	 * sock_unmetered()): the draining build's is looked at again once its
+	 * drain has ended */
 	if (draining() || prev_has_conn(key))
 		return;
 	bpf_map_update_elem(&http_fds, &key, &seen, BPF_ANY);
