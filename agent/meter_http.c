@@ -561,13 +561,13 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_meta, m->skel->maps.http_conns,
 		m->skel->maps.http_procs, m->skel->maps.http_socks,
 		m->skel->maps.http_nsocks, m->skel->maps.http_ctl,
-		m->skel->maps.http_fds,
-		m->skel->maps.http_unmetered,   /* every build's: a socket counts once */
+		/* every build's: a connection without state counts once */
+		m->skel->maps.http_fds, m->skel->maps.http_unmetered,
 	};
 	struct bpf_map *conn_maps[] = {
 		m->skel->maps.http_conns, m->skel->maps.http_procs,
 		m->skel->maps.http_socks, m->skel->maps.http_nsocks,
-		m->skel->maps.http_ctl, m->skel->maps.http_fds,
+		m->skel->maps.http_ctl,
 	};
 	/* The counter maps go together: a slot number means nothing without
 	 * the key table that names it and the allocator that handed it out. */

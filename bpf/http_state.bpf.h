@@ -182,7 +182,9 @@ struct {
 
 /* Syscall hook: fds of metered processes without connection state that
  * fd_unmetered() has looked at (a socket of a configured port it counted,
- * or anything else), each once until it is closed. */
+ * or anything else), each once until it is closed.  Kept across builds,
+ * like http_unmetered: a connection counted as unmetered is not counted
+ * again by the next build. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);

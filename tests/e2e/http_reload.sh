@@ -212,24 +212,35 @@ check "no rows under another route or method after the gap" 0 "$(other_rows gap 
 # ---- connections older than the meter's state ----------------------------------
 # wrk's connections are open before the meter loads (its first start, or a
 # new build's fresh state): their requests cannot be counted, and each one
-# must show as a drop, once.  The syscall hook looks only at processes that
-# own a metered connection: one curl request makes nginx's worker one.
+# must show as a drop, once: not again after an upgrade to a new build while
+# they are still open.  The syscall hook looks only at processes that own a
+# metered connection: one curl request makes nginx's worker one.
 "$DUMP" -c "$TMP/b.conf" -u 2>/dev/null
 start_nginx
-start_wrk 2 before
+start_wrk 3 before
 sleep 0.5
 "$DUMP" -c "$TMP/b.conf" </dev/null 2>"$TMP/load3.err" &&
 	ok "meter loaded while wrk's connections were open" ||
 	nok "meter did not load: $(cat "$TMP/load3.err")"
-curl -s -o /dev/null -H 'X-Tenant-Id: opener' "http://127.0.0.1:$PORT/v1/items/1" ||
-	nok "curl failed"
+opener() {
+	curl -s -o /dev/null -H 'X-Tenant-Id: opener' "http://127.0.0.1:$PORT/v1/items/1" ||
+		nok "curl failed"
+}
+opener
+sleep 0.5
+"$B/tests/fake_new_build" "$PIN/http" 2>"$TMP/fake.err" ||
+	nok "fake_new_build: $(cat "$TMP/fake.err")"
+"$DUMP" -c "$TMP/b.conf" </dev/null 2>"$TMP/load3b.err" ||
+	nok "new build did not load: $(cat "$TMP/load3b.err")"
+opener
 wait_wrk
 stop_nginx
 echo | "$DUMP" -c "$TMP/b.conf" >"$TMP/s3.txt" 2>"$TMP/s3.err" ||
 	nok "meter_dump: $(cat "$TMP/s3.err")"
-check "each connection older than the meter counted once as a drop" 8 "$(drops "$TMP/s3.txt")"
+check "each connection older than the meter counted once as a drop, across an upgrade" 8 \
+	"$(drops "$TMP/s3.txt")"
 check "no requests counted from them" 0 "$(meter_rows before "$TMP/s3.txt" | wc -l)"
-check "the new connection counted" "2 1" "$(meter_rows opener "$TMP/s3.txt" | cut -d' ' -f1,2)"
+check "the new connections counted" "2 2" "$(meter_rows opener "$TMP/s3.txt" | cut -d' ' -f1,2)"
 if grep -q "opened before the meter's connection state existed" "$TMP/s3.err"; then
 	ok "the agent says why they are not counted"
 else
