@@ -199,11 +199,12 @@ int http_drain_remove(const char *dir)
 			continue;
 		if (snprintf(pin, sizeof(pin), "%s/%s", path, de->d_name) >= (int)sizeof(pin))
 			continue;
-		if (unlink(pin) && !err)
+		/* ENOENT: a second remover (end-drain beside the agent) */
+		if (unlink(pin) && errno != ENOENT && !err)
 			err = -errno;
 	}
 	closedir(d);
-	if (rmdir(path) && !err)
+	if (rmdir(path) && errno != ENOENT && !err)
 		err = -errno;
 	if (err)
 		log_warn("cannot remove %s: %s", path, strerror(-err));
