@@ -113,6 +113,30 @@ static bool section_matches(const char *pattern, const char *section)
 	return strcmp(pattern, section) == 0;
 }
 
+/* v as a config file would say it: a duration or size in the largest unit
+ * that holds it whole (86400000 ms is "1d"), anything else as a number. */
+static void fmt_in_unit(char *buf, size_t len, int64_t v, enum conf_type type)
+{
+	static const char *const dur_units[] = { "d", "h", "m", "s", "ms" };
+	static const int64_t dur_scale[] = { 86400000, 3600000, 60000, 1000, 1 };
+	static const char *const size_units[] = { "G", "M", "K", "" };
+	static const int64_t size_scale[] = { 1 << 30, 1 << 20, 1 << 10, 1 };
+	const char *const *units = type == CONF_DURATION ? dur_units : size_units;
+	const int64_t *scale = type == CONF_DURATION ? dur_scale : size_scale;
+	size_t n = type == CONF_DURATION ? 5 : 4;
+
+	if ((type != CONF_DURATION && type != CONF_SIZE) || v == 0) {
+		snprintf(buf, len, "%lld", (long long)v);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v % scale[i] == 0) {
+			snprintf(buf, len, "%lld%s", (long long)(v / scale[i]), units[i]);
+			return;
+		}
+	}
+}
+
 static int set_value(struct conf_ctx *c, void *obj, const struct conf_key *k,
 		     const char *section, const char *value)
 {
@@ -164,9 +188,12 @@ static int set_value(struct conf_ctx *c, void *obj, const struct conf_key *k,
 		return err;
 	}
 	if ((k->min || k->max) && (v < k->min || v > k->max)) {
-		snprintf(c->msg, sizeof(c->msg),
-			 "'%s' = %lld is out of range [%lld, %lld]", k->name,
-			 (long long)v, (long long)k->min, (long long)k->max);
+		char lo[32], hi[32];
+
+		fmt_in_unit(lo, sizeof(lo), k->min, k->type);
+		fmt_in_unit(hi, sizeof(hi), k->max, k->type);
+		snprintf(c->msg, sizeof(c->msg), "'%s' = %s is out of range [%s, %s]",
+			 k->name, value, lo, hi);
 		return -ERANGE;
 	}
 	*(int64_t *)field = v;

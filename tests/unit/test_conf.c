@@ -95,6 +95,9 @@ static void test_errors_name_line(void **state)
 	assert_non_null(strstr(err, ":3: bad duration"));
 	assert_int_equal(load("[agent]\nworkers = 99\n", &s, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, ":2: 'workers' = 99 is out of range [1, 16]"));
+	/* durations in units, as the file writes them */
+	assert_int_equal(load("[agent]\ninterval = 2h\n", &s, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, ":2: 'interval' = 2h is out of range [1ms, 1h]"));
 	assert_int_equal(load("[collector]\nurl = tcp://a-very-long-host-name.example:7000\n",
 			      &s, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "longer than 31 bytes"));
