@@ -36,7 +36,9 @@
 #         reading every second, as the agent does) over the BPF time run
 #   BENCH agent_rss_kib <kib> KiB
 # and, as comments, each session's mean ratio and a 95% interval from the
-# session means.  "without" means no HTTP program attached at all.
+# session means, and each session's BPF time per request from one more
+# "with" run with the statistics on (whether a session's ratio follows its
+# programs' time).  "without" means no HTTP program attached at all.
 # PROXY=1 (tests/bench/http_overhead_proxy.sh): the metered server is a
 # reverse proxy to a second server block of the same nginx worker, over
 # keep-alive upstream connections, as an API gateway in front of a backend
@@ -236,10 +238,14 @@ wait_for() { # file pattern what: up to 30 s
 
 # ---- throughput: per session both copies loaded once, their programs toggled -
 # The method's own check: the programs run only while toggled on.
-runs() { # meter|hooks: total run_cnt of that copy's taken-over programs
-	for id in $(awk '$1 == "prog" { print $2 }' "$TMP/toggle.$1.out"); do
-		bpftool -j prog show id "$id" | sed -n 's/.*"run_cnt":\([0-9]*\).*/\1/p'
+prog_sum() { # run_cnt|run_time_ns meter|hooks: summed over that copy's
+	# taken-over programs
+	for id in $(awk '$1 == "prog" { print $2 }' "$TMP/toggle.$2.out"); do
+		bpftool -j prog show id "$id" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
 	done | awk '{ n += $1 } END { print n + 0 }'
+}
+runs() { # meter|hooks: total run_cnt of that copy's taken-over programs
+	prog_sum run_cnt "$1"
 }
 start_copy() { # meter|hooks: loads and pins it, a hook_toggle takes it over
 	"$DUMP" -c "$TMP/$1.conf" -u 2>/dev/null
@@ -280,6 +286,17 @@ check_toggles() { # runs move only for the copy toggled on
 	[ "$m1" = "$m0" ] && [ "$h1" = "$h0" ] && [ "$m2" -gt "$m1" ] && [ "$h2" -gt "$h1" ] ||
 		{ echo "hook_toggle did not toggle: meter runs $m0 -> $m1 (off) -> $m2," \
 			"hooks runs $h0 -> $h1 (off) -> $h2" >&2; exit 1; }
+}
+session_bpf() { # one more "with" run, statistics on: this session's BPF
+	# time, to set beside its ratio (not counted in the ratios)
+	sysctl -q -w kernel.bpf_stats_enabled=1
+	t0=$(prog_sum run_time_ns meter)
+	toggle meter on
+	run_wrk
+	toggle meter off
+	t1=$(prog_sum run_time_ns meter)
+	sysctl -q -w kernel.bpf_stats_enabled=0
+	echo "# session $sess: BPF $(((t1 - t0) / REQS)) ns per request (raw, statistics on)"
 }
 sum_with=0
 sum_without=0
@@ -328,6 +345,7 @@ for sess in $(seq "$SESSIONS"); do
 		echo "$HOOKS_RPS $WITHOUT_RPS" | awk '{ printf "%.6f\n", $1 / $2 }' >> "$TMP/hooks_ratios"
 		echo "$((WITH_NS - WITHOUT_NS))" >> "$TMP/added"
 	done
+	session_bpf
 	awk '{ s += $1 } END { printf "%.6f\n", s / NR }' "$TMP/session" >> "$TMP/sessions"
 	echo "# session $sess: mean pair ratio $(tail -n 1 "$TMP/sessions")"
 	stop_copy hooks
