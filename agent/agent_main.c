@@ -4,6 +4,7 @@
  *   truemeter-agent -c agent.conf [-n] [-v]     run (-n: check the config)
  *   truemeter-agent -c agent.conf detach        remove pinned programs/maps
  *   truemeter-agent -c agent.conf end-drain     end a drain after an upgrade
+ *   truemeter-agent -c agent.conf status        what is attached and metered
  *   truemeter-agent keygen PRIVFILE PUBFILE     make the agent's key pair
  *   truemeter-agent hashkey KEY                 hash an API key for [api_key]
  *
@@ -94,6 +95,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: truemeter-agent -c agent.conf [-n] [-v]\n"
 		"       truemeter-agent -c agent.conf detach\n"
 		"       truemeter-agent -c agent.conf end-drain\n"
+		"       truemeter-agent -c agent.conf status\n"
 		"       truemeter-agent keygen PRIVFILE PUBFILE\n"
 		"       truemeter-agent hashkey KEY\n");
 }
@@ -458,6 +460,36 @@ static int cmd_end_drain(const struct agent_conf *c)
 	return 0;
 }
 
+/* What the pins say, whether an agent runs or not. */
+static int cmd_status(const struct agent_conf *c)
+{
+	int err = meter_http_status(&c->meter, stdout);
+
+	if (!err)
+		err = meter_cgroup_status(c->meter.pin_dir, stdout);
+	if (err)
+		log_warn("status: %s", strerror(-err));
+	return err ? 1 : 0;
+}
+
+/* The commands that work on the pins beside (or without) a running agent */
+static const struct {
+	const char *name;
+	int (*run)(const struct agent_conf *c);
+} commands[] = {
+	{ "detach", cmd_detach },
+	{ "end-drain", cmd_end_drain },
+	{ "status", cmd_status },
+};
+
+static int find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(name, commands[i].name))
+			return (int)i;
+	return -1;
+}
+
 /* ---- run ---------------------------------------------------------------------- */
 
 static int agent_setup(struct agent *a)
@@ -565,9 +597,8 @@ int main(int argc, char **argv)
 		}
 	}
 	log_set_level((enum log_level)level);
-	if (!conf_path || (optind < argc && strcmp(argv[optind], "detach") &&
-			   strcmp(argv[optind], "end-drain")) ||
-	    argc - optind > 1) {
+	if (!conf_path || argc - optind > 1 ||
+	    (optind < argc && find_command(argv[optind]) < 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -581,8 +612,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (optind < argc)
-		return strcmp(argv[optind], "detach") ? cmd_end_drain(&a.conf) :
-							 cmd_detach(&a.conf);
+		return commands[find_command(argv[optind])].run(&a.conf);
 	err = agent_run(&a);
 	agent_cleanup(&a);
 	return err ? 1 : 0;

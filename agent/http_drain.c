@@ -144,20 +144,18 @@ static int set_ctl(const char *dir, uint32_t flags)
 	return err ? err : set_ctl_at(path, HTTP_CTL_DRAINING, flags);
 }
 
-/* Connections the draining programs hold: the socket hooks count theirs
- * (http_nsocks); the syscall hook's are the entries of its http_conns. */
-static int drain_left(const char *dir, long long *left)
+int http_drain_held(const char *dir, long long *held)
 {
-	bool syscall = drain_is_syscall(dir);
+	bool syscall = pinned(dir, "link_sys_exit");
 	char path[512];
 	uint64_t key, next, *prev = NULL;
 	uint32_t zero = 0;
 	int64_t n = 0;
-	int fd, err;
+	int fd, err = 0;
 
-	err = drain_path(path, sizeof(path), dir, syscall ? "http_conns" : "http_nsocks");
-	if (err)
-		return err;
+	if (snprintf(path, sizeof(path), "%s/%s", dir,
+		     syscall ? "http_conns" : "http_nsocks") >= (int)sizeof(path))
+		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
@@ -177,8 +175,17 @@ static int drain_left(const char *dir, long long *left)
 		err = -errno;
 	}
 	close(fd);
-	*left = n;
+	*held = n;
 	return err;
+}
+
+/* Connections the draining programs hold */
+static int drain_left(const char *dir, long long *left)
+{
+	char path[512];
+	int err = drain_path(path, sizeof(path), dir, NULL);
+
+	return err ? err : http_drain_held(path, left);
 }
 
 int http_drain_remove(const char *dir)

@@ -61,6 +61,12 @@ int http_drain_poll(const char *dir, long long *left);
  * `truemeter-agent end-drain`).  -ENOENT when no drain is in progress. */
 int http_drain_end(const char *dir, long long *left);
 
+/* Connections the programs pinned in dir (dir itself: the current ones in
+ * <pin_dir>/http, the draining ones in its drain/) hold state for: the
+ * socket hooks count theirs (http_nsocks); the syscall hook's are the
+ * entries of its http_conns. */
+int http_drain_held(const char *dir, long long *held);
+
 /* When the drain under dir began.  -ENOENT when none is in progress. */
 int http_drain_since(const char *dir, time_t *since);
 

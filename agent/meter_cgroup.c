@@ -970,6 +970,25 @@ void meter_cgroup_close(struct meter_cgroup *m)
 	free(m);
 }
 
+int meter_cgroup_status(const char *pin_dir, FILE *out)
+{
+	char dir[PATH_MAX];
+	int n = 0;
+
+	if (snprintf(dir, sizeof(dir), "%s/%s", pin_dir, PIN_SUBDIR) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	for (int i = 0; i < HOOK_COUNT; i++) {
+		if (!pinned(dir, hook_pins[i]))
+			continue;
+		fprintf(out, "%s%s", n++ ? " " : "cgroup: attached (", hook_pins[i] + 5);
+	}
+	if (n)
+		fputs(")\n", out);
+	else
+		fprintf(out, "cgroup: not attached (no programs pinned in %s)\n", dir);
+	return 0;
+}
+
 int meter_cgroup_unpin(const char *pin_dir)
 {
 	char dir[PATH_MAX];

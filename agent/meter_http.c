@@ -905,6 +905,58 @@ void meter_http_close(struct meter_http *m)
 	free(m);
 }
 
+/* The hooks whose links are pinned in dir, space-separated, into buf */
+static void pinned_hooks(const char *dir, char *buf, size_t len)
+{
+	struct dirent *de;
+	size_t used = 0;
+	DIR *d = opendir(dir);
+
+	buf[0] = '\0';
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int n;
+
+		if (strncmp(de->d_name, "link_", 5))
+			continue;
+		n = snprintf(buf + used, len - used, "%s%s", used ? " " : "", de->d_name + 5);
+		if (n < 0 || (size_t)n >= len - used)
+			break;
+		used += n;
+	}
+	closedir(d);
+}
+
+int meter_http_status(const struct meter_conf *conf, FILE *out)
+{
+	char dir[512], drain[520], hooks[256];
+	long long held;
+	time_t since;
+	int err = http_dir(conf->pin_dir, dir, sizeof(dir));
+
+	if (err)
+		return err;
+	pinned_hooks(dir, hooks, sizeof(hooks));
+	if (!hooks[0]) {
+		fprintf(out, "http: not attached (no programs pinned in %s)\n", dir);
+		return 0;
+	}
+	fprintf(out, "http: attached (%s)\n", hooks);
+	if (!http_drain_held(dir, &held))
+		fprintf(out, "http: %lld connection(s) metered\n", held);
+	snprintf(drain, sizeof(drain), "%s/drain", dir);
+	if (http_drain_since(dir, &since) || http_drain_held(drain, &held))
+		return 0;
+	fprintf(out, "http: the previous build drains: %lld connection(s) left, for %lld s",
+		held, (long long)(time(NULL) - since));
+	if (conf->drain_max_ms > 0)
+		fprintf(out, " (drain_max %lld s; end-drain ends it now)",
+			(long long)(conf->drain_max_ms / 1000));
+	fputc('\n', out);
+	return 0;
+}
+
 int meter_http_end_drain(const char *pin_dir, long long *left)
 {
 	char dir[512];

@@ -47,6 +47,9 @@ int meter_http_unpin(const char *pin_dir);
  * build's programs detach, the connections they still held count once each
  * as unmetered.  *left: how many; -ENOENT when no drain is in progress. */
 int meter_http_end_drain(const char *pin_dir, long long *left);
+/* For `truemeter-agent status`: the HTTP meter's pinned programs, the
+ * connections they meter and a drain in progress, as lines on out. */
+int meter_http_status(const struct meter_conf *conf, FILE *out);
 
 struct meter_cgroup;
 int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,
@@ -57,5 +60,8 @@ void meter_cgroup_close(struct meter_cgroup *m);
 /* Removes everything the cgroup meter pinned under pin_dir/tenant (its
  * links detach, its counters are gone).  For the agent's detach command. */
 int meter_cgroup_unpin(const char *pin_dir);
+/* For `truemeter-agent status`: the cgroup meter's pinned hooks, as a line
+ * on out. */
+int meter_cgroup_status(const char *pin_dir, FILE *out);
 
 #endif

@@ -149,6 +149,9 @@ upgrade() { # CONF LOG: a new build (fake_new_build) loads while wrk's 8
 printf '[meter]\npin_dir = %s\n[http]\nports = %d\nhooks = %s\ntenant_header = X-Tenant-Id\nroute = /v1/items/*\n' \
 	"$PIN" "$PORT" "$HOOKS" > "$TMP/a.conf"
 sed 's|^route = /v1/items/\*$|&\nroute = /v2/*|' "$TMP/a.conf" > "$TMP/b.conf"
+# for the agent's commands on the pins (status, end-drain)
+printf '[agent]\nkey = %s/none.key\n[collector]\nurl = tcp://127.0.0.1:1\n' "$TMP" |
+	cat - "$TMP/b.conf" > "$TMP/agent.conf"
 
 # ---- reload under load --------------------------------------------------------
 start_nginx
@@ -272,6 +275,14 @@ WRK2_PID=$!
 sleep 0.5
 check "connections held by the old build, and by the new, during the drain" "8 4" \
 	"$(held "$PIN/http/drain") $(held "$PIN/http")"
+"$B/truemeter-agent" -c "$TMP/agent.conf" status >"$TMP/status.out" 2>&1
+if grep -q '^http: attached (' "$TMP/status.out" &&
+	grep -q '^http: 4 connection(s) metered$' "$TMP/status.out" &&
+	grep -q '^http: the previous build drains: 8 connection(s) left, for [0-9]* s (drain_max 86400 s' "$TMP/status.out"; then
+	ok "truemeter-agent status shows the drain"
+else
+	nok "status during the drain: $(cat "$TMP/status.out")"
+fi
 wait "$WRK2_PID" && WRK2_PID= &&
 	ok "wrk during the drain: $(awk '/requests in/ { print $1 }' "$TMP/wrk2.out") requests" ||
 	nok "wrk during the drain failed: $(cat "$TMP/wrk2.out")"
@@ -333,8 +344,6 @@ fi
 exact_as_nginx cut2 "$TMP/s5.txt" "a drain ended early, on the new build's connections"
 
 # the same at once, by the agent's command
-printf '[agent]\nkey = %s/none.key\n[collector]\nurl = tcp://127.0.0.1:1\n' "$TMP" |
-	cat - "$TMP/b.conf" > "$TMP/agent.conf"
 start_wrk 4 cut3
 sleep 1
 upgrade "$TMP/b.conf" "$TMP/upgrade6.err" ||
