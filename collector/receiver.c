@@ -28,6 +28,8 @@ struct receiver {
 	size_t max_message;
 	pthread_mutex_t lock;          /* the store and the stats */
 	struct receiver_stats stats;
+	struct receiver_agent *agents;  /* RECEIVER_MAX_AGENTS, under lock */
+	size_t n_agents;
 	nng_socket sock;
 	bool open;
 	struct worker *workers;
@@ -57,8 +59,12 @@ int receiver_new(struct store *store, struct enrol *enrol, size_t max_message,
 	struct receiver *r = calloc(1, sizeof(*r));
 
 	*out = NULL;
-	if (!r)
+	if (r)
+		r->agents = calloc(RECEIVER_MAX_AGENTS, sizeof(*r->agents));
+	if (!r || !r->agents) {
+		free(r);
 		return -ENOMEM;
+	}
 	r->store = store;
 	r->enrol = enrol;
 	r->max_message = max_message;
@@ -72,6 +78,44 @@ void receiver_stats_get(struct receiver *r, struct receiver_stats *st)
 	pthread_mutex_lock(&r->lock);
 	*st = r->stats;
 	pthread_mutex_unlock(&r->lock);
+}
+
+size_t receiver_agents_get(struct receiver *r, struct receiver_agent *out, size_t max)
+{
+	size_t n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->n_agents < max ? r->n_agents : max;
+	memcpy(out, r->agents, n * sizeof(*out));
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+/* Remembers the health of a stored report, unless the agent has sent one
+ * for a later window (reports can arrive out of order across epochs).
+ * Called under r->lock. */
+static void note_health(struct receiver *r, const char *hex, const Truemeter__Report *rep)
+{
+	struct receiver_agent *a = NULL;
+	const Truemeter__Health *h = rep->health;
+
+	for (size_t i = 0; i < r->n_agents && !a; i++)
+		if (!strcmp(r->agents[i].agent, hex))
+			a = &r->agents[i];
+	if (!a) {
+		if (r->n_agents == RECEIVER_MAX_AGENTS)
+			return;
+		a = &r->agents[r->n_agents++];
+		snprintf(a->agent, sizeof(a->agent), "%.16s", hex);
+	} else if (rep->window_end_ms < a->window_end_ms) {
+		return;
+	}
+	snprintf(a->hostname, sizeof(a->hostname), "%s", rep->hostname ? rep->hostname : "");
+	a->window_end_ms = rep->window_end_ms;
+	a->map_overflow = h ? h->map_overflow : 0;
+	a->event_drops = h ? h->event_drops : 0;
+	a->spool_drops = h ? h->spool_drops : 0;
+	a->hooks_missing = h ? (uint32_t)h->n_hooks_missing : 0;
 }
 
 /* What a message turned into. */
@@ -176,6 +220,7 @@ static void decide_and_store(struct receiver *r, const Truemeter__Report *rep,
 		v->status = TRUEMETER__ACK__STATUS__OK;
 		r->stats.stored++;
 		r->stats.rows += rep->n_rows;
+		note_health(r, hex, rep);
 		if (gap_from <= gap_to) {
 			r->stats.gaps++;
 			log_warn("gap: agent %s epoch %016" PRIx64 " seqs %" PRIu64
@@ -421,6 +466,7 @@ void receiver_free(struct receiver *r)
 	for (size_t i = 0; i < r->n_workers; i++)
 		nng_aio_free(r->workers[i].aio);
 	free(r->workers);
+	free(r->agents);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }

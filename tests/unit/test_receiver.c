@@ -70,6 +70,10 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* What the next reports declare (test_agent_health); none by default. */
+static const struct meter_health *make_health;
+static const char *make_hostname;
+
 /* A sealed report of key k: value goes to tenant acme's api_requests. */
 static void make(const struct report_key *k, uint64_t epoch, uint64_t seq,
 		 const uint8_t *prev, uint64_t value, uint64_t drops,
@@ -82,6 +86,7 @@ static void make(const struct report_key *k, uint64_t epoch, uint64_t seq,
 		.window_start_ms = (int64_t)seq * 1000,
 		.window_end_ms = (int64_t)seq * 1000 + 1000,
 		.deltas = &d, .n_deltas = 1, .prev_digest = prev, .spool_drops = drops,
+		.health = make_health, .hostname = make_hostname,
 	};
 
 	memset(&d, 0, sizeof(d));
@@ -291,6 +296,45 @@ static void test_enrol_dir(void **state)
 	assert_true(enrol_new("/nonexistent/tm", NULL, 0, &e) < 0);
 }
 
+/* Each agent's latest declared health, for /metrics: a later report
+ * replaces it, a duplicate or a rejected one does not. */
+static void test_agent_health(void **state)
+{
+	struct fixture *f = *state;
+	struct receiver_agent a[2];
+	struct meter_health h = { .map_overflow = 2, .event_drops = 7, .n_missing = 1 };
+	uint8_t *env, d[REPORT_DIGEST_LEN];
+	size_t len;
+
+	strcpy(h.missing[0], "tenant:sockops");
+	make_health = &h;
+	make_hostname = "web-1 \"edge\"";
+	assert_int_equal(receiver_agents_get(f->recv, a, 2), 0);
+	assert_int_equal(send_seq(f, 9, 1, 1, false, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(receiver_agents_get(f->recv, a, 2), 1);
+	assert_int_equal(a[0].event_drops, 7);
+	assert_int_equal(a[0].map_overflow, 2);
+	assert_int_equal(a[0].hooks_missing, 1);
+	assert_int_equal(a[0].spool_drops, 0);
+	assert_int_equal(a[0].window_end_ms, 2000);
+	assert_string_equal(a[0].hostname, "web-1 \"edge\"");
+	assert_int_equal(strlen(a[0].agent), 16);
+	h.event_drops = 9;
+	h.n_missing = 0;
+	assert_int_equal(send_seq(f, 9, 2, 2, true, 3), TRUEMETER__ACK__STATUS__OK);
+	/* a stranger's report is rejected: not listed */
+	make(&f->stranger, 1, 1, NULL, 1, 0, &env, &len, d);
+	assert_int_equal(send_buf(f, env, len, NULL), TRUEMETER__ACK__STATUS__REJECTED);
+	free(env);
+	assert_int_equal(receiver_agents_get(f->recv, a, 2), 1);
+	assert_int_equal(a[0].event_drops, 9);
+	assert_int_equal(a[0].hooks_missing, 0);
+	assert_int_equal(a[0].spool_drops, 3);
+	assert_int_equal(a[0].window_end_ms, 3000);
+	make_health = NULL;
+	make_hostname = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +343,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seq_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enrol_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_health, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -169,6 +169,24 @@ stored_metric() {
 	"$B/truemeter" -d "$DB" usage --tenant "$ID" --metric "$1" --json |
 		sed -n 's/.*"value":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
+# check_agent_metrics: the collector's /metrics lists the agent's latest
+# declared health under its hostname ($ID): no drops, no missing hook, and
+# the end of its latest window
+check_agent_metrics() {
+	port=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/collector.log" | head -n 1)
+	curl -s "http://127.0.0.1:${port:-0}/metrics" > "$TMP/metrics" ||
+		{ nok "/metrics: curl failed (port '${port}')"; return; }
+	for g in event_drops map_overflow spool_drops hooks_missing; do
+		check "/metrics: the agent's $g" 1 \
+			"$(grep -c "^truemeter_agent_$g{agent=\"[0-9a-f]\{16\}\",hostname=\"$ID\"} 0\$" "$TMP/metrics")"
+	done
+	last=$(sed -n "s/^truemeter_agent_last_window_end_seconds{.*hostname=\"$ID\"} //p" "$TMP/metrics")
+	if [ -n "$last" ] && [ $(( $(date +%s) - last )) -lt 60 ]; then
+		ok "/metrics: the agent's latest window ended $(( $(date +%s) - last )) s ago"
+	else
+		nok "/metrics: the agent's latest window: '$last'"
+	fi
+}
 # the chain as stored: count, min seq, max seq, distinct seqs, epochs
 chain_summary() {
 	q "SELECT COUNT(*), MIN(seq), MAX(seq), COUNT(DISTINCT seq), COUNT(DISTINCT epoch) FROM reports;"
