@@ -297,7 +297,7 @@ static void test_enrol_dir(void **state)
 }
 
 /* Each agent's latest declared health, for /metrics: a later report
- * replaces it, a duplicate or a rejected one does not. */
+ * replaces it; a rejected one is not listed. */
 static void test_agent_health(void **state)
 {
 	struct fixture *f = *state;
