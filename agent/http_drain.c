@@ -360,10 +360,13 @@ int http_drain_end(const char *dir, long long *left)
 	if (err)
 		return err;
 	err = drain_end(dir);
-	if (!err)
+	if (!err && *left > 0)
 		log_warn("HTTP meter: the previous build's drain ended with %lld "
 			 "connection(s) left; each counts once as unmetered "
 			 "(health.event_drops) at its next read or write", *left);
+	else if (!err)
+		log_info("HTTP meter: the previous build's drain ended; it held no "
+			 "connection");
 	return err;
 }
 
