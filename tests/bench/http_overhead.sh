@@ -251,7 +251,9 @@ start_copy() { # meter|hooks: loads and pins it, a hook_toggle takes it over
 	"$DUMP" -c "$TMP/$1.conf" -u 2>/dev/null
 	echo | "$DUMP" -c "$TMP/$1.conf" >"$TMP/load.out" 2>"$TMP/load.out.err"
 	wait_for "$TMP/load.out" '^END$' "$1 copy of the meter did not load"
-	rm -f "$TMP/toggle.$1"
+	# the last session's answers must not be taken for this one's: the new
+	# hook_toggle truncates its output only once the fifo has a writer
+	rm -f "$TMP/toggle.$1" "$TMP/toggle.$1.out"
 	mkfifo "$TMP/toggle.$1"
 	pin=$PIN
 	[ "$1" = hooks ] && pin=${PIN}h
