@@ -22,6 +22,7 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
 	{ "usage", "stored usage per tenant x metric x period", cli_usage, true },
+	{ "agents", "agents that reported: latest window, the meter's own drops", cli_agents, true },
 	/* audit export checks the database itself; audit verify needs none */
 	{ "audit", "export signed reports / verify an export independently", cli_audit },
 	{ "billing", "billing import FILE: CSV, JSON lines or Stripe invoices", cli_billing },

@@ -88,6 +88,20 @@ typedef int (*store_gap_cb)(const struct store_gap *g, void *arg);
 int store_gaps(struct store *s, int64_t from_ms, int64_t to_ms,
 	       store_gap_cb cb, void *arg);
 
+/* Every agent that has stored a report, by key: how many, and what its
+ * latest one (latest window, the last of a window split in several)
+ * declared.  Strings are borrowed for the callback only. */
+struct store_agent {
+	const char *agent_hex;
+	const char *hostname;
+	uint64_t reports;
+	int64_t window_end_ms, received_ms;     /* of the latest report */
+	uint64_t map_overflow, event_drops, spool_drops;
+	const char *hooks_missing;              /* comma-separated, "" for none */
+};
+typedef int (*store_agent_cb)(const struct store_agent *a, void *arg);
+int store_agents(struct store *s, store_agent_cb cb, void *arg);
+
 /* Counters for /metrics and tests. */
 struct store_stats {
 	uint64_t reports, rows, gaps;

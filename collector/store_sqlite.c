@@ -653,6 +653,44 @@ cleanup:
 	return err;
 }
 
+int store_agents(struct store *s, store_agent_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	/* the (agent, epoch, seq) index finds each agent's reports */
+	err = store_sqlite_prepare(s, "SELECT r.agent, r.hostname, n.c, r.window_end_ms,"
+				   " r.received_ms, r.map_overflow, r.event_drops, r.spool_drops,"
+				   " r.hooks_missing FROM (SELECT agent, COUNT(*) AS c FROM reports"
+				   " GROUP BY agent) n JOIN reports r ON r.id = (SELECT x.id FROM"
+				   " reports x WHERE x.agent = n.agent ORDER BY x.window_end_ms"
+				   " DESC, x.seq DESC LIMIT 1) ORDER BY r.agent", &st);
+	if (err)
+		goto cleanup;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_agent a = {
+			.agent_hex = (const char *)sqlite3_column_text(st, 0),
+			.hostname = (const char *)sqlite3_column_text(st, 1),
+			.reports = (uint64_t)sqlite3_column_int64(st, 2),
+			.window_end_ms = sqlite3_column_int64(st, 3),
+			.received_ms = sqlite3_column_int64(st, 4),
+			.map_overflow = (uint64_t)sqlite3_column_int64(st, 5),
+			.event_drops = (uint64_t)sqlite3_column_int64(st, 6),
+			.spool_drops = (uint64_t)sqlite3_column_int64(st, 7),
+			.hooks_missing = (const char *)sqlite3_column_text(st, 8),
+		};
+
+		err = cb(&a, arg);
+		if (err)
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(s, "agent query");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
 int store_envelopes(struct store *s, int64_t from_ms, int64_t to_ms,
 		    store_envelope_cb cb, void *arg)
 {

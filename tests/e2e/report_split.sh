@@ -63,5 +63,5 @@ if [ "${most:-0}" -gt 1 ]; then ok "a window went out as $most reports"; else
 grep -q 'went out as' "$TMP/agent.log" && ok "the agent logged the split" ||
 	nok "the agent did not log the split"
 check_chain
-check_agent_metrics
+check_agent_health
 kill_collector TERM

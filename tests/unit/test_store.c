@@ -389,6 +389,72 @@ static void test_migrate_from_v1(void **state)
 	free(w);
 }
 
+/* A report without rows from the agent whose key is all `who` bytes,
+ * declaring drops and missing hooks. */
+static void put_health(struct fixture *f, uint8_t who, uint64_t seq, int64_t end_ms,
+		       uint64_t drops, char *missing, char *hostname)
+{
+	Truemeter__Report r;
+	Truemeter__Health h;
+	uint8_t agent[REPORT_PK_LEN], digest[REPORT_DIGEST_LEN];
+	char *strings[] = { "" };
+
+	truemeter__report__init(&r);
+	truemeter__health__init(&h);
+	memset(agent, who, sizeof(agent));
+	r.agent_id.data = agent;
+	r.agent_id.len = REPORT_PK_LEN;
+	r.epoch = 1;
+	r.seq = seq;
+	r.window_start_ms = end_ms - 10000;
+	r.window_end_ms = end_ms;
+	r.strings = strings;
+	r.n_strings = 1;
+	r.hostname = hostname;
+	h.event_drops = drops;
+	h.map_overflow = drops * 10;
+	h.hooks_missing = missing ? &missing : NULL;
+	h.n_hooks_missing = missing ? 1 : 0;
+	r.health = &h;
+	memset(digest, (int)(seq * 16 + who), sizeof(digest));
+	assert_int_equal(store_report_put(f->s, &r, digest, 1, 0, ""), STORE_PUT_NEW);
+}
+
+struct agents_seen {
+	int n;
+	char line[2][160];
+};
+
+static int agent_cb(const struct store_agent *a, void *arg)
+{
+	struct agents_seen *seen = arg;
+
+	assert_true(seen->n < 2);
+	snprintf(seen->line[seen->n++], sizeof(seen->line[0]),
+		 "%.4s %s %llu %lld %llu %llu [%s]", a->agent_hex, a->hostname,
+		 (unsigned long long)a->reports, (long long)a->window_end_ms,
+		 (unsigned long long)a->event_drops, (unsigned long long)a->map_overflow,
+		 a->hooks_missing);
+	return 0;
+}
+
+/* Each agent once, with its report count and its latest report's health:
+ * the latest window, and of a window split in several reports the last. */
+static void test_agents(void **state)
+{
+	struct fixture *f = *state;
+	struct agents_seen seen = { 0 };
+
+	put_health(f, 0xab, 1, 10000, 1, NULL, "web-1");
+	put_health(f, 0xab, 2, 20000, 4, "tenant:sockops", "web-1");
+	put_health(f, 0xab, 3, 20000, 5, "tenant:sockops", "web-1");
+	put_health(f, 0x01, 1, 5000, 0, NULL, "db-1");
+	assert_int_equal(store_agents(f->s, agent_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.line[0], "0101 db-1 1 5000 0 0 []");
+	assert_string_equal(seen.line[1], "abab web-1 3 20000 5 50 [tenant:sockops]");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hourly_and_bad_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollup_equals_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -169,10 +169,11 @@ stored_metric() {
 	"$B/truemeter" -d "$DB" usage --tenant "$ID" --metric "$1" --json |
 		sed -n 's/.*"value":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
-# check_agent_metrics: the collector's /metrics lists the agent's latest
+# check_agent_health: the collector's /metrics lists the agent's latest
 # declared health under its hostname ($ID): no drops, no missing hook, and
-# the end of its latest window
-check_agent_metrics() {
+# the end of its latest window; `truemeter agents` has it from the store,
+# with its report count (N, from check_chain)
+check_agent_health() {
 	port=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/collector.log" | head -n 1)
 	curl -s "http://127.0.0.1:${port:-0}/metrics" > "$TMP/metrics" ||
 		{ nok "/metrics: curl failed (port '${port}')"; return; }
@@ -186,6 +187,11 @@ check_agent_metrics() {
 	else
 		nok "/metrics: the agent's latest window: '$last'"
 	fi
+	check "truemeter agents: one agent, its reports, no drops, no missing hook" \
+		"1 $N 0 0 \"\" \"$ID\"" \
+		"$("$B/truemeter" -d "$DB" agents --json | jq -s -c -r \
+			'[length, .[0].reports, .[0].event_drops, .[0].map_overflow,
+			  (.[0].hooks_missing | tojson), (.[0].hostname | tojson)] | join(" ")')"
 }
 # the chain as stored: count, min seq, max seq, distinct seqs, epochs
 chain_summary() {
