@@ -562,8 +562,11 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		m->skel->maps.http_procs, m->skel->maps.http_socks,
 		m->skel->maps.http_nsocks, m->skel->maps.http_ctl,
 		/* every build's: a connection without state counts once */
-		m->skel->maps.http_fds, m->skel->maps.http_unmetered,
+		m->skel->maps.http_fds, m->skel->maps.http_fdcount,
+		m->skel->maps.http_unmetered,
 	};
+	/* an entry without its count would never be deleted at close */
+	struct bpf_map *fd_maps[] = { m->skel->maps.http_fds, m->skel->maps.http_fdcount };
 	struct bpf_map *conn_maps[] = {
 		m->skel->maps.http_conns, m->skel->maps.http_procs,
 		m->skel->maps.http_socks, m->skel->maps.http_nsocks,
@@ -628,7 +631,10 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 		bpf_map__set_max_entries(m->skel->maps.http_procs, 1);
 		bpf_map__set_max_entries(m->skel->maps.http_fds, 1);
 		bpf_map__set_max_entries(m->skel->maps.http_fdcache, 1);
+		bpf_map__set_max_entries(m->skel->maps.http_fdcount, 1);
 	}
+	if (!maps_reusable(fd_maps, 2, dir))
+		unpin_maps(fd_maps, 2, dir);
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		err = meter_pin_reuse(keep[i], dir);
 		if (err)

@@ -436,6 +436,45 @@ static int finish_step(__u32 i, void *ctx)
 	return 0;
 }
 
+/* http_fdcache's slot for a connection key (Fibonacci hashing: fds of one
+ * process, consecutive numbers, spread over the slots). */
+static __always_inline __u32 fdcache_slot(__u64 key)
+{
+	return (key * 0x9e3779b97f4a7c15ULL) >> (64 - FDCACHE_BITS);
+}
+
+static __always_inline __u32 *fdcount_slot(__u64 key)
+{
+	__u32 idx = (key >> 32) & FDCOUNT_MASK;
+
+	return bpf_map_lookup_elem(&http_fdcount, &idx);
+}
+
+/* The fd without state was counted as a drop: not again until it closes. */
+static __always_inline void fd_counted(__u64 key)
+{
+	__u8 seen = 1;
+	__u32 *n;
+
+	if (bpf_map_update_elem(&http_fds, &key, &seen, BPF_NOEXIST))
+		return;
+	n = fdcount_slot(key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* The fd is closed: whatever it was is looked at again. */
+static __always_inline void fd_forget(__u64 key)
+{
+	__u32 slot = fdcache_slot(key), *n = fdcount_slot(key);
+	__u64 *cached = bpf_map_lookup_elem(&http_fdcache, &slot);
+
+	if (cached && *cached == key)
+		*cached = 0;
+	if (n && *n && !bpf_map_delete_elem(&http_fds, &key))
+		__sync_fetch_and_add(n, -1);
+}
+
 /* Counts whatever is still pending on a connection that goes away. */
 static __always_inline void conn_finish(struct conn *c)
 {
@@ -474,11 +513,8 @@ static __always_inline int on_accept(long ret)
 		/* else the draining build's; or, if this copy drains, the
 		 * newer build's */
 		if (!prev_has_conn(key) && !draining()) {
-			__u8 seen = 1;
-
 			stat_inc(HTTP_STAT_DROP_CONNS);
-			/* counted: not again by fd_unmetered() */
-			bpf_map_update_elem(&http_fds, &key, &seen, BPF_ANY);
+			fd_counted(key);        /* not again by fd_unmetered() */
 		}
 		return 0;
 	}
@@ -503,24 +539,6 @@ static __always_inline int on_accept(long ret)
 }
 
 /* ---- syscall hooks ---------------------------------------------------------- */
-
-/* http_fdcache's slot for a connection key (Fibonacci hashing: fds of one
- * process, consecutive numbers, spread over the slots). */
-static __always_inline __u32 fdcache_slot(__u64 key)
-{
-	return (key * 0x9e3779b97f4a7c15ULL) >> (64 - FDCACHE_BITS);
-}
-
-/* The fd is closed: whatever it was is looked at again. */
-static __always_inline void fd_forget(__u64 key)
-{
-	__u32 slot = fdcache_slot(key);
-	__u64 *cached = bpf_map_lookup_elem(&http_fdcache, &slot);
-
-	bpf_map_delete_elem(&http_fds, &key);
-	if (cached && *cached == key)
-		*cached = 0;
-}
 
 /* close(2) at exit: the fd is gone by now, but the key is ours.  Another
  * thread may have accepted a new metered connection on the same fd number
@@ -576,14 +594,14 @@ int tp_process_exit(void *ctx)
  * looked at: its syscalls stop at proc_metered().) */
 static __always_inline void fd_unmetered(__u64 key, int fd)
 {
-	__u8 seen = 1, state;
 	struct socket *sock;
 	struct file *f;
 	struct sock *sk;
 	__u32 slot = fdcache_slot(key);
 	__u64 *cached = bpf_map_lookup_elem(&http_fdcache, &slot);
+	__u8 state;
 
-	/* looked at already */
+	/* looked at already, or counted already */
 	if (cached && *cached == key)
 		return;
 	if (bpf_map_lookup_elem(&http_fds, &key)) {
@@ -596,7 +614,6 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 	 * drain has ended */
 	if (draining() || prev_has_conn(key))
 		return;
-	bpf_map_update_elem(&http_fds, &key, &seen, BPF_ANY);
 	if (cached)
 		*cached = key;
 	f = fd_file(fd);
@@ -609,6 +626,7 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT) ||
 	    !port_wanted(BPF_CORE_READ(sk, __sk_common.skc_num)))
 		return;
+	fd_counted(key);
 	stat_inc(HTTP_STAT_DROP_UNMETERED);
 }
 

@@ -180,11 +180,11 @@ struct {
 	__type(value, struct conn);
 } http_socks SEC(".maps");
 
-/* Syscall hook: fds of metered processes without connection state that
- * fd_unmetered() has looked at (a socket of a configured port it counted,
- * or anything else), each once until it is closed.  Kept across builds,
- * like http_unmetered: a connection counted as unmetered is not counted
- * again by the next build. */
+/* Syscall hook: fds of metered processes, without connection state, that
+ * were counted as a drop (fd_unmetered(), or an accept the full table
+ * refused), until they are closed.  Kept across builds, like
+ * http_unmetered: a connection counted is not counted again by the next
+ * build. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
@@ -192,11 +192,24 @@ struct {
 	__type(value, __u8);
 } http_fds SEC(".maps");
 
-/* Syscall hook: a direct-mapped cache in front of http_fds, whose lookup
- * (buckets and elements gone cold between two requests) cost ≈80 ns per
- * I/O on an fd without state, as a proxy's upstream sockets are.  A slot
- * holds the key of an fd found in http_fds; any miss just asks http_fds.
- * Not pinned: a copy of the programs starts with an empty one. */
+/* How many http_fds entries each (tgid & FDCOUNT_MASK) has put in, so that
+ * a close() in a process with none skips the hash delete (≈90 ns per close
+ * of a file served).  An entry the LRU evicts is never taken off: the
+ * count can only be too high, which costs a delete, never a missed one.
+ * Kept, and started afresh, together with http_fds. */
+#define FDCOUNT_MASK 0xfff
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FDCOUNT_MASK + 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} http_fdcount SEC(".maps");
+
+/* Syscall hook: every fd of a metered process without connection state
+ * that fd_unmetered() has looked at, by key, in a direct-mapped cache: the
+ * next I/O on it (a proxy's upstream socket, a file) stops here.  A slot
+ * another key took over only means looking again (the counted ones are in
+ * http_fds).  Not pinned: a copy of the programs starts with an empty one. */
 #define FDCACHE_BITS 12
 #define FDCACHE_SLOTS (1 << FDCACHE_BITS)
 struct {
