@@ -52,7 +52,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 [ "$(id -u)" = 0 ] || die "needs root (the agent loads eBPF programs)"
-for t in wrk nginx openssl curl sqlite3; do
+for t in wrk nginx openssl curl sqlite3 jq; do
 	command -v "$t" >/dev/null || die "$t is missing: run 'make deps'"
 done
 mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing
@@ -257,6 +257,11 @@ for t in $TENANTS; do
 		--metric api_requests --from "$PSTART" --to "$PEND" |
 		grep -o '"value": *[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }')"
 done
+
+step "The meter's own health, as the agent declared it: usage it could not count"
+"$B/truemeter" -d "$DIR/truemeter.db" agents
+result "agent_losses" "$("$B/truemeter" -d "$DIR/truemeter.db" agents --json |
+	jq -s '[.[] | .event_drops + .map_overflow + .spool_drops] | add')"
 
 step "Leak report"
 "$B/truemeter" -d "$DIR/truemeter.db" leaks

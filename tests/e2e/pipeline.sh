@@ -44,6 +44,7 @@ done
 sed -n 's/.*"kind":"\([^"]*\)","tenant":"\([^"]*\)","metric":"\([^"]*\)".*"leak":\([0-9-]*\),.*"status":"\([^"]*\)".*/\1 \2 \3 \4 \5/p' \
 	"$TMP/results.leaks.json" | sort > "$TMP/alerts"
 sed 's/^/# alert: /' "$TMP/alerts"
+check "the agent declares no metering losses (truemeter agents)" 0 "$(val agent_losses)"
 check "exactly three alerts" 3 "$(wc -l < "$TMP/alerts")"
 
 g=$(val log_globex); gb=$(val billed_globex)
