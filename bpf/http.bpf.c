@@ -332,15 +332,24 @@ static __always_inline int proc_metered(void)
 	return n && *n;
 }
 
-static __always_inline void conn_delete(__u64 key)
+/* Deletes key from a connection table and takes it off its process's
+ * count in the procs map that goes with it: this copy's, or the draining
+ * build's. */
+static __always_inline void conns_delete(void *conns, void *procs, __u64 key)
 {
+	__u32 idx = (key >> 32) & PROCS_MASK;
 	__u64 *n;
 
-	if (bpf_map_delete_elem(&http_conns, &key))
+	if (bpf_map_delete_elem(conns, &key))
 		return;
-	n = procs_slot(key >> 32);
+	n = bpf_map_lookup_elem(procs, &idx);
 	if (n && *n)
 		__sync_fetch_and_add(n, -1);
+}
+
+static __always_inline void conn_delete(__u64 key)
+{
+	conns_delete(&http_conns, &http_procs, key);
 }
 
 /* HTTP_CTL_* flags, set by the agent (http_drain.h) */
@@ -372,14 +381,7 @@ static __always_inline int prev_has_conn(__u64 key)
  * key; once this copy has one, that entry goes. */
 static __always_inline void conn_take_from_prev(__u64 key)
 {
-	__u32 idx = (key >> 32) & PROCS_MASK;
-	__u64 *n;
-
-	if (bpf_map_delete_elem(&http_conns_prev, &key))
-		return;
-	n = bpf_map_lookup_elem(&http_procs_prev, &idx);
-	if (n && *n)
-		__sync_fetch_and_add(n, -1);
+	conns_delete(&http_conns_prev, &http_procs_prev, key);
 }
 
 static __always_inline int port_wanted(__u16 port)
@@ -698,12 +700,18 @@ static __always_inline __s64 *nsocks(void)
 	return bpf_map_lookup_elem(&http_nsocks, &zero);
 }
 
-static __always_inline void nsocks_add(__s64 d)
+/* conns_delete() for the socket hooks: sk's state out of a socket storage
+ * map, and off the count that goes with it. */
+static __always_inline void socks_delete(void *socks, void *count, struct sock *sk)
 {
-	__s64 *n = nsocks();
+	__u32 zero = 0;
+	__s64 *n;
 
+	if (bpf_sk_storage_delete(socks, sk))
+		return;
+	n = bpf_map_lookup_elem(count, &zero);
 	if (n)
-		__sync_fetch_and_add(n, d);
+		__sync_fetch_and_add(n, -1);
 }
 
 /* The socket hooks' prev_has_conn(): state for sk in the draining build */
@@ -720,14 +728,8 @@ static __always_inline int prev_has(struct sock *sk)
  * state there goes. */
 static __always_inline void sock_take_from_prev(struct sock *sk)
 {
-	__u32 zero = 0;
-	__s64 *n;
-
-	if (!prev_has(sk) || bpf_sk_storage_delete(&http_socks_prev, sk))
-		return;
-	n = bpf_map_lookup_elem(&http_nsocks_prev, &zero);
-	if (n)
-		__sync_fetch_and_add(n, -1);
+	if (prev_has(sk))
+		socks_delete(&http_socks_prev, &http_nsocks_prev, sk);
 }
 
 /* A child socket of a configured port: state from its first byte on.
@@ -787,8 +789,7 @@ static __always_inline void sock_end(struct sock *sk)
 	if (!c)
 		return;
 	conn_finish(c);
-	if (!bpf_sk_storage_delete(&http_socks, sk))
-		nsocks_add(-1);
+	socks_delete(&http_socks, &http_nsocks, sk);
 }
 
 /* Where side dir of sk's byte stream stands: the sequence number the
