@@ -179,8 +179,7 @@ int http_drain_held(const char *dir, long long *held)
 	return err;
 }
 
-/* Connections the draining programs hold */
-static int drain_left(const char *dir, long long *left)
+int http_drain_left(const char *dir, long long *left)
 {
 	char path[512];
 	int err = drain_path(path, sizeof(path), dir, NULL);
@@ -224,7 +223,7 @@ int http_drain_begin(const char *dir)
 	long long left;
 	int err;
 
-	if (!drain_left(dir, &left) && left > 0)
+	if (!http_drain_left(dir, &left) && left > 0)
 		log_warn("HTTP meter: an earlier build's programs were still finishing "
 			 "%lld connection(s); they stop now, and those connections go "
 			 "unmetered", left);
@@ -250,7 +249,7 @@ int http_drain_begin(const char *dir)
 		http_drain_undo(dir);
 		return err;
 	}
-	if (!drain_left(dir, &left))
+	if (!http_drain_left(dir, &left))
 		log_info("HTTP meter: the previous build's programs stay attached for "
 			 "the %lld connection(s) they meter, until these close; new "
 			 "connections go to the new build", left);
@@ -298,7 +297,7 @@ int http_drain_bind(const char *dir, bool syscall_hook, const struct http_drain_
 	if (err || access(path, F_OK))
 		return err;
 	if (drain_is_syscall(dir) != syscall_hook) {
-		drain_left(dir, &left);
+		http_drain_left(dir, &left);
 		log_warn("HTTP meter: the draining programs use the %s hook(s), the new "
 			 "ones do not; they stop now, and their %lld connection(s) go "
 			 "unmetered", syscall_hook ? "socket" : "syscall", left);
@@ -342,7 +341,7 @@ static int drain_end(const char *dir)
 
 int http_drain_poll(const char *dir, long long *left)
 {
-	int err = drain_left(dir, left);
+	int err = http_drain_left(dir, left);
 
 	if (err || *left > 0)
 		return err;
@@ -355,7 +354,7 @@ int http_drain_poll(const char *dir, long long *left)
 
 int http_drain_end(const char *dir, long long *left)
 {
-	int err = drain_left(dir, left);
+	int err = http_drain_left(dir, left);
 
 	if (err)
 		return err;

@@ -67,6 +67,10 @@ int http_drain_end(const char *dir, long long *left);
  * entries of its http_conns. */
 int http_drain_held(const char *dir, long long *held);
 
+/* The connections the draining programs under dir (in dir/drain) still
+ * hold, without ending the drain.  -ENOENT when none is in progress. */
+int http_drain_left(const char *dir, long long *left);
+
 /* When the drain under dir began.  -ENOENT when none is in progress. */
 int http_drain_since(const char *dir, time_t *since);
 

@@ -936,7 +936,7 @@ static void pinned_hooks(const char *dir, char *buf, size_t len)
 
 int meter_http_status(const struct meter_conf *conf, FILE *out)
 {
-	char dir[512], drain[520], hooks[256];
+	char dir[512], hooks[256];
 	long long held;
 	time_t since;
 	int err = http_dir(conf->pin_dir, dir, sizeof(dir));
@@ -951,8 +951,7 @@ int meter_http_status(const struct meter_conf *conf, FILE *out)
 	fprintf(out, "http: attached (%s)\n", hooks);
 	if (!http_drain_held(dir, &held))
 		fprintf(out, "http: %lld connection(s) metered\n", held);
-	snprintf(drain, sizeof(drain), "%s/drain", dir);
-	if (http_drain_since(dir, &since) || http_drain_held(drain, &held))
+	if (http_drain_since(dir, &since) || http_drain_left(dir, &held))
 		return 0;
 	fprintf(out, "http: the previous build drains: %lld connection(s) left, for %lld s",
 		held, (long long)(time(NULL) - since));
