@@ -11,6 +11,7 @@
  * Every window: meter_read -> deltas against the baseline -> Report ->
  * seal (sign, chain) -> spool (fsync) -> state (fsync) -> sender thread. */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -574,6 +575,10 @@ static void agent_cleanup(struct agent *a)
 
 int main(int argc, char **argv)
 {
+	static const struct option help_opt[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	static struct agent a;    /* large (meter config): not on the stack */
 	const char *conf_path = NULL;
 	char err_msg[512];
@@ -586,7 +591,7 @@ int main(int argc, char **argv)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "hashkey") == 0)
 		return cmd_hashkey(argc - 1, argv + 1);
-	while ((opt = getopt(argc, argv, "hc:nvq")) != -1) {
+	while ((opt = getopt_long(argc, argv, "hc:nvq", help_opt, NULL)) != -1) {
 		switch (opt) {
 		case 'c': conf_path = optarg; break;
 		case 'n': check_only = true; break;

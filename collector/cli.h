@@ -3,10 +3,26 @@
 #ifndef TM_CLI_H
 #define TM_CLI_H
 
+#include <stdbool.h>
+
+struct store;
+
 struct cli_env {
 	const char *db_path;        /* -d DB, default /var/lib/truemeter/truemeter.db */
 	const char *config_path;    /* -c collector.conf, may be NULL */
+	bool db_must_exist;         /* the command only reads the database */
 };
+
+/* Opens env's database for command cmd ("usage", "audit export"), with
+ * the billing tables when billing is set.  A database that does not exist
+ * is an error for a command that only reads (it is not created empty).
+ * Says why on stderr; 0 or a negative errno.  The caller closes *out. */
+/* argv[0] for a (sub)command: getopt's messages start with it
+ * ("truemeter audit export: unrecognized option ..."). */
+void cli_name(char **argv, const char *name);
+
+int cli_store_open(const struct cli_env *env, const char *cmd, bool billing,
+		   struct store **out);
 
 int cli_usage(const struct cli_env *env, int argc, char **argv);
 int cli_audit(const struct cli_env *env, int argc, char **argv);

@@ -73,12 +73,8 @@ int cli_agents(const struct cli_env *env, int argc, char **argv)
 			"usage: truemeter agents [--json]\n", argv[optind]);
 		return 2;
 	}
-	rc = store_open(env->db_path, &s);
-	if (rc) {
-		fprintf(stderr, "truemeter agents: cannot open %s: %s\n", env->db_path,
-			strerror(-rc));
+	if (cli_store_open(env, "agents", false, &s))
 		return 1;
-	}
 	if (!json)
 		printf("%-16s %-20s %-20s %9s %11s %12s %11s %s\n", "AGENT", "HOSTNAME",
 		       "LAST_WINDOW_END", "REPORTS", "EVENT_DROPS", "MAP_OVERFLOW",

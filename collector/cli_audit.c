@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -69,17 +68,8 @@ static int audit_export_cmd(const struct cli_env *env, int argc, char **argv)
 	}
 	if (!out || from < 0 || to <= from)
 		return export_usage(stderr);
-	if (access(env->db_path, F_OK) != 0) {
-		fprintf(stderr, "truemeter audit export: database %s does not exist\n",
-			env->db_path);
+	if (cli_store_open(env, "audit export", false, &s))
 		return 1;
-	}
-	err = store_open(env->db_path, &s);
-	if (err) {
-		fprintf(stderr, "truemeter audit export: cannot open database %s: %s\n",
-			env->db_path, strerror(-err));
-		return 1;
-	}
 	err = audit_export(s, from, to, out, &n);
 	store_close(s);
 	if (err) {
@@ -268,10 +258,14 @@ cleanup:
 
 int cli_audit(const struct cli_env *env, int argc, char **argv)
 {
-	if (argc >= 2 && strcmp(argv[1], "export") == 0)
+	if (argc >= 2 && strcmp(argv[1], "export") == 0) {
+		cli_name(argv + 1, "audit export");
 		return audit_export_cmd(env, argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "verify") == 0)
+	}
+	if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
+		cli_name(argv + 1, "audit verify");
 		return audit_verify_cmd(env, argc - 1, argv + 1);
+	}
 	fprintf(stderr, "usage: truemeter audit export|verify ...\n");
 	return 2;
 }

@@ -41,6 +41,7 @@ int cli_billing(const struct cli_env *env, int argc, char **argv)
 		return usage_err(argc < 2 ? "missing subcommand" : "unknown subcommand");
 	argc--;
 	argv++;
+	cli_name(argv, "billing import");
 	while ((opt = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
@@ -72,14 +73,9 @@ int cli_billing(const struct cli_env *env, int argc, char **argv)
 		fprintf(stderr, "truemeter billing: %s\n", err);
 		goto cleanup;
 	}
-	rc = store_open(env->db_path, &s);
-	if (!rc)
-		rc = store_billing_init(s);
-	if (rc) {
-		fprintf(stderr, "truemeter billing: cannot open %s: %s\n", env->db_path,
-			strerror(-rc));
+	rc = cli_store_open(env, "billing", true, &s);
+	if (rc)
 		goto cleanup;
-	}
 	rc = billing_import_file(s, argv[optind], fmt, maps, &res, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "truemeter billing: %s (nothing imported)\n", err);

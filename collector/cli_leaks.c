@@ -89,15 +89,8 @@ int cli_leaks(const struct cli_env *env, int argc, char **argv)
 		return usage_err("unexpected argument");
 	if (period && period_parse_month(period, &a, &b) && !strchr(period, '/'))
 		return usage_err("--period must be YYYY-MM (or an invoice period A/B)");
-	rc = store_open(env->db_path, &s);
-	if (!rc)
-		rc = store_billing_init(s);
-	if (rc) {
-		fprintf(stderr, "truemeter leaks: cannot open %s: %s\n", env->db_path,
-			strerror(-rc));
-		store_close(s);
+	if (cli_store_open(env, "leaks", true, &s))
 		return 1;
-	}
 	if (!o.json)
 		printf("%-9s %-26s %-20s %-20s %-23s %12s %12s %18s %18s %18s %s\n",
 		       "SEVERITY", "KIND", "TENANT", "METRIC", "PERIOD", "METERED", "BILLED",

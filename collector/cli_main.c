@@ -12,6 +12,8 @@
 #include "conf.h"
 #include "judge_conf.h"
 #include "log.h"
+#include "store.h"
+#include "store_billing.h"
 
 struct cli_command {
 	const char *name;
@@ -23,8 +25,8 @@ struct cli_command {
 static const struct cli_command commands[] = {
 	{ "usage", "stored usage per tenant x metric x period", cli_usage, true },
 	{ "agents", "agents that reported: latest window, the meter's own drops", cli_agents, true },
-	/* audit export checks the database itself; audit verify needs none */
-	{ "audit", "export signed reports / verify an export independently", cli_audit },
+	/* audit verify needs no database; audit export only reads one */
+	{ "audit", "export signed reports / verify an export independently", cli_audit, true },
 	{ "billing", "billing import FILE: CSV, JSON lines or Stripe invoices", cli_billing },
 	{ "pricing", "pricing load|check FILE, quote PLAN METRIC QTY", cli_pricing },
 	{ "reconcile", "metered vs billed per tenant x metric for a period", cli_reconcile, true },
@@ -39,6 +41,42 @@ static void usage(FILE *f)
 	for (const struct cli_command *c = commands; c->name; c++)
 		fprintf(f, "  %-16s %s\n", c->name, c->summary);
 	fprintf(f, "\nRun 'truemeter COMMAND --help' for a command's options.\n");
+}
+
+void cli_name(char **argv, const char *name)
+{
+	static char buf[64];
+
+	snprintf(buf, sizeof(buf), "truemeter %s", name);
+	argv[0] = buf;
+}
+
+int cli_store_open(const struct cli_env *env, const char *cmd, bool billing,
+		   struct store **out)
+{
+	struct store *s = NULL;
+	int err;
+
+	*out = NULL;
+	if (env->db_must_exist && access(env->db_path, F_OK) != 0 && errno == ENOENT) {
+		err = -ENOENT;
+		fprintf(stderr, "truemeter %s: database %s does not exist "
+			"(pass -d DB or -c collector.conf, or set TRUEMETER_DB)\n",
+			cmd, env->db_path);
+		goto cleanup;
+	}
+	err = store_open(env->db_path, &s);
+	if (!err && billing)
+		err = store_billing_init(s);
+	if (err)
+		fprintf(stderr, "truemeter %s: cannot open database %s: %s\n", cmd,
+			env->db_path, strerror(-err));
+cleanup:
+	if (err)
+		store_close(s);
+	else
+		*out = s;
+	return err;
 }
 
 /* -c collector.conf: the database its [collector] section names. */
@@ -65,6 +103,10 @@ static int db_from_config(struct cli_env *env)
 
 int main(int argc, char **argv)
 {
+	static const struct option help_opt[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct cli_env env = { .db_path = getenv("TRUEMETER_DB") };
 	bool db_given = env.db_path != NULL;
 	int opt;
@@ -72,7 +114,7 @@ int main(int argc, char **argv)
 	log_init("truemeter", LOG_LVL_WARN);
 	if (!env.db_path)
 		env.db_path = "/var/lib/truemeter/truemeter.db";
-	while ((opt = getopt(argc, argv, "+hvd:c:")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+hvd:c:", help_opt, NULL)) != -1) {
 		switch (opt) {
 		case 'v':
 			log_set_level(log_get_level() + 1 > LOG_LVL_DEBUG ?
@@ -101,15 +143,11 @@ int main(int argc, char **argv)
 		return 2;
 	for (const struct cli_command *c = commands; c->name; c++) {
 		if (strcmp(c->name, argv[optind]) == 0) {
-			if (c->reads_db && access(env.db_path, F_OK) != 0 &&
-			    !(argc > optind + 1 && strcmp(argv[optind + 1], "--help") == 0)) {
-				fprintf(stderr, "truemeter: database %s does not exist "
-					"(pass -d DB or -c collector.conf)\n", env.db_path);
-				return 1;
-			}
+			env.db_must_exist = c->reads_db;
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 
+			cli_name(sub_argv, c->name);
 			optind = 0;   /* glibc: 0 fully resets getopt for the command */
 			return c->run(&env, sub_argc, sub_argv);
 		}

@@ -42,11 +42,12 @@ static int quote(const struct cli_env *env, int argc, char **argv)
 	if (argc == 6) {
 		rc = pricing_load_file(argv[5], &p, NULL, err, sizeof(err));
 	} else {
-		rc = store_open(env->db_path, &s);
-		if (!rc)
-			rc = store_billing_init(s);
-		if (!rc)
-			rc = store_catalog_get(s, &text);
+		struct cli_env stored = *env;
+
+		stored.db_must_exist = true;    /* a quote creates no database */
+		if (cli_store_open(&stored, "pricing quote", true, &s))
+			goto cleanup;
+		rc = store_catalog_get(s, &text);
 		if (rc == 0) {
 			snprintf(err, sizeof(err), "no catalog stored in %s", env->db_path);
 			rc = -ENOENT;
@@ -103,11 +104,9 @@ int cli_pricing(const struct cli_env *env, int argc, char **argv)
 		goto cleanup;
 	}
 	if (strcmp(argv[1], "load") == 0) {
-		rc = store_open(env->db_path, &s);
-		if (!rc)
-			rc = store_billing_init(s);
-		if (!rc)
-			rc = store_catalog_put(s, text);
+		if (cli_store_open(env, "pricing load", true, &s))
+			goto cleanup;
+		rc = store_catalog_put(s, text);
 		if (rc) {
 			fprintf(stderr, "truemeter pricing: cannot store the catalog in %s: %s\n",
 				env->db_path, strerror(-rc));

@@ -182,7 +182,7 @@ int cli_reconcile(const struct cli_env *env, int argc, char **argv)
 	bool json = false, dry = false;
 	int64_t now = (int64_t)time(NULL) * 1000, from, to;
 	char name[8], err[512];
-	int opt, rc, status;
+	int opt, status;
 
 	while ((opt = getopt_long(argc, argv, "p:a:jnh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -219,15 +219,8 @@ int cli_reconcile(const struct cli_env *env, int argc, char **argv)
 		fprintf(stderr, "truemeter reconcile: %s\n", err);
 		return 1;
 	}
-	rc = store_open(env->db_path, &s);
-	if (!rc)
-		rc = store_billing_init(s);
-	if (rc) {
-		fprintf(stderr, "truemeter reconcile: cannot open %s: %s\n", env->db_path,
-			strerror(-rc));
-		store_close(s);
+	if (cli_store_open(env, "reconcile", true, &s))
 		return 1;
-	}
 	status = run(s, &jc, name, from, to, now, json, dry);
 	store_close(s);
 	return status;

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -43,6 +42,14 @@ struct usage_out {
 
 static int bad(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+static int usage_line(FILE *f, int status)
+{
+	fprintf(f, "usage: truemeter usage [--tenant T] [--metric M] "
+		"[--period YYYY-MM | --from DATE --to DATE] [--by hour|day|month] "
+		"[--json]\n");
+	return status;
+}
+
 static int bad(const char *fmt, ...)
 {
 	va_list ap;
@@ -51,10 +58,8 @@ static int bad(const char *fmt, ...)
 	fprintf(stderr, "truemeter usage: ");
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: truemeter usage [--tenant T] [--metric M] "
-		"[--period YYYY-MM | --from DATE --to DATE] [--by hour|day|month] "
-		"[--json]\n");
-	return 2;
+	fputc('\n', stderr);
+	return usage_line(stderr, 2);
 }
 
 static void bucket_of(enum bucket by, int64_t ms, int64_t *from, int64_t *to)
@@ -191,12 +196,9 @@ static int parse_args(int argc, char **argv, struct usage_args *a)
 			a->json = true;
 			break;
 		case 'h':
-			printf("usage: truemeter usage [--tenant T] [--metric M] [--period "
-			       "YYYY-MM | --from DATE --to DATE] [--by hour|day|month] "
-			       "[--json]\n");
-			return 0;
-		default:
-			return bad("unknown option");
+			return usage_line(stdout, 0);
+		default:        /* getopt said which */
+			return usage_line(stderr, 2);
 		}
 	}
 	if (optind < argc)
@@ -219,17 +221,8 @@ int cli_usage(const struct cli_env *env, int argc, char **argv)
 	rc = parse_args(argc, argv, &a);
 	if (rc >= 0)
 		return rc;
-	if (access(env->db_path, R_OK) != 0) {
-		fprintf(stderr, "truemeter usage: no database at %s (-d DB or "
-			"TRUEMETER_DB)\n", env->db_path);
+	if (cli_store_open(env, "usage", false, &s))
 		return 1;
-	}
-	err = store_open(env->db_path, &s);
-	if (err) {
-		fprintf(stderr, "truemeter usage: cannot open %s: %s\n", env->db_path,
-			strerror(-err));
-		return 1;
-	}
 	err = store_usage_sum(s, a.tenant, a.metric, a.from, a.to, widen, &b);
 	if (!err && !a.json)
 		printf("%-20s %-24s %-20s %20s\n", "PERIOD", "TENANT", "METRIC", "VALUE");

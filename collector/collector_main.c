@@ -5,6 +5,7 @@
  * -n loads and checks the configuration (every module's sections) and
  * exits 0, or 1 with "file:line: message". */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -198,6 +199,10 @@ cleanup:
 
 int main(int argc, char **argv)
 {
+	static const struct option help_opt[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	static struct collector_settings s;
 	const char *path = NULL;
 	char msg[512];
@@ -205,7 +210,7 @@ int main(int argc, char **argv)
 	int level = LOG_LVL_INFO, opt;
 
 	log_init("truemeter-collector", LOG_LVL_INFO);
-	while ((opt = getopt(argc, argv, "hc:nvq")) != -1) {
+	while ((opt = getopt_long(argc, argv, "hc:nvq", help_opt, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'n': check_only = true; break;

@@ -61,3 +61,26 @@ $T reconcile --period 2026-13 2> "$TMP/err"
 check "bad period is a usage error" 2 "$?"
 $T billing import --format xml "$TMP/oct.csv" 2>/dev/null
 check "bad format is a usage error" 2 "$?"
+
+# Command-line mistakes: the option named, by the command it was given to;
+# options before the database is looked for; no database made by a reader.
+$T -d "$TMP/none.db" usage --bogus 2> "$TMP/err"
+check "unknown option is a usage error" 2 "$?"
+check "the option and the command named" 1 \
+	"$(grep -c "^truemeter usage: unrecognized option '--bogus'" "$TMP/err")"
+$T audit export --period 2026-10 -o "$TMP/x" --bogus 2> "$TMP/err"
+check "audit export names itself" 1 \
+	"$(grep -c "^truemeter audit export: unrecognized option '--bogus'" "$TMP/err")"
+for cmd in "usage" "leaks" "reconcile --period 2026-10" "agents" \
+	   "audit export --period 2026-10 -o $TMP/x" "pricing quote pro api_requests 1"; do
+	name=${cmd%% -*}
+	$T -d "$TMP/none.db" $cmd > /dev/null 2> "$TMP/err"
+	check "$name without a database fails" 1 "$?"
+	check "$name says the database does not exist" 1 \
+		"$(grep -c "database $TMP/none.db does not exist" "$TMP/err")"
+done
+check "no database made by those" no "$([ -e "$TMP/none.db" ] && echo yes || echo no)"
+for b in truemeter truemeter-agent truemeter-collector; do
+	check "$b --help" 0 "$("$B/$b" --help > "$TMP/help" 2>&1; echo $?)"
+	check "$b --help prints the usage" 1 "$(grep -c "^usage: $b" "$TMP/help")"
+done
