@@ -11,7 +11,6 @@
  * Every window: meter_read -> deltas against the baseline -> Report ->
  * seal (sign, chain) -> spool (fsync) -> state (fsync) -> sender thread. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,6 +27,7 @@
 #include "agent_conf.h"
 #include "delta.h"
 #include "fileio.h"
+#include "daemon_args.h"
 #include "log.h"
 #include "meter.h"
 #include "meter_parts.h"
@@ -93,12 +93,14 @@ static int64_t now_ms(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: truemeter-agent -c agent.conf [-n] [-v]\n"
+	fprintf(f, "usage: truemeter-agent -c agent.conf [-n] [-v | -q]\n"
 		"       truemeter-agent -c agent.conf detach\n"
 		"       truemeter-agent -c agent.conf end-drain\n"
 		"       truemeter-agent -c agent.conf status\n"
 		"       truemeter-agent keygen PRIVFILE PUBFILE\n"
-		"       truemeter-agent hashkey KEY\n");
+		"       truemeter-agent hashkey KEY\n"
+		"  -n  check the config and exit;  -v  debug log;  "
+		"-q  warnings only\n");
 }
 
 /* ---- crash recovery ------------------------------------------------------ */
@@ -575,15 +577,10 @@ static void agent_cleanup(struct agent *a)
 
 int main(int argc, char **argv)
 {
-	static const struct option help_opt[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static struct agent a;    /* large (meter config): not on the stack */
-	const char *conf_path = NULL;
+	struct daemon_args args;
 	char err_msg[512];
-	bool check_only = false;
-	int level = LOG_LVL_INFO, opt, err;
+	int rc, err;
 
 	log_init("truemeter-agent", LOG_LVL_INFO);
 	crash_init();
@@ -591,29 +588,21 @@ int main(int argc, char **argv)
 		return cmd_keygen(argc - 1, argv + 1);
 	if (argc > 1 && strcmp(argv[1], "hashkey") == 0)
 		return cmd_hashkey(argc - 1, argv + 1);
-	while ((opt = getopt_long(argc, argv, "hc:nvq", help_opt, NULL)) != -1) {
-		switch (opt) {
-		case 'c': conf_path = optarg; break;
-		case 'n': check_only = true; break;
-		case 'v': level = level < LOG_LVL_DEBUG ? level + 1 : level; break;
-		case 'q': level = LOG_LVL_WARN; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	log_set_level((enum log_level)level);
-	if (!conf_path || argc - optind > 1 ||
+	rc = daemon_args_parse(argc, argv, usage, &args);
+	if (rc >= 0)
+		return rc;
+	if (!args.conf_path || argc - optind > 1 ||
 	    (optind < argc && find_command(argv[optind]) < 0)) {
 		usage(stderr);
 		return 2;
 	}
 	agent_conf_defaults(&a.conf);
-	if (agent_conf_load(conf_path, &a.conf, err_msg, sizeof(err_msg))) {
+	if (agent_conf_load(args.conf_path, &a.conf, err_msg, sizeof(err_msg))) {
 		fprintf(stderr, "%s\n", err_msg);
 		return 1;
 	}
-	if (check_only) {
-		printf("%s: ok\n", conf_path);
+	if (args.check_only) {
+		printf("%s: ok\n", args.conf_path);
 		return 0;
 	}
 	if (optind < argc)

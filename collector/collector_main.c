@@ -5,7 +5,6 @@
  * -n loads and checks the configuration (every module's sections) and
  * exits 0, or 1 with "file:line: message". */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include "conf.h"
 #include "enrol.h"
 #include "judge.h"
+#include "daemon_args.h"
 #include "log.h"
 #include "receiver.h"
 #include "store.h"
@@ -132,7 +132,9 @@ static void receiver_metrics(FILE *out, void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: truemeter-collector -c collector.conf [-n] [-v]\n");
+	fprintf(f, "usage: truemeter-collector -c collector.conf [-n] [-v | -q]\n"
+		"  -n  check the config and exit;  -v  debug log;  "
+		"-q  warnings only\n");
 }
 
 static int run(const struct collector_settings *s)
@@ -199,28 +201,17 @@ cleanup:
 
 int main(int argc, char **argv)
 {
-	static const struct option help_opt[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	static struct collector_settings s;
-	const char *path = NULL;
+	struct daemon_args args;
+	const char *path;
 	char msg[512];
-	bool check_only = false;
-	int level = LOG_LVL_INFO, opt;
+	int rc;
 
 	log_init("truemeter-collector", LOG_LVL_INFO);
-	while ((opt = getopt_long(argc, argv, "hc:nvq", help_opt, NULL)) != -1) {
-		switch (opt) {
-		case 'c': path = optarg; break;
-		case 'n': check_only = true; break;
-		case 'v': level = level < LOG_LVL_DEBUG ? level + 1 : level; break;
-		case 'q': level = LOG_LVL_WARN; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	log_set_level((enum log_level)level);
+	rc = daemon_args_parse(argc, argv, usage, &args);
+	if (rc >= 0)
+		return rc;
+	path = args.conf_path;
 	if (!path || optind != argc) {
 		usage(stderr);
 		return 2;
@@ -229,7 +220,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", msg);
 		return 1;
 	}
-	if (check_only) {
+	if (args.check_only) {
 		printf("%s: ok\n", path);
 		return 0;
 	}
