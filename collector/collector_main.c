@@ -81,12 +81,11 @@ static void agents_metrics(FILE *out, struct receiver *recv)
 		{ "truemeter_agent_last_window_end_seconds", "End of the agent's latest "
 		  "stored report window, unix seconds." },
 	};
-	struct receiver_agent *a = calloc(RECEIVER_MAX_AGENTS, sizeof(*a));
+	struct receiver_agent *a;
 	size_t n;
 
-	if (!a)
+	if (receiver_agents_get(recv, &a, &n))
 		return;
-	n = receiver_agents_get(recv, a, RECEIVER_MAX_AGENTS);
 	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", gauges[g].name,
 			gauges[g].help, gauges[g].name);

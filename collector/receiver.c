@@ -28,8 +28,8 @@ struct receiver {
 	size_t max_message;
 	pthread_mutex_t lock;          /* the store and the stats */
 	struct receiver_stats stats;
-	struct receiver_agent *agents;  /* RECEIVER_MAX_AGENTS, under lock */
-	size_t n_agents;
+	struct receiver_agent *agents;  /* sorted by agent, under lock */
+	size_t n_agents, cap_agents;
 	nng_socket sock;
 	bool open;
 	struct worker *workers;
@@ -59,12 +59,8 @@ int receiver_new(struct store *store, struct enrol *enrol, size_t max_message,
 	struct receiver *r = calloc(1, sizeof(*r));
 
 	*out = NULL;
-	if (r)
-		r->agents = calloc(RECEIVER_MAX_AGENTS, sizeof(*r->agents));
-	if (!r || !r->agents) {
-		free(r);
+	if (!r)
 		return -ENOMEM;
-	}
 	r->store = store;
 	r->enrol = enrol;
 	r->max_message = max_message;
@@ -80,15 +76,56 @@ void receiver_stats_get(struct receiver *r, struct receiver_stats *st)
 	pthread_mutex_unlock(&r->lock);
 }
 
-size_t receiver_agents_get(struct receiver *r, struct receiver_agent *out, size_t max)
+int receiver_agents_get(struct receiver *r, struct receiver_agent **out, size_t *n)
 {
-	size_t n;
+	int err = 0;
 
 	pthread_mutex_lock(&r->lock);
-	n = r->n_agents < max ? r->n_agents : max;
-	memcpy(out, r->agents, n * sizeof(*out));
+	*n = r->n_agents;
+	*out = malloc((*n ? *n : 1) * sizeof(**out));
+	if (!*out)
+		err = -ENOMEM;
+	else if (*n)
+		memcpy(*out, r->agents, *n * sizeof(**out));
 	pthread_mutex_unlock(&r->lock);
-	return n;
+	return err;
+}
+
+/* The entry of agent hex, added if new (NULL only when memory runs out).
+ * Only enrolled agents get here, so their number is bounded by the
+ * enrolment.  Called under r->lock. */
+static struct receiver_agent *agent_entry(struct receiver *r, const char *hex)
+{
+	size_t lo = 0, hi = r->n_agents;
+	struct receiver_agent *a;
+
+	while (lo < hi) {               /* the first entry not below hex */
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(r->agents[mid].agent, hex);
+
+		if (!cmp)
+			return &r->agents[mid];
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (r->n_agents == r->cap_agents) {
+		size_t cap = r->cap_agents ? 2 * r->cap_agents : 16;
+
+		a = realloc(r->agents, cap * sizeof(*a));
+		if (!a)
+			return NULL;
+		r->agents = a;
+		r->cap_agents = cap;
+	}
+	a = &r->agents[lo];
+	memmove(a + 1, a, (r->n_agents - lo) * sizeof(*a));
+	r->n_agents++;
+	memset(a, 0, sizeof(*a));
+	snprintf(a->agent, sizeof(a->agent), "%.16s", hex);
+	a->window_end_ms = INT64_MIN;
+	return a;
 }
 
 /* Remembers the health of a stored report, unless the agent has sent one
@@ -96,20 +133,15 @@ size_t receiver_agents_get(struct receiver *r, struct receiver_agent *out, size_
  * Called under r->lock. */
 static void note_health(struct receiver *r, const char *hex, const Truemeter__Report *rep)
 {
-	struct receiver_agent *a = NULL;
+	struct receiver_agent *a = agent_entry(r, hex);
 	const Truemeter__Health *h = rep->health;
 
-	for (size_t i = 0; i < r->n_agents && !a; i++)
-		if (!strcmp(r->agents[i].agent, hex))
-			a = &r->agents[i];
 	if (!a) {
-		if (r->n_agents == RECEIVER_MAX_AGENTS)
-			return;
-		a = &r->agents[r->n_agents++];
-		snprintf(a->agent, sizeof(a->agent), "%.16s", hex);
-	} else if (rep->window_end_ms < a->window_end_ms) {
+		log_warn("agent %s: no memory to list its health on /metrics", hex);
 		return;
 	}
+	if (rep->window_end_ms < a->window_end_ms)
+		return;
 	snprintf(a->hostname, sizeof(a->hostname), "%s", rep->hostname ? rep->hostname : "");
 	a->window_end_ms = rep->window_end_ms;
 	a->map_overflow = h ? h->map_overflow : 0;

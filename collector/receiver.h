@@ -58,7 +58,6 @@ struct receiver_agent {
 	uint64_t map_overflow, event_drops, spool_drops;
 	uint32_t hooks_missing;
 };
-#define RECEIVER_MAX_AGENTS 1024        /* more are stored, not listed */
 
 struct receiver;
 
@@ -78,7 +77,10 @@ int receiver_listen(struct receiver *r, const struct collector_conf *conf);
 void receiver_stats_get(struct receiver *r, struct receiver_stats *st);
 /* Copies up to max agents' latest health into out, in the order they first
  * reported since the receiver started; returns how many. */
-size_t receiver_agents_get(struct receiver *r, struct receiver_agent *out, size_t max);
+/* A copy of every agent's latest health (one per agent that has had a
+ * report stored since the receiver started), sorted by agent.  The caller
+ * frees *out.  0 or -ENOMEM. */
+int receiver_agents_get(struct receiver *r, struct receiver_agent **out, size_t *n);
 /* "oversize", "decode", ... for logs and /metrics labels. */
 const char *receiver_reason_name(enum receiver_reason why);
 

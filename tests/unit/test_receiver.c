@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "enrol.h"
 #include "metric.h"
 #include "receiver.h"
@@ -301,17 +303,21 @@ static void test_enrol_dir(void **state)
 static void test_agent_health(void **state)
 {
 	struct fixture *f = *state;
-	struct receiver_agent a[2];
+	struct receiver_agent *a = NULL;
 	struct meter_health h = { .map_overflow = 2, .event_drops = 7, .n_missing = 1 };
+	size_t n;
 	uint8_t *env, d[REPORT_DIGEST_LEN];
 	size_t len;
 
 	strcpy(h.missing[0], "tenant:sockops");
 	make_health = &h;
 	make_hostname = "web-1 \"edge\"";
-	assert_int_equal(receiver_agents_get(f->recv, a, 2), 0);
+	assert_int_equal(receiver_agents_get(f->recv, &a, &n), 0);
+	assert_int_equal(n, 0);
+	free(a);
 	assert_int_equal(send_seq(f, 9, 1, 1, false, 0), TRUEMETER__ACK__STATUS__OK);
-	assert_int_equal(receiver_agents_get(f->recv, a, 2), 1);
+	assert_int_equal(receiver_agents_get(f->recv, &a, &n), 0);
+	assert_int_equal(n, 1);
 	assert_int_equal(a[0].event_drops, 7);
 	assert_int_equal(a[0].map_overflow, 2);
 	assert_int_equal(a[0].hooks_missing, 1);
@@ -326,13 +332,67 @@ static void test_agent_health(void **state)
 	make(&f->stranger, 1, 1, NULL, 1, 0, &env, &len, d);
 	assert_int_equal(send_buf(f, env, len, NULL), TRUEMETER__ACK__STATUS__REJECTED);
 	free(env);
-	assert_int_equal(receiver_agents_get(f->recv, a, 2), 1);
+	free(a);
+	assert_int_equal(receiver_agents_get(f->recv, &a, &n), 0);
+	assert_int_equal(n, 1);
 	assert_int_equal(a[0].event_drops, 9);
 	assert_int_equal(a[0].hooks_missing, 0);
 	assert_int_equal(a[0].spool_drops, 3);
 	assert_int_equal(a[0].window_end_ms, 3000);
+	free(a);
 	make_health = NULL;
 	make_hostname = NULL;
+}
+
+/* A fleet larger than any fixed table: every enrolled agent is listed,
+ * once, sorted, with its own latest window. */
+static void test_agent_health_fleet(void **state)
+{
+	enum { FLEET = 1500 };
+	struct fixture *f = *state;
+	struct report_key *keys = calloc(FLEET, sizeof(*keys));
+	uint8_t (*pks)[REPORT_PK_LEN] = calloc(FLEET, REPORT_PK_LEN);
+	struct receiver_agent *a = NULL;
+	struct receiver *recv, *own = f->recv;
+	struct enrol *enrol;
+	uint8_t *env, d[REPORT_DIGEST_LEN], d0[REPORT_DIGEST_LEN];
+	size_t len, n;
+
+	assert_non_null(keys);
+	assert_non_null(pks);
+	for (size_t i = 0; i < FLEET; i++) {
+		crypto_sign_keypair(keys[i].pk, keys[i].sk);
+		memcpy(pks[i], keys[i].pk, REPORT_PK_LEN);
+	}
+	assert_int_equal(enrol_new(NULL, (const uint8_t (*)[REPORT_PK_LEN])pks, FLEET,
+				   &enrol), 0);
+	assert_int_equal(receiver_new(f->store, enrol, 65536, &recv), 0);
+	f->recv = recv;
+	for (size_t i = 0; i < FLEET + 1; i++) {
+		/* the first agent twice: a later window replaces its entry */
+		make(&keys[i % FLEET], 1, i / FLEET + 1, i == FLEET ? d0 : NULL, 1, 0,
+		     &env, &len, i ? d : d0);
+		assert_int_equal(send_buf(f, env, len, NULL), TRUEMETER__ACK__STATUS__OK);
+		free(env);
+	}
+	f->recv = own;
+	assert_int_equal(receiver_agents_get(recv, &a, &n), 0);
+	assert_int_equal(n, FLEET);
+	for (size_t i = 1; i < n; i++)
+		assert_true(strcmp(a[i - 1].agent, a[i].agent) < 0);
+	for (size_t i = 0; i < n; i++) {
+		char hex[2 * REPORT_PK_LEN + 1];
+		bool first;
+
+		report_hex(keys[0].pk, REPORT_PK_LEN, hex);
+		first = !strncmp(a[i].agent, hex, 16);
+		assert_int_equal(a[i].window_end_ms, first ? 3000 : 2000);
+	}
+	free(a);
+	receiver_free(recv);
+	enrol_free(enrol);
+	free(pks);
+	free(keys);
 }
 
 int main(void)
@@ -344,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enrol_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_health, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_agent_health_fleet, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
