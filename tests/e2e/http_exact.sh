@@ -3,7 +3,8 @@
 # tenants to wrk (keep-alive, mixed routes/methods/status codes, bodies,
 # sendfile, chunked responses) and header + API-key tenants to
 # http_pipeline (pipelining, requests split across writes, HEAD, chunked
-# request bodies, HTTP/1.0).  The meter's rows must equal, exactly:
+# request bodies, HTTP/1.0), and curl with "Expect: 100-continue" (an
+# interim response before the final one).  The meter's rows must equal, exactly:
 #  - nginx's access log (tenant header / API key, method, $request_uri,
 #    status, $request_length, $bytes_sent, $request_completion) per tenant x
 #    route x method x status class (class 0 where the response was cut
@@ -214,6 +215,18 @@ for i in $(seq 20); do
 	exec 3>&-
 done' sh "$PORT" && ok "20 requests from clients that hang up at once" ||
 	nok "hang-up clients failed"
+# Clients that send "Expect: 100-continue" and wait for the interim
+# "100 Continue" before the body (curl does for bodies over 1 KiB): one
+# request each, whose response bytes hold both heads.
+head -c 3000 /dev/zero | tr '\0' x > "$TMP/expect.body"
+n_cont=0
+for i in 1 2 3 4; do
+	curl -sv -o /dev/null -H 'X-Tenant-Id: t-expect' -H 'Expect: 100-continue' \
+		--data-binary @"$TMP/expect.body" "http://127.0.0.1:$PORT/readbody" \
+		2>"$TMP/expect.err"
+	grep -q '^< HTTP/1.1 100 Continue' "$TMP/expect.err" && n_cont=$((n_cont + 1))
+done
+check "4 requests answered 100 Continue before their final response" 4 "$n_cont"
 # let nginx finish logging and closing, then read with a fresh reader
 sleep 1
 echo | "$DUMP" -c "$TMP/meter.conf" >"$TMP/dump.out" 2>"$TMP/dump.err"
@@ -285,6 +298,8 @@ else
 	nok "meter differs from nginx's access log ($total requests; < nginx, > meter):"
 	diff "$TMP/nginx.tsv" "$TMP/meter.tsv" | head -40 | sed 's/^/# /'
 fi
+check "the 100-continue requests counted once each, POST 2xx" "4" \
+	"$(awk -F'\t' '$1 == "t-expect" && $3 == "POST" && $4 == 2 { n += $5 } END { print n + 0 }' "$TMP/meter.tsv")"
 
 # per tenant byte sums against $request_length / $bytes_sent
 ntenants=0
