@@ -551,102 +551,131 @@ cleanup:
 	return err;
 }
 
-static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
-		      const char *dir, uint64_t fp, uint64_t obj_hash, bool same_obj,
-		      bool keep_counts, struct meter_health *h)
-{
-	struct bpf_map *keep[] = {
-		m->skel->maps.http_slots, m->skel->maps.http_vals,
-		m->skel->maps.http_nslots, m->skel->maps.http_stats,
-		m->skel->maps.http_meta, m->skel->maps.http_conns,
-		m->skel->maps.http_procs, m->skel->maps.http_socks,
-		m->skel->maps.http_nsocks, m->skel->maps.http_ctl,
-		/* every build's: a connection without state counts once */
-		m->skel->maps.http_fds, m->skel->maps.http_fdcount,
-		m->skel->maps.http_unmetered,
-	};
-	/* an entry without its count would never be deleted at close */
-	struct bpf_map *fd_maps[] = { m->skel->maps.http_fds, m->skel->maps.http_fdcount };
-	struct bpf_map *conn_maps[] = {
-		m->skel->maps.http_conns, m->skel->maps.http_procs,
-		m->skel->maps.http_socks, m->skel->maps.http_nsocks,
-		m->skel->maps.http_ctl,
-	};
-	/* The counter maps go together: a slot number means nothing without
-	 * the key table that names it and the allocator that handed it out. */
-	struct bpf_map *counter_maps[] = {
-		m->skel->maps.http_slots, m->skel->maps.http_vals, m->skel->maps.http_nslots,
-	};
-	size_t n_counter_maps = sizeof(counter_maps) / sizeof(counter_maps[0]);
-	struct http_drain_maps prev = {
-		.socks = m->skel->maps.http_socks_prev, .nsocks = m->skel->maps.http_nsocks_prev,
-		.conns = m->skel->maps.http_conns_prev, .procs = m->skel->maps.http_procs_prev,
-	};
-	bool sock_hooks = !bpf_program__autoload(m->skel->progs.sys_exit);
-	bool overlap, old_stopped = false, draining = false, counters_kept;
-	char path[512];
-	int err;
+/* What meter_http_open() found pinned, for a load afresh. */
+struct load_plan {
+	const char *dir;        /* <pin_dir>/http */
+	uint64_t fp, obj_hash;  /* the new fingerprint and object hash */
+	bool same_obj;          /* the pinned programs are this object's */
+	bool keep_counts;       /* the route list lets the counters stay */
+};
 
-	err = set_rodata(m->skel, conf);
-	if (err)
-		goto cleanup;
-	bpf_map__set_max_entries(m->skel->maps.http_slots, conf->max_entries);
-	bpf_map__set_max_entries(m->skel->maps.http_vals, conf->max_entries);
-	if (!keep_counts) {
+/* The counter maps go together: a slot number means nothing without the
+ * key table that names it and the allocator that handed it out.  Whether
+ * the pinned ones are kept. */
+static bool plan_counters(struct http_bpf *skel, const struct meter_conf *conf,
+			  const struct load_plan *p)
+{
+	struct bpf_map *counter_maps[] = {
+		skel->maps.http_slots, skel->maps.http_vals, skel->maps.http_nslots,
+	};
+	size_t n = sizeof(counter_maps) / sizeof(counter_maps[0]);
+	char path[512];
+
+	bpf_map__set_max_entries(skel->maps.http_slots, conf->max_entries);
+	bpf_map__set_max_entries(skel->maps.http_vals, conf->max_entries);
+	if (!p->keep_counts) {
 		log_warn("HTTP meter: the route list changed other than by appending; "
 			 "the HTTP counters start afresh (read them before changing routes)");
-		unpin_maps(counter_maps, n_counter_maps, dir);
+		unpin_maps(counter_maps, n, p->dir);
 		/* an older build's counters name routes by index too */
-		if (!pin_path(path, sizeof(path), dir, "", "http_counts"))
+		if (!pin_path(path, sizeof(path), p->dir, "", "http_counts"))
 			unlink(path);
+		return false;
 	}
-	counters_kept = keep_counts && maps_reusable(counter_maps, n_counter_maps, dir);
-	if (keep_counts && !counters_kept) {
-		log_warn("HTTP meter: the pinned counters have another layout or size; "
-			 "they start afresh (their counts are lost)");
-		unpin_maps(counter_maps, n_counter_maps, dir);
-	}
-	/* The old programs go on counting while the new ones load (the
-	 * verifier takes about a second).  Connection state from another
-	 * object may have another layout: the new programs get fresh maps,
-	 * and the old ones, when both use the same kind of hook and count
-	 * into the same counters, finish their own connections (http_drain.h). */
-	if (!same_obj && counters_kept && pinned_same_hooks(m->skel, dir) &&
-	    http_drain_possible(dir)) {
-		err = http_drain_begin(dir);
+	if (maps_reusable(counter_maps, n, p->dir))
+		return true;
+	log_warn("HTTP meter: the pinned counters have another layout or size; "
+		 "they start afresh (their counts are lost)");
+	unpin_maps(counter_maps, n, p->dir);
+	return false;
+}
+
+/* Connection state from another object may have another layout: the new
+ * programs get fresh maps, and the old ones, when both use the same kind
+ * of hook and count into the same counters, finish their own connections
+ * (http_drain.h).  *draining says whether a drain began (the caller undoes
+ * it on a later error).  The old programs go on counting meanwhile. */
+static int plan_connections(struct http_bpf *skel, const struct meter_conf *conf,
+			    const struct load_plan *p, bool counters_kept, bool *draining)
+{
+	struct bpf_map *conn_maps[] = {
+		skel->maps.http_conns, skel->maps.http_procs,
+		skel->maps.http_socks, skel->maps.http_nsocks,
+		skel->maps.http_ctl,
+	};
+	/* an entry without its count would never be deleted at close */
+	struct bpf_map *fd_maps[] = { skel->maps.http_fds, skel->maps.http_fdcount };
+	struct http_drain_maps prev = {
+		.socks = skel->maps.http_socks_prev, .nsocks = skel->maps.http_nsocks_prev,
+		.conns = skel->maps.http_conns_prev, .procs = skel->maps.http_procs_prev,
+	};
+	bool sock_hooks = !bpf_program__autoload(skel->progs.sys_exit);
+	int err = 0;
+
+	*draining = false;
+	if (!p->same_obj && counters_kept && pinned_same_hooks(skel, p->dir) &&
+	    http_drain_possible(p->dir)) {
+		err = http_drain_begin(p->dir);
 		if (err)
 			goto cleanup;
-		draining = true;
+		*draining = true;
 	}
-	if (!same_obj)          /* what a drain did not take starts afresh */
-		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), dir);
-	err = http_drain_bind(dir, !sock_hooks, &prev);
+	if (!p->same_obj)       /* what a drain did not take starts afresh */
+		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), p->dir);
+	err = http_drain_bind(p->dir, !sock_hooks, &prev);
 	if (err)
 		goto cleanup;
 	if (!sock_hooks) {
-		bpf_map__set_max_entries(m->skel->maps.http_conns, conf->max_connections);
+		bpf_map__set_max_entries(skel->maps.http_conns, conf->max_connections);
 	} else {
 		/* the syscall hook's tables are not used by the socket hooks */
-		bpf_map__set_max_entries(m->skel->maps.http_conns, 1);
-		bpf_map__set_max_entries(m->skel->maps.http_procs, 1);
-		bpf_map__set_max_entries(m->skel->maps.http_fds, 1);
-		bpf_map__set_max_entries(m->skel->maps.http_fdcache, 1);
-		bpf_map__set_max_entries(m->skel->maps.http_fdcount, 1);
+		bpf_map__set_max_entries(skel->maps.http_conns, 1);
+		bpf_map__set_max_entries(skel->maps.http_procs, 1);
+		bpf_map__set_max_entries(skel->maps.http_fds, 1);
+		bpf_map__set_max_entries(skel->maps.http_fdcache, 1);
+		bpf_map__set_max_entries(skel->maps.http_fdcount, 1);
 	}
-	if (!maps_reusable(fd_maps, 2, dir))
-		unpin_maps(fd_maps, 2, dir);
-	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+	if (!maps_reusable(fd_maps, 2, p->dir))
+		unpin_maps(fd_maps, 2, p->dir);
+cleanup:
+	return err;
+}
+
+/* The maps that outlive a load: libbpf reuses what is still pinned. */
+static int reuse_pins(struct http_bpf *skel, const char *dir)
+{
+	struct bpf_map *keep[] = {
+		skel->maps.http_slots, skel->maps.http_vals,
+		skel->maps.http_nslots, skel->maps.http_stats,
+		skel->maps.http_meta, skel->maps.http_conns,
+		skel->maps.http_procs, skel->maps.http_socks,
+		skel->maps.http_nsocks, skel->maps.http_ctl,
+		/* every build's: a connection without state counts once */
+		skel->maps.http_fds, skel->maps.http_fdcount,
+		skel->maps.http_unmetered,
+	};
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]) && !err; i++)
 		err = meter_pin_reuse(keep[i], dir);
-		if (err)
-			goto cleanup;
-	}
-	/* Programs sharing the connection state know which bytes they parsed
-	 * (its stream positions): the new programs attach beside the old
-	 * ones, which parse each I/O first until they go, and no request goes
-	 * unseen.  Otherwise the old programs stop before the new ones start,
-	 * so nothing is counted twice; a connection whose state the new ones
-	 * share and that moves bytes in between is counted as a drop. */
-	overlap = same_obj && pinned_same_hooks(m->skel, dir);
+	return err;
+}
+
+/* Loads, attaches and pins the new programs.  Programs sharing the
+ * connection state know which bytes they parsed (its stream positions):
+ * the new programs attach beside the old ones, which parse each I/O first
+ * until they go, and no request goes unseen.  Otherwise the old programs
+ * stop before the new ones start, so nothing is counted twice; a
+ * connection whose state the new ones share and that moves bytes in
+ * between is counted as a drop.  *old_stopped says whether the old links
+ * are gone (the caller removes the new ones on a later error). */
+static int load_attach(struct meter_http *m, const struct meter_conf *conf,
+		       const struct load_plan *p, struct meter_health *h, bool *old_stopped)
+{
+	bool overlap = p->same_obj && pinned_same_hooks(m->skel, p->dir);
+	int err;
+
+	*old_stopped = false;
 	err = http_bpf__load(m->skel);
 	if (err) {
 		log_warn("loading bpf/http.bpf.o failed: %s", strerror(-err));
@@ -656,22 +685,43 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	if (err)
 		goto cleanup;
 	if (!overlap) {
-		unpin_links(dir);
-		old_stopped = true;
+		unpin_links(p->dir);
+		*old_stopped = true;
 	}
-	err = migrate_old_counts(m->skel, dir, conf);   /* nothing counts into it now */
+	err = migrate_old_counts(m->skel, p->dir, conf);   /* nothing counts into it now */
 	if (!err)
-		err = write_meta(m->skel, conf, 0, obj_hash);   /* invalid until every link is pinned */
+		err = write_meta(m->skel, conf, 0, p->obj_hash);   /* invalid until every link is pinned */
 	if (!err)
 		err = attach_all(m, h);
 	if (err)
 		goto cleanup;
 	if (overlap) {
-		unpin_links(dir);
-		old_stopped = true;
+		unpin_links(p->dir);
+		*old_stopped = true;
 	}
-	pin_all(m, dir);
-	err = write_meta(m->skel, conf, fp, obj_hash);
+	pin_all(m, p->dir);
+	err = write_meta(m->skel, conf, p->fp, p->obj_hash);
+cleanup:
+	return err;
+}
+
+/* The old programs go on counting while the new ones load (the verifier
+ * takes about a second); on an error no half-attached meter is left
+ * behind, and old programs still attached keep counting. */
+static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
+		      const struct load_plan *p, struct meter_health *h)
+{
+	bool old_stopped = false, draining = false;
+	int err;
+
+	err = set_rodata(m->skel, conf);
+	if (!err)
+		err = plan_connections(m->skel, conf, p, plan_counters(m->skel, conf, p),
+				       &draining);
+	if (!err)
+		err = reuse_pins(m->skel, p->dir);
+	if (!err)
+		err = load_attach(m, conf, p, h, &old_stopped);
 	if (err)
 		goto cleanup;
 	m->slots_fd = dup(bpf_map__fd(m->skel->maps.http_slots));
@@ -680,12 +730,10 @@ static int load_fresh(struct meter_http *m, const struct meter_conf *conf,
 	if (m->slots_fd < 0 || m->vals_fd < 0 || m->stats_fd < 0)
 		err = -errno;
 cleanup:
-	/* No half-attached meter left behind; old programs still attached
-	 * keep counting. */
 	if (err && old_stopped)
-		unpin_links(dir);
+		unpin_links(p->dir);
 	if (err && draining)
-		http_drain_undo(dir);
+		http_drain_undo(p->dir);
 	return err;
 }
 
@@ -765,15 +813,18 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 		http_bpf__destroy(m->skel);
 		m->skel = NULL;
 	} else {
-		/* the connection table is kept only for the same object */
-		bool same_obj = meta.obj_hash == obj_hash;
+		struct load_plan plan = {
+			.dir = dir, .fp = fp, .obj_hash = obj_hash,
+			/* the connection table is kept only for the same object */
+			.same_obj = meta.obj_hash == obj_hash,
+			.keep_counts = (!meta.fingerprint && !meta.obj_hash) ||
+				       routes_compatible(&meta, conf),
+		};
 
 		log_info("HTTP meter: loading afresh into %s (%s)", dir,
 			 meta.fingerprint ? "program or settings changed" :
 					    "nothing usable pinned");
-		err = load_fresh(m, conf, dir, fp, obj_hash, same_obj,
-				 !meta.fingerprint && !meta.obj_hash ? true :
-				 routes_compatible(&meta, conf), h);
+		err = load_fresh(m, conf, &plan, h);
 	}
 	if (err)
 		goto cleanup;
