@@ -284,24 +284,37 @@ static bool links_complete(struct http_bpf *skel, const char *dir)
 	return true;
 }
 
-/* Every pinned link, including those of programs an older agent had and
- * this one has not (they would stay attached otherwise). */
-static void unpin_links(const char *dir)
+/* Calls fn for each "link_<program>" pin in dir, with the pin's name. */
+static void for_each_link(const char *dir, void (*fn)(const char *dir, const char *pin,
+						      void *arg), void *arg)
 {
-	char path[1024];
 	struct dirent *de;
 	DIR *d = opendir(dir);
 
 	if (!d)
 		return;
-	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "link_", 5) ||
-		    snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >= (int)sizeof(path))
-			continue;
-		if (unlink(path))
-			log_warn("cannot unpin %s: %s", path, strerror(errno));
-	}
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "link_", 5))
+			fn(dir, de->d_name, arg);
 	closedir(d);
+}
+
+static void unpin_link(const char *dir, const char *pin, void *arg)
+{
+	char path[1024];
+
+	(void)arg;
+	if (snprintf(path, sizeof(path), "%s/%s", dir, pin) >= (int)sizeof(path))
+		return;
+	if (unlink(path))
+		log_warn("cannot unpin %s: %s", path, strerror(errno));
+}
+
+/* Every pinned link, including those of programs an older agent had and
+ * this one has not (they would stay attached otherwise). */
+static void unpin_links(const char *dir)
+{
+	for_each_link(dir, unpin_link, NULL);
 }
 
 static int set_rodata(struct http_bpf *skel, const struct meter_conf *conf)
@@ -962,27 +975,34 @@ void meter_http_close(struct meter_http *m)
 	free(m);
 }
 
+/* pinned_hooks()'s buffer as it fills */
+struct hook_list {
+	char *buf;
+	size_t len, used;
+};
+
+static void list_hook(const char *dir, const char *pin, void *arg)
+{
+	struct hook_list *l = arg;
+	int n;
+
+	(void)dir;
+	if (l->used >= l->len)
+		return;
+	n = snprintf(l->buf + l->used, l->len - l->used, "%s%s", l->used ? " " : "", pin + 5);
+	if (n < 0 || (size_t)n >= l->len - l->used)
+		l->used = l->len;       /* full: the rest is left out */
+	else
+		l->used += n;
+}
+
 /* The hooks whose links are pinned in dir, space-separated, into buf */
 static void pinned_hooks(const char *dir, char *buf, size_t len)
 {
-	struct dirent *de;
-	size_t used = 0;
-	DIR *d = opendir(dir);
+	struct hook_list l = { .buf = buf, .len = len };
 
 	buf[0] = '\0';
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		int n;
-
-		if (strncmp(de->d_name, "link_", 5))
-			continue;
-		n = snprintf(buf + used, len - used, "%s%s", used ? " " : "", de->d_name + 5);
-		if (n < 0 || (size_t)n >= len - used)
-			break;
-		used += n;
-	}
-	closedir(d);
+	for_each_link(dir, list_hook, &l);
 }
 
 int meter_http_status(const struct meter_conf *conf, FILE *out)
