@@ -37,6 +37,16 @@ static bool is_drain_pin(const char *name)
 	return false;
 }
 
+void http_drain_conn_unpin(const char *dir)
+{
+	char path[512];
+
+	for (size_t i = 0; i < sizeof(drain_maps) / sizeof(drain_maps[0]); i++)
+		if (snprintf(path, sizeof(path), "%s/%s", dir, drain_maps[i]) <
+		    (int)sizeof(path))
+			unlink(path);
+}
+
 /* Is the map pinned at path of type type, with value_size bytes per entry? */
 static bool pinned_map_is(const char *path, enum bpf_map_type type, uint32_t value_size)
 {

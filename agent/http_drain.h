@@ -32,6 +32,10 @@ bool http_drain_possible(const char *dir);
  * moved.  Call before the new programs attach. */
 int http_drain_begin(const char *dir);
 
+/* Removes the connection maps pinned in dir (those a drain would move),
+ * so that the next load creates them afresh. */
+void http_drain_conn_unpin(const char *dir);
+
 /* Undoes http_drain_begin() after the new programs failed to load or
  * attach: the old programs count on as before. */
 void http_drain_undo(const char *dir);

@@ -611,11 +611,6 @@ static bool plan_counters(struct http_bpf *skel, const struct meter_conf *conf,
 static int plan_connections(struct http_bpf *skel, const struct meter_conf *conf,
 			    const struct load_plan *p, bool counters_kept, bool *draining)
 {
-	struct bpf_map *conn_maps[] = {
-		skel->maps.http_conns, skel->maps.http_procs,
-		skel->maps.http_socks, skel->maps.http_nsocks,
-		skel->maps.http_ctl,
-	};
 	/* an entry without its count would never be deleted at close */
 	struct bpf_map *fd_maps[] = { skel->maps.http_fds, skel->maps.http_fdcount };
 	struct http_drain_maps prev = {
@@ -634,7 +629,7 @@ static int plan_connections(struct http_bpf *skel, const struct meter_conf *conf
 		*draining = true;
 	}
 	if (!p->same_obj)       /* what a drain did not take starts afresh */
-		unpin_maps(conn_maps, sizeof(conn_maps) / sizeof(conn_maps[0]), p->dir);
+		http_drain_conn_unpin(p->dir);
 	err = http_drain_bind(p->dir, !sock_hooks, &prev);
 	if (err)
 		goto cleanup;
