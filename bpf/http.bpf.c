@@ -395,6 +395,18 @@ static __always_inline int port_wanted(__u16 port)
 	return 0;
 }
 
+/* Is sk an open TCP connection of a configured port, before our side's
+ * FIN?  Read through BPF_CORE_READ: the socket hooks' sk is a BTF pointer,
+ * the syscall hook's one read from the fd's file. */
+static __always_inline int tcp_open_metered(struct sock *sk)
+{
+	__u8 state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP &&
+	       (state == TCP_ESTABLISHED || state == TCP_CLOSE_WAIT) &&
+	       port_wanted(BPF_CORE_READ(sk, __sk_common.skc_num));
+}
+
 /* The struct file behind fd in the current process, 0 if none. */
 static __always_inline struct file *fd_file(int fd)
 {
@@ -598,10 +610,8 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 {
 	struct socket *sock;
 	struct file *f;
-	struct sock *sk;
 	__u32 slot = fdcache_slot(key);
 	__u64 *cached = bpf_map_lookup_elem(&http_fdcache, &slot);
-	__u8 state;
 
 	/* looked at already, or counted already */
 	if (cached && *cached == key)
@@ -622,11 +632,7 @@ static __always_inline void fd_unmetered(__u64 key, int fd)
 	if (!f || (BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return;
 	sock = BPF_CORE_READ(f, private_data);
-	sk = BPF_CORE_READ(sock, sk);
-	state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP ||
-	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT) ||
-	    !port_wanted(BPF_CORE_READ(sk, __sk_common.skc_num)))
+	if (!tcp_open_metered(BPF_CORE_READ(sock, sk)))
 		return;
 	fd_counted(key);
 	stat_inc(HTTP_STAT_DROP_UNMETERED);
@@ -767,10 +773,7 @@ static __always_inline void sock_start(struct sock *sk)
  * for its own sockets only. */
 static __always_inline void sock_unmetered(struct sock *sk)
 {
-	__u8 state = sk->__sk_common.skc_state;
-
-	if (sk->sk_protocol != IPPROTO_TCP ||
-	    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT))
+	if (!tcp_open_metered(sk))
 		return;
 	/* counted already; or, while two builds overlap, a socket of the
 	 * other one's: the newer build's (this copy is draining), or the
