@@ -18,7 +18,8 @@
 # runs first on a tracepoint is charged more by the statistics' clock reads
 # (≈250 ns per request here), so the rounds alternate which build loads
 # first, and which port each meters; the difference of the means is what
-# to read, to within ≈40 ns with 6 rounds on the CI VM.  With HOOKS=syscall
+# to read, to within ≈40 ns with 6 rounds on the CI VM (an A/A run, the
+# same build on both ports, gave X - Y = -11 ns with 8).  With HOOKS=syscall
 # the first-loaded charge is ≈600 ns, and the same build on both ports (an
 # A/A run) gave X - Y = 7-117 ns with 8 rounds: run one beside a result.
 set -u
