@@ -40,7 +40,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 	-Wformat=2 -Wmissing-prototypes -Wno-missing-field-initializers \
 	-fno-strict-aliasing
 CPPFLAGS += -I. -Icommon -Iagent -Icollector -I$(BUILD) -I$(BUILD)/proto $(PKG_CFLAGS) -MMD -MP
-LDLIBS  += $(PKG_LIBS) -lnng -lmbedtls -lmbedx509 -lmbedcrypto -lpthread -lm
+LDLIBS  += $(PKG_LIBS) -lnng -lmbedtls -lmbedx509 -lmbedcrypto -lcsv -lpthread -lm
 
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -3,8 +3,11 @@
  * stored, in one transaction. */
 #include "billing.h"
 
+#include <csv.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,44 +173,172 @@ static int check_dups(const struct billing_batch *bb, const struct lines *lines,
 	return rc;
 }
 
-/* ---- CSV (RFC 4180 without embedded newlines) -------------------------------- */
+/* ---- CSV (RFC 4180, through libcsv) -------------------------------------------- */
 
-/* Splits one line in place into fields; quotes may hold commas and "". */
-static int csv_split(char *line, char **fields, int max, int *n)
+/* The CSV reader's state between libcsv's callbacks.  The file is fed a
+ * line at a time, so each record knows the line it starts on (a quoted
+ * field may hold line breaks); between records, blank lines and lines
+ * starting with '#' are skipped.  The first error stops the import. */
+struct csv_ctx {
+	const char *path;
+	struct billing_batch *bb;
+	struct lines *lines;
+	char *err;
+	size_t errlen;
+	int rc;
+	size_t lineno;                  /* the line being fed */
+	size_t rec_line;                /* the line the current record began on */
+	bool between;                   /* no record begun yet on this line */
+	char *fields[CSV_MAX_FIELDS];   /* the current record's, owned */
+	int n;
+	bool too_many;
+	int map[CSV_MAX_FIELDS];        /* column of each header field, or -1 */
+	int nhdr;                       /* 0 until the header is read */
+};
+
+static void csv_fail(struct csv_ctx *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void csv_fail(struct csv_ctx *x, const char *fmt, ...)
 {
-	char *p = line, *w;
+	va_list ap;
+	int n;
 
-	*n = 0;
-	for (;;) {
-		if (*n == max)
-			return -E2BIG;
-		if (*p == '"') {
-			fields[(*n)++] = w = ++p;
-			for (;;) {
-				if (!*p)
-					return -EINVAL;          /* unterminated quote */
-				if (*p == '"' && p[1] == '"') {
-					*w++ = '"';
-					p += 2;
-				} else if (*p == '"') {
-					p++;
-					break;
-				} else {
-					*w++ = *p++;
-				}
-			}
-			if (*p != ',' && *p)
-				return -EINVAL;
-			*w = '\0';
-		} else {
-			fields[(*n)++] = p;
-			p += strcspn(p, ",");
-		}
-		if (!*p)
-			return 0;
-		*p++ = '\0';
-	}
+	if (x->rc)
+		return;
+	n = snprintf(x->err, x->errlen, "%s:%zu: ", x->path, x->rec_line);
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < x->errlen)
+		vsnprintf(x->err + n, x->errlen - n, fmt, ap);
+	va_end(ap);
+	x->rc = -EINVAL;
 }
+
+static void csv_on_field(void *s, size_t len, void *arg)
+{
+	struct csv_ctx *x = arg;
+
+	if (x->rc)
+		return;
+	if (x->n == CSV_MAX_FIELDS) {
+		x->too_many = true;
+		return;
+	}
+	x->fields[x->n] = strndup(s ? s : "", len);
+	if (!x->fields[x->n]) {
+		x->rc = -ENOMEM;
+		return;
+	}
+	x->n++;
+}
+
+static void csv_header(struct csv_ctx *x)
+{
+	bool seen[COL_COUNT] = { 0 };
+
+	for (int i = 0; i < x->n; i++) {
+		x->map[i] = -1;
+		for (int c = 0; c < COL_COUNT; c++)
+			if (strcmp(x->fields[i], col_names[c]) == 0) {
+				x->map[i] = c;
+				seen[c] = true;
+			}
+	}
+	for (int c = 0; c < COL_REQUIRED; c++)
+		if (!seen[c]) {
+			csv_fail(x, "header lacks column '%s'", col_names[c]);
+			return;
+		}
+	x->nhdr = x->n;
+}
+
+static void csv_on_record(int term, void *arg)
+{
+	struct csv_ctx *x = arg;
+	struct row r = { 0 };
+	char msg[200];
+	int rc;
+
+	(void)term;
+	if (x->rc) {
+	} else if (x->too_many) {
+		csv_fail(x, "too many columns");
+	} else if (!x->nhdr) {
+		csv_header(x);
+	} else if (x->n != x->nhdr) {
+		csv_fail(x, "%d fields, the header has %d", x->n, x->nhdr);
+	} else {
+		for (int i = 0; i < x->n; i++)
+			if (x->map[i] >= 0)
+				r.v[x->map[i]] = x->fields[i];
+		rc = row_to_bill(&r, x->rec_line, x->bb, x->lines, msg, sizeof(msg));
+		if (rc == -ENOMEM)
+			x->rc = rc;
+		else if (rc)
+			csv_fail(x, "%s", msg);
+	}
+	for (int i = 0; i < x->n; i++)
+		free(x->fields[i]);
+	x->n = 0;
+	x->too_many = false;
+	x->between = true;
+}
+
+/* A line to skip between records: blank, or a comment. */
+static bool csv_skippable(const char *line, size_t len)
+{
+	size_t i = strspn(line, " \t\r");
+
+	return i >= len || line[i] == '\n' || line[i] == '#';
+}
+
+static int import_csv(char *text, const char *path, struct billing_batch *bb,
+		      struct lines *lines, char *err, size_t errlen)
+{
+	struct csv_ctx x = {
+		.path = path, .bb = bb, .lines = lines, .err = err, .errlen = errlen,
+		.between = true,
+	};
+	struct csv_parser p;
+	char *line = text;
+
+	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL))
+		return -ENOMEM;
+	if (!strncmp(line, "\xef\xbb\xbf", 3))
+		line += 3;                      /* a UTF-8 byte order mark */
+	while (*line && !x.rc) {
+		char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
+
+		x.lineno++;
+		if (x.between && csv_skippable(line, len)) {
+			line += len;
+			continue;
+		}
+		if (x.between) {
+			x.rec_line = x.lineno;
+			x.between = false;
+		}
+		if (csv_parse(&p, line, len, csv_on_field, csv_on_record, &x) != len &&
+		    !x.rc) {
+			x.rec_line = x.lineno;
+			csv_fail(&x, "unterminated or stray quote");
+		}
+		line += len;
+	}
+	if (!x.rc && csv_fini(&p, csv_on_field, csv_on_record, &x))
+		csv_fail(&x, "unterminated or stray quote");
+	for (int i = 0; i < x.n; i++)
+		free(x.fields[i]);
+	csv_free(&p);
+	if (!x.rc && !x.nhdr) {
+		snprintf(err, errlen, "%s: empty file (a CSV header is required)", path);
+		x.rc = -EINVAL;
+	}
+	return x.rc;
+}
+
+/* ---- JSON lines ---------------------------------------------------------------- */
 
 static void trim(char *s)
 {
@@ -216,75 +347,6 @@ static void trim(char *s)
 	while (n && (s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == ' '))
 		s[--n] = '\0';
 }
-
-static int import_csv(char *text, const char *path, struct billing_batch *bb,
-		      struct lines *lines, char *err, size_t errlen)
-{
-	int map[CSV_MAX_FIELDS], nhdr = 0, rc;
-	char *fields[CSV_MAX_FIELDS], msg[200];
-	size_t lineno = 0;
-	char *next = text, *line;
-
-	while (next && *next) {
-		struct row r = { 0 };
-		int n;
-
-		line = next;
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		lineno++;
-		trim(line);
-		if (!*line || *line == '#')
-			continue;
-		rc = csv_split(line, fields, CSV_MAX_FIELDS, &n);
-		if (rc) {
-			snprintf(err, errlen, "%s:%zu: %s", path, lineno,
-				 rc == -E2BIG ? "too many columns" : "unterminated or stray quote");
-			return -EINVAL;
-		}
-		if (!nhdr) {
-			bool seen[COL_COUNT] = { 0 };
-
-			for (int i = 0; i < n; i++) {
-				map[i] = -1;
-				for (int c = 0; c < COL_COUNT; c++)
-					if (strcmp(fields[i], col_names[c]) == 0) {
-						map[i] = c;
-						seen[c] = true;
-					}
-			}
-			for (int c = 0; c < COL_REQUIRED; c++)
-				if (!seen[c]) {
-					snprintf(err, errlen, "%s:%zu: header lacks column '%s'",
-						 path, lineno, col_names[c]);
-					return -EINVAL;
-				}
-			nhdr = n;
-			continue;
-		}
-		if (n != nhdr) {
-			snprintf(err, errlen, "%s:%zu: %d fields, the header has %d",
-				 path, lineno, n, nhdr);
-			return -EINVAL;
-		}
-		for (int i = 0; i < n; i++)
-			if (map[i] >= 0)
-				r.v[map[i]] = fields[i];
-		rc = row_to_bill(&r, lineno, bb, lines, msg, sizeof(msg));
-		if (rc) {
-			snprintf(err, errlen, "%s:%zu: %s", path, lineno, msg);
-			return rc;
-		}
-	}
-	if (!nhdr) {
-		snprintf(err, errlen, "%s: empty file (a CSV header is required)", path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* ---- JSON lines ---------------------------------------------------------------- */
 
 static int jsonl_row(json_object *o, struct row *r, char bufs[][64], char *err, size_t errlen)
 {

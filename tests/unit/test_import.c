@@ -136,6 +136,50 @@ static void test_csv_bad_row_rejects_file(void **state)
 	expect_reject("csv", buf, ":2: unterminated");
 }
 
+/* What spreadsheets and billing systems write: a UTF-8 byte order mark,
+ * CRLF line ends, quoted fields holding commas, quotes and line breaks,
+ * blanks around fields; comment lines.  A record that spans lines is
+ * named by the line it starts on, and lines after it keep their numbers. */
+static void test_csv_spreadsheet_export(void **state)
+{
+	const char *text =
+		"\xef\xbb\xbftenant,metric,period_start,period_end,quantity,amount,currency,"
+		"invoice_id,status\r\n"
+		"# exported 2026-11-02\r\n"
+		"\"Acme \"\"EU\"\", Inc\",api_requests,2026-10-01,2026-11-01, 1000 ,45000,USD,"
+		"INV-1,\"paid\r\nafter reminder\"\r\n"
+		"\r\n"
+		"globex,api_requests,2026-10-01,2026-11-01,5,100,usd,INV-2,open\r\n";
+	struct tstore t;
+	struct store *s = tstore_open(&t);
+	struct billing_import_result res;
+	char err[256] = "", buf[512];
+	const char *path = write_tmp("csv", text);
+	struct sum r;
+
+	assert_non_null(s);
+	if (billing_import_file(s, path, BILLING_FORMAT_AUTO, NULL, &res, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(res.records, 2);
+	r = sum_all(s);
+	assert_int_equal(r.qty, 1005);
+	assert_int_equal(r.amount, 45100);
+	unlink(path);
+	tstore_close(&t);
+	/* the bad row is line 6: the quoted line break moved it down one */
+	snprintf(buf, sizeof(buf), "%.*s%s", (int)(strstr(text, "globex") - text), text,
+		 "globex,api_requests,2026-10-01,2026-11-01,x,100,usd,INV-2,open\r\n");
+	expect_reject("csv", buf, ":6: bad quantity 'x'");
+	/* a quote inside an unquoted field, or text after a closing quote */
+	expect_reject("csv", "tenant,metric,period_start,period_end,quantity,amount,currency,"
+		      "invoice_id\nacme,api_requests,2026-10-01,2026-11-01,1,1,usd,IN\"V\n",
+		      ":2: unterminated or stray quote");
+	expect_reject("csv", "tenant,metric,period_start,period_end,quantity,amount,currency,"
+		      "invoice_id\n# fine\nacme,api_requests,2026-10-01,2026-11-01,1,1,usd,\"I\"x\n",
+		      ":3: unterminated or stray quote");
+	expect_reject("csv", "\xef\xbb\xbf\r\n# only a comment\r\n", "empty file");
+}
+
 static void test_jsonl(void **state)
 {
 	struct tstore t;
@@ -222,6 +266,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_csv_ok_and_idempotent),
 		cmocka_unit_test(test_csv_bad_row_rejects_file),
+		cmocka_unit_test(test_csv_spreadsheet_export),
 		cmocka_unit_test(test_jsonl),
 		cmocka_unit_test(test_stripe_list),
 		cmocka_unit_test(test_times),
