@@ -304,8 +304,6 @@ static int import_csv(char *text, const char *path, struct billing_batch *bb,
 
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL))
 		return -ENOMEM;
-	if (!strncmp(line, "\xef\xbb\xbf", 3))
-		line += 3;                      /* a UTF-8 byte order mark */
 	while (*line && !x.rc) {
 		char *nl = strchr(line, '\n');
 		size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
@@ -470,7 +468,7 @@ int billing_import_file(struct store *s, const char *path, enum billing_format f
 {
 	struct billing_event ev = { .source = "import" };
 	struct lines lines = { 0 };
-	char *text = NULL;
+	char *text = NULL, *body;
 	size_t len;
 	int rc;
 
@@ -492,12 +490,14 @@ int billing_import_file(struct store *s, const char *path, enum billing_format f
 		rc = -EINVAL;
 		goto cleanup;
 	}
+	/* a UTF-8 byte order mark, as spreadsheets and some exporters write */
+	body = strncmp(text, "\xef\xbb\xbf", 3) ? text : text + 3;
 	if (fmt == BILLING_FORMAT_CSV)
-		rc = import_csv(text, path, &ev.bb, &lines, err, errlen);
+		rc = import_csv(body, path, &ev.bb, &lines, err, errlen);
 	else if (fmt == BILLING_FORMAT_JSONL)
-		rc = import_jsonl(text, path, &ev.bb, &lines, err, errlen);
+		rc = import_jsonl(body, path, &ev.bb, &lines, err, errlen);
 	else
-		rc = import_stripe(text, path, s, maps, &ev, err, errlen);
+		rc = import_stripe(body, path, s, maps, &ev, err, errlen);
 	if (!rc && fmt != BILLING_FORMAT_STRIPE)
 		rc = check_dups(&ev.bb, &lines, path, err, errlen);
 	if (rc == -ENOMEM)

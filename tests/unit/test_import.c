@@ -200,6 +200,15 @@ static void test_jsonl(void **state)
 	expect_reject("jsonl", "{\"tenant\":\"a\",\"metric\":\"cpu_ns\",\"period_start\":\"2026-10-01\","
 		      "\"period_end\":\"2026-11-01\",\"quantity\":1,\"amount\":1.5,\"currency\":\"usd\","
 		      "\"invoice_id\":\"x\"}\n", ":1: 'amount' must be");
+	/* a byte order mark first is not part of the first line */
+	s = tstore_open(&t);
+	assert_int_equal(billing_import_file(s, write_tmp("jsonl",
+		"\xef\xbb\xbf{\"tenant\":\"a\",\"metric\":\"cpu_ns\",\"period_start\":\"2026-10-01\","
+		"\"period_end\":\"2026-11-01\",\"quantity\":1,\"amount\":2,\"currency\":\"usd\","
+		"\"invoice_id\":\"x\"}\r\n"), BILLING_FORMAT_AUTO, NULL, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.records, 1);
+	unlink(tmpfile_path);
+	tstore_close(&t);
 }
 
 static void test_stripe_list(void **state)
