@@ -50,6 +50,26 @@ static int parse_tz(const char *p, int *off_s)
 	return 0;
 }
 
+/* ".123", ".5", ".123456789" after the seconds: milliseconds, the digits
+ * past them dropped (RFC 3339 allows any number; APIs and JavaScript's
+ * toISOString() write some). */
+static int parse_fraction(const char **p, int *ms)
+{
+	int n = 0;
+
+	*ms = 0;
+	if (**p != '.')
+		return 0;
+	for ((*p)++; isdigit((unsigned char)**p); (*p)++, n++)
+		if (n < 3)
+			*ms = *ms * 10 + (**p - '0');
+	if (!n || n > 9)
+		return -EINVAL;
+	for (; n < 3; n++)
+		*ms *= 10;
+	return 0;
+}
+
 /* y-m-d h:m:s UTC to ms; -EINVAL for a day the month does not have. */
 static int utc_ms(int y, int mo, int d, int h, int mi, int sec, int64_t *ms)
 {
@@ -78,7 +98,7 @@ static int parse_date(const char **p, int *y, int *mo, int *d)
 
 int period_parse_time(const char *s, int64_t *ms)
 {
-	int y, mo, d, h = 0, mi = 0, sec = 0, off = 0;
+	int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, off = 0;
 	const char *p = s;
 
 	if (!s || !*s)
@@ -90,7 +110,7 @@ int period_parse_time(const char *s, int64_t *ms)
 	if (*p == 'T' || *p == ' ') {
 		p++;
 		if (parse_digits(&p, 2, &h) || *p++ != ':' || parse_digits(&p, 2, &mi) ||
-		    *p++ != ':' || parse_digits(&p, 2, &sec))
+		    *p++ != ':' || parse_digits(&p, 2, &sec) || parse_fraction(&p, &frac))
 			return -EINVAL;
 		/* "2026-11-01 10:00:00" without a zone is UTC */
 		if (*p && parse_tz(p, &off))
@@ -100,7 +120,7 @@ int period_parse_time(const char *s, int64_t *ms)
 	}
 	if (utc_ms(y, mo, d, h, mi, sec, ms))
 		return -EINVAL;
-	*ms -= (int64_t)off * 1000;
+	*ms += frac - (int64_t)off * 1000;
 	return 0;
 }
 

@@ -8,7 +8,8 @@
 #include <stdint.h>
 
 /* "2026-11-01", "2026-11-01T10:00:00Z" (or a space for T, or +hh:mm / -hh:mm
- * for Z), or unix seconds.  0 or -EINVAL. */
+ * for Z; seconds may have a fraction, kept to the millisecond), or unix
+ * seconds.  0 or -EINVAL. */
 int period_parse_time(const char *s, int64_t *ms);
 /* "2026-11" -> [2026-11-01, 2026-12-01).  0 or -EINVAL. */
 int period_parse_month(const char *s, int64_t *from_ms, int64_t *to_ms);

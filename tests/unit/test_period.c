@@ -55,6 +55,16 @@ static void test_instants(void **state)
 	assert_int_equal(period_parse_time("2026-11-01T05:30:10+05:30", &ms), 0);
 	assert_int_equal(ms, 1793491210000LL);
 	assert_int_equal(period_parse_time("2026-02-30", &ms), -EINVAL);
+	/* fractions of a second, as APIs write them: kept to the millisecond */
+	assert_int_equal(period_parse_time("2026-11-01T00:00:10.000Z", &ms), 0);
+	assert_int_equal(ms, 1793491210000LL);
+	assert_int_equal(period_parse_time("2026-11-01T00:00:10.5Z", &ms), 0);
+	assert_int_equal(ms, 1793491210500LL);
+	assert_int_equal(period_parse_time("2026-11-01T05:30:10.123456789+05:30", &ms), 0);
+	assert_int_equal(ms, 1793491210123LL);
+	assert_int_equal(period_parse_time("2026-11-01T00:00:10.Z", &ms), -EINVAL);
+	assert_int_equal(period_parse_time("2026-11-01T00:00:10.1234567891Z", &ms), -EINVAL);
+	assert_int_equal(period_parse_time("2026-11-01T00:00:10,5Z", &ms), -EINVAL);
 }
 
 int main(void)
