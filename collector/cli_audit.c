@@ -266,6 +266,11 @@ int cli_audit(const struct cli_env *env, int argc, char **argv)
 		cli_name(argv + 1, "audit verify");
 		return audit_verify_cmd(env, argc - 1, argv + 1);
 	}
-	fprintf(stderr, "usage: truemeter audit export|verify ...\n");
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		export_usage(stdout);
+		verify_usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "usage: truemeter audit export|verify ... (--help for both)\n");
 	return 2;
 }

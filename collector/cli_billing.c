@@ -10,13 +10,18 @@
 #include "judge_conf.h"
 #include "store_billing.h"
 
+static int usage_to(FILE *f, int status)
+{
+	fprintf(f, "usage: truemeter billing import FILE [--format csv|jsonl|stripe] "
+		"[--customer-map FILE] [--price-map FILE]\n");
+	return status;
+}
+
 static int usage_err(const char *msg)
 {
 	if (msg)
 		fprintf(stderr, "truemeter billing: %s\n", msg);
-	fprintf(stderr, "usage: truemeter billing import FILE [--format csv|jsonl|stripe] "
-		"[--customer-map FILE] [--price-map FILE]\n");
-	return 2;
+	return usage_to(stderr, 2);
 }
 
 int cli_billing(const struct cli_env *env, int argc, char **argv)
@@ -37,6 +42,8 @@ int cli_billing(const struct cli_env *env, int argc, char **argv)
 	char err[512];
 	int opt, rc, status = 1;
 
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")))
+		return usage_to(stdout, 0);
 	if (argc < 2 || strcmp(argv[1], "import") != 0)
 		return usage_err(argc < 2 ? "missing subcommand" : "unknown subcommand");
 	argc--;
@@ -55,8 +62,7 @@ int cli_billing(const struct cli_env *env, int argc, char **argv)
 			pmap = optarg;
 			break;
 		case 'h':
-			usage_err(NULL);
-			return 0;
+			return usage_to(stdout, 0);
 		default:
 			return usage_err(NULL);
 		}

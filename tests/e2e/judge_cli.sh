@@ -80,6 +80,13 @@ for cmd in "usage" "leaks" "reconcile --period 2026-10" "agents" \
 		"$(grep -c "database $TMP/none.db does not exist" "$TMP/err")"
 done
 check "no database made by those" no "$([ -e "$TMP/none.db" ] && echo yes || echo no)"
+for cmd in usage agents audit "audit export" "audit verify" billing "billing import" \
+	   pricing reconcile leaks; do
+	$T -d "$TMP/none.db" $cmd --help > "$TMP/help" 2>&1
+	check "truemeter $cmd --help exits 0" 0 "$?"
+	check "truemeter $cmd --help prints its usage" 1 \
+		"$(grep -c "^usage: truemeter ${cmd%% *}" "$TMP/help" | sed 's/^[1-9][0-9]*$/1/')"
+done
 for b in truemeter truemeter-agent truemeter-collector; do
 	check "$b --help" 0 "$("$B/$b" --help > "$TMP/help" 2>&1; echo $?)"
 	check "$b --help prints the usage" 1 "$(grep -c "^usage: $b" "$TMP/help")"
