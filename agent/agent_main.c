@@ -25,9 +25,9 @@
 #include <unistd.h>
 
 #include "agent_conf.h"
+#include "daemon_args.h"
 #include "delta.h"
 #include "fileio.h"
-#include "daemon_args.h"
 #include "log.h"
 #include "meter.h"
 #include "meter_parts.h"

@@ -34,8 +34,8 @@ struct httpd {
 	const struct billing_maps *maps, *rzp_maps;
 	void (*changed)(void *arg);
 	void *changed_arg;
-	httpd_metrics_fn metrics, extra;
-	void *metrics_arg, *extra_arg;
+	httpd_metrics_fn metrics, extra, sections;
+	void *metrics_arg, *extra_arg, *sections_arg;
 	pthread_mutex_t mu, maps_mu;   /* maps_mu: held while the maps are used */
 	uint64_t hits[SRC_COUNT][WH_NRESULT];
 	uint64_t requests;
@@ -362,7 +362,7 @@ static enum MHD_Result metrics(struct httpd *h, struct MHD_Connection *c)
 	return respond(c, 200, "text/plain; version=0.0.4", buf, len);
 }
 
-static void html_escape(FILE *f, const char *s)
+void httpd_html_escape(FILE *f, const char *s)
 {
 	for (; s && *s; s++) {
 		switch (*s) {
@@ -386,7 +386,7 @@ static int html_alert_cb(const struct store_alert *a, void *arg)
 		sev_index(a->severity) == 1 ? "warn" : "info");
 	for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
 		fputs("<td>", f);
-		html_escape(f, cols[i]);
+		httpd_html_escape(f, cols[i]);
 		fputs("</td>", f);
 	}
 	fprintf(f, "<td>%llu</td><td>%llu</td>", (unsigned long long)a->metered,
@@ -396,7 +396,7 @@ static int html_alert_cb(const struct store_alert *a, void *arg)
 
 		money_format(money[i], a->currency, buf, sizeof(buf));
 		fputs("<td>", f);
-		html_escape(f, buf);
+		httpd_html_escape(f, buf);
 		fputs("</td>", f);
 	}
 	fputs("</tr>\n", f);
@@ -408,7 +408,7 @@ static int html_usage_cb(const struct store_usage *u, void *arg)
 	FILE *f = arg;
 
 	fputs("<tr><td>", f);
-	html_escape(f, u->tenant);
+	httpd_html_escape(f, u->tenant);
 	fprintf(f, "</td><td>%s</td><td>%llu</td></tr>\n",
 		metric_name(u->metric) ? metric_name(u->metric) : "?",
 		(unsigned long long)u->value);
@@ -438,7 +438,12 @@ static enum MHD_Result dashboard(struct httpd *h, struct MHD_Connection *c)
 	fprintf(f, "</table><h2>Usage %s</h2><table><tr><th>tenant</th><th>metric</th>"
 		"<th>value</th></tr>\n", name);
 	store_usage_sum(h->s, NULL, 0, from, to, html_usage_cb, f);
-	fputs("</table><p><a href=\"/api/v1/leaks\">/api/v1/leaks</a> · "
+	fputs("</table>", f);
+	pthread_mutex_lock(&h->mu);
+	if (h->sections)
+		h->sections(f, h->sections_arg);
+	pthread_mutex_unlock(&h->mu);
+	fputs("<p><a href=\"/api/v1/leaks\">/api/v1/leaks</a> · "
 	      "<a href=\"/api/v1/usage\">/api/v1/usage</a> · <a href=\"/metrics\">/metrics</a>"
 	      "</p></body></html>\n", f);
 	fclose(f);
@@ -624,6 +629,16 @@ void httpd_set_metrics(struct httpd *h, httpd_metrics_fn fn, void *arg)
 	pthread_mutex_lock(&h->mu);
 	h->extra = fn;
 	h->extra_arg = arg;
+	pthread_mutex_unlock(&h->mu);
+}
+
+void httpd_set_dashboard(struct httpd *h, httpd_metrics_fn fn, void *arg)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->mu);
+	h->sections = fn;
+	h->sections_arg = arg;
 	pthread_mutex_unlock(&h->mu);
 }
 

@@ -6,7 +6,8 @@
  *   GET  /metrics             Prometheus text
  *   GET  /api/v1/leaks        alerts as JSON (?period=2026-11&status=open|all)
  *   GET  /api/v1/usage        usage per tenant x metric (?period=&tenant=)
- *   GET  /                    a server-rendered dashboard
+ *   GET  /                    a server-rendered dashboard (and the sections
+ *                             added with httpd_set_dashboard())
  * Bodies larger than max_body get 413; a bad signature 401; a malformed
  * header, stale timestamp or malformed event 400; a replayed event id 200
  * with nothing stored again.  Nothing is stored for a rejected request. */
@@ -18,7 +19,8 @@
 
 #include "billing.h"
 
-/* Writes extra Prometheus lines (e.g. the receiver's counters). */
+/* Writes extra Prometheus lines (e.g. the receiver's counters), or extra
+ * dashboard sections (HTML, escaped with httpd_html_escape()). */
 typedef void (*httpd_metrics_fn)(FILE *out, void *arg);
 
 struct httpd_conf {
@@ -45,6 +47,10 @@ int httpd_start(const struct httpd_conf *conf, struct httpd **out, char *err, si
 int httpd_port(const struct httpd *h);
 /* Adds a metrics writer after start (the lead's receiver counters). */
 void httpd_set_metrics(struct httpd *h, httpd_metrics_fn fn, void *arg);
+/* Adds a dashboard section writer after start (the agents' health). */
+void httpd_set_dashboard(struct httpd *h, httpd_metrics_fn fn, void *arg);
+/* s with HTML's special characters escaped, onto f. */
+void httpd_html_escape(FILE *f, const char *s);
 /* Swaps the mapping objects (borrowed; the old ones are no longer used
  * when this returns, so the caller may free them). */
 void httpd_set_maps(struct httpd *h, const struct billing_maps *stripe,

@@ -414,6 +414,12 @@ void judge_set_metrics(struct judge *j, httpd_metrics_fn fn, void *arg)
 		httpd_set_metrics(j->http, fn, arg);
 }
 
+void judge_set_dashboard(struct judge *j, httpd_metrics_fn fn, void *arg)
+{
+	if (j)
+		httpd_set_dashboard(j->http, fn, arg);
+}
+
 int judge_http_port(const struct judge *j)
 {
 	return j ? httpd_port(j->http) : 0;

@@ -169,9 +169,10 @@ stored_metric() {
 	"$B/truemeter" -d "$DB" usage --tenant "$ID" --metric "$1" --json |
 		sed -n 's/.*"value":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
-# check_agent_health: the collector's /metrics lists the agent's latest
-# declared health under its hostname ($ID): no drops, no missing hook, and
-# the end of its latest window; `truemeter agents` has it from the store,
+# check_agent_health: the collector's /metrics (and its dashboard) list the
+# agent's latest declared health under its hostname ($ID): no drops, no
+# missing hook, and the end of its latest window; `truemeter agents` has it
+# from the store,
 # with its report count (N, from check_chain)
 check_agent_health() {
 	port=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/collector.log" | head -n 1)
@@ -187,6 +188,9 @@ check_agent_health() {
 	else
 		nok "/metrics: the agent's latest window: '$last'"
 	fi
+	curl -s "http://127.0.0.1:${port:-0}/" > "$TMP/dashboard.html"
+	check "dashboard: the agent's row, no losses" 1 \
+		"$(grep -c "<tr class=\"ok\"><td>[0-9a-f]\{16\}</td><td>$ID</td><td>[0-9T:Z-]*</td><td>0</td><td>0</td><td>0</td><td>0</td></tr>" "$TMP/dashboard.html")"
 	check "truemeter agents: one agent, its reports, no drops, no missing hook" \
 		"1 $N 0 0 \"\" \"$ID\"" \
 		"$("$B/truemeter" -d "$DB" agents --json | jq -s -c -r \
