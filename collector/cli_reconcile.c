@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "judge_conf.h"
 #include "metric.h"
+#include "money.h"
 #include "pricing.h"
 #include "reconcile.h"
 #include "store_billing.h"
@@ -59,27 +60,29 @@ struct out {
 	size_t n;
 };
 
-static void amount(char *buf, size_t len, int64_t v)
+/* An amount for the table, in major units with its currency, as the
+ * leaks table shows it ("-" when there is none); JSON keeps minor units. */
+static void amount(char *buf, size_t len, int64_t v, const char *currency)
 {
 	if (v < 0)
 		snprintf(buf, len, "-");
 	else
-		snprintf(buf, len, "%lld", (long long)v);
+		money_format(v, currency, buf, len);
 }
 
 static int row_cb(const struct reconcile_row *r, void *arg)
 {
 	struct out *o = arg;
-	char e[24], be[24];
+	char e[48], be[48], leak[48];
 
 	o->n++;
 	if (!o->json) {
-		amount(e, sizeof(e), r->expected_amount);
-		amount(be, sizeof(be), r->billed_amount);
-		printf("%-20s %-20s %-23s %14llu %14llu %12s %12s %12lld %-4s %s\n", r->tenant,
+		amount(e, sizeof(e), r->expected_amount, r->currency);
+		amount(be, sizeof(be), r->has_bill ? r->billed_amount : -1, r->currency);
+		money_format(r->leak, r->currency, leak, sizeof(leak));
+		printf("%-20s %-20s %-23s %14llu %14llu %18s %18s %18s %s\n", r->tenant,
 		       metric_name(r->metric), r->period, (unsigned long long)r->metered,
-		       (unsigned long long)r->billed, e, r->has_bill ? be : "-",
-		       (long long)r->leak, r->currency, r->plan ? r->plan : "-");
+		       (unsigned long long)r->billed, e, be, leak, r->plan ? r->plan : "-");
 		return 0;
 	}
 	json_object *j = json_object_new_object();
@@ -126,9 +129,8 @@ static int run(struct store *s, const struct judge_conf *jc, const char *period,
 		goto cleanup;
 	}
 	if (!json)
-		printf("%-20s %-20s %-23s %14s %14s %12s %12s %12s %-4s %s\n", "TENANT", "METRIC",
-		       "PERIOD", "METERED", "BILLED", "EXPECTED", "BILLED_AMT", "LEAK", "CUR",
-		       "PLAN");
+		printf("%-20s %-20s %-23s %14s %14s %18s %18s %18s %s\n", "TENANT", "METRIC",
+		       "PERIOD", "METERED", "BILLED", "EXPECTED", "BILLED_AMT", "LEAK", "PLAN");
 	r = reconcile_period(s, p, &rc, period, from, to, now, row_cb, &o, &set);
 	if (!r && !dry)
 		r = reconcile_commit(s, &set, mask, from, to, now, NULL, NULL);
@@ -153,10 +155,14 @@ static int run(struct store *s, const struct judge_conf *jc, const char *period,
 		json_object_put(top);
 	} else {
 		printf("\n%zu rows, %zu alerts\n", o.n, set.n);
-		for (size_t i = 0; i < set.n; i++)
-			printf("%-26s %-20s %-20s %-23s leak %lld %s (%s)\n", set.v[i].kind,
-			       set.v[i].tenant, set.v[i].metric, set.v[i].period,
-			       (long long)set.v[i].leak, set.v[i].currency, set.v[i].severity);
+		for (size_t i = 0; i < set.n; i++) {
+			char leak[48];
+
+			money_format(set.v[i].leak, set.v[i].currency, leak, sizeof(leak));
+			printf("%-26s %-20s %-20s %-23s leak %s (%s)\n", set.v[i].kind,
+			       set.v[i].tenant, set.v[i].metric, set.v[i].period, leak,
+			       set.v[i].severity);
+		}
 	}
 	status = 0;
 cleanup:

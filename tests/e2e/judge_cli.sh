@@ -43,7 +43,11 @@ check "unbilled ghost leaks 500 usd (default plan)" "500" \
 	"$(jq -r '.alerts[] | select(.kind == "unbilled_usage" and .tenant == "ghost") | .leak' "$TMP/rec.json")"
 check "exactly two alerts" 2 "$(jq '.alerts | length' "$TMP/rec.json")"
 
-$T reconcile --period 2026-10 --at $AT >/dev/null
+$T reconcile --period 2026-10 --at $AT > "$TMP/rec.txt"
+check "reconcile table: acme's amounts in USD, as the leaks table shows them" 1 \
+	"$(grep -c '^acme .* api_requests .* 2026-10 .* 1200000 .* 1000000 .* 550.00 USD .* 450.00 USD .* 100.00 USD ' "$TMP/rec.txt")"
+check "reconcile alert line: the leak in USD" 1 \
+	"$(grep -c '^underbilled .* acme .* leak 100.00 USD (warning)$' "$TMP/rec.txt")"
 check "alerts stored once (deduplicated)" 2 "$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM alert')"
 check "leaks --json lists both" 2 "$($T leaks --json | wc -l)"
 $T leaks > "$TMP/table"
