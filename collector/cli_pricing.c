@@ -2,7 +2,8 @@
  *                               running collector picks it up when it has
  *                               no [pricing] catalog file of its own)
  * truemeter pricing check FILE  validate only
- * truemeter pricing quote PLAN METRIC QUANTITY [FILE]  price a quantity */
+ * truemeter pricing quote PLAN METRIC QUANTITY [FILE]  price a quantity:
+ *                               "45000 usd (450.00 USD)", minor units first */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "cli.h"
 #include "metric.h"
+#include "money.h"
 #include "pricing.h"
 #include "store_billing.h"
 
@@ -26,7 +28,7 @@ static int quote(const struct cli_env *env, int argc, char **argv)
 {
 	struct pricing *p = NULL;
 	struct store *s = NULL;
-	char *text = NULL, err[512], *end;
+	char *text = NULL, err[512], *end, shown[48];
 	const struct plan *pl = NULL;
 	unsigned long long q;
 	int64_t amount;
@@ -74,7 +76,9 @@ static int quote(const struct cli_env *env, int argc, char **argv)
 			"the plan has no price for that metric" : "amount out of range");
 		goto cleanup;
 	}
-	printf("%lld %s\n", (long long)amount, pl->currency);
+	money_format(amount, pl->currency, shown, sizeof(shown));
+	/* minor units first, for scripts; then as people read it */
+	printf("%lld %s (%s)\n", (long long)amount, pl->currency, shown);
 	status = 0;
 cleanup:
 	free(text);

@@ -22,7 +22,7 @@ if $T pricing load "$R/examples/pricing.json" >/dev/null; then ok "pricing load"
 printf '{"plans": [{"name": "x", "currency": "usd", "prices": [{"metric": "cpu", "model": "flat", "flat_amount": 1}]}]}' > "$TMP/bad.json"
 $T pricing load "$TMP/bad.json" 2> "$TMP/err" && nok "bad catalog accepted" ||
 	check "bad catalog names the place" 1 "$(grep -c "bad.json: plans\[0\].prices\[0\]: unknown metric 'cpu'" "$TMP/err")"
-check "the good catalog is still stored" "45000 usd" "$($T pricing quote pro api_requests 1000000)"
+check "the good catalog is still stored" "45000 usd (450.00 USD)" "$($T pricing quote pro api_requests 1000000)"
 
 H=tenant,metric,period_start,period_end,quantity,amount,currency,invoice_id
 printf '%s\nacme,api_requests,2026-10-01,2026-11-01,1000000,45000,usd,INV-1\nacme,api_requests,2026-10-01,2026-11-01,ten,1,usd,INV-2\n' "$H" > "$TMP/bad.csv"
