@@ -252,31 +252,42 @@ static void csv_header(struct csv_ctx *x)
 	x->nhdr = x->n;
 }
 
-static void csv_on_record(int term, void *arg)
+/* A whole record: the header, or a row for the batch. */
+static void csv_record(struct csv_ctx *x)
 {
-	struct csv_ctx *x = arg;
 	struct row r = { 0 };
 	char msg[200];
 	int rc;
 
-	(void)term;
-	if (x->rc) {
-	} else if (x->too_many) {
+	if (x->too_many) {
 		csv_fail(x, "too many columns");
-	} else if (!x->nhdr) {
-		csv_header(x);
-	} else if (x->n != x->nhdr) {
-		csv_fail(x, "%d fields, the header has %d", x->n, x->nhdr);
-	} else {
-		for (int i = 0; i < x->n; i++)
-			if (x->map[i] >= 0)
-				r.v[x->map[i]] = x->fields[i];
-		rc = row_to_bill(&r, x->rec_line, x->bb, x->lines, msg, sizeof(msg));
-		if (rc == -ENOMEM)
-			x->rc = rc;
-		else if (rc)
-			csv_fail(x, "%s", msg);
+		return;
 	}
+	if (!x->nhdr) {
+		csv_header(x);
+		return;
+	}
+	if (x->n != x->nhdr) {
+		csv_fail(x, "%d fields, the header has %d", x->n, x->nhdr);
+		return;
+	}
+	for (int i = 0; i < x->n; i++)
+		if (x->map[i] >= 0)
+			r.v[x->map[i]] = x->fields[i];
+	rc = row_to_bill(&r, x->rec_line, x->bb, x->lines, msg, sizeof(msg));
+	if (rc == -ENOMEM)
+		x->rc = rc;
+	else if (rc)
+		csv_fail(x, "%s", msg);
+}
+
+static void csv_on_record(int term, void *arg)
+{
+	struct csv_ctx *x = arg;
+
+	(void)term;
+	if (!x->rc)
+		csv_record(x);
 	for (int i = 0; i < x->n; i++)
 		free(x->fields[i]);
 	x->n = 0;
