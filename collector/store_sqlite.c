@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 static const char *const store_schema =
 	"CREATE TABLE IF NOT EXISTS reports ("
@@ -93,6 +93,36 @@ static const char *const store_schema_v2 =
 	"    last_ms = MAX(last_ms, excluded.last_ms);"
 	"END;";
 
+/* Version 3: each agent's report count and latest report (by window end,
+ * then seq), kept by a trigger, so listing the agents reads a row per
+ * agent instead of every report stored.  Reports are never updated or
+ * deleted, so inserts are all the trigger follows.  SET's right-hand
+ * sides see the row as it was. */
+#define LATER_THAN_STORED \
+	"(excluded.window_end_ms > window_end_ms OR" \
+	" (excluded.window_end_ms = window_end_ms AND excluded.seq > seq))"
+
+static const char *const store_schema_v3 =
+	"CREATE TABLE IF NOT EXISTS agent_latest ("
+	"  agent TEXT PRIMARY KEY,"
+	"  reports INTEGER NOT NULL,"
+	"  report_id INTEGER NOT NULL,"      /* the latest report */
+	"  window_end_ms INTEGER NOT NULL,"  /* its window end and seq */
+	"  seq INTEGER NOT NULL) WITHOUT ROWID;"
+	"DELETE FROM agent_latest;"
+	"INSERT INTO agent_latest SELECT n.agent, n.c, r.id, r.window_end_ms, r.seq FROM"
+	"  (SELECT agent, COUNT(*) AS c FROM reports GROUP BY agent) n JOIN reports r"
+	"  ON r.id = (SELECT x.id FROM reports x WHERE x.agent = n.agent"
+	"  ORDER BY x.window_end_ms DESC, x.seq DESC LIMIT 1);"
+	"CREATE TRIGGER IF NOT EXISTS agent_latest_add AFTER INSERT ON reports BEGIN"
+	"  INSERT INTO agent_latest VALUES (NEW.agent, 1, NEW.id, NEW.window_end_ms, NEW.seq)"
+	"  ON CONFLICT DO UPDATE SET reports = reports + 1,"
+	"    report_id = CASE WHEN " LATER_THAN_STORED " THEN excluded.report_id"
+	"      ELSE report_id END,"
+	"    seq = CASE WHEN " LATER_THAN_STORED " THEN excluded.seq ELSE seq END,"
+	"    window_end_ms = MAX(window_end_ms, excluded.window_end_ms);"
+	"END;";
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -170,12 +200,14 @@ static int store_migrate(struct store *s)
 	if (version < 1)
 		err = store_sqlite_exec(s, store_schema);
 	else
-		log_info("store %s: schema %d to %d: summing stored usage into "
-			 "hourly buckets (once)", s->path, version, STORE_SCHEMA_VERSION);
-	if (!err)
+		log_info("store %s: schema %d to %d: summing what is stored into the "
+			 "new tables (once)", s->path, version, STORE_SCHEMA_VERSION);
+	if (!err && version < 2)
 		err = store_sqlite_exec(s, store_schema_v2);
+	if (!err && version < 3)
+		err = store_sqlite_exec(s, store_schema_v3);
 	if (!err)
-		err = store_sqlite_exec(s, "PRAGMA user_version = 2");
+		err = store_sqlite_exec(s, "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION));
 	if (!err)
 		err = store_sqlite_commit(s);
 	if (err)
@@ -658,13 +690,10 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 	sqlite3_stmt *st = NULL;
 	int err, rc;
 
-	/* the (agent, epoch, seq) index finds each agent's reports */
-	err = store_sqlite_prepare(s, "SELECT r.agent, r.hostname, n.c, r.window_end_ms,"
+	err = store_sqlite_prepare(s, "SELECT r.agent, r.hostname, a.reports, r.window_end_ms,"
 				   " r.received_ms, r.map_overflow, r.event_drops, r.spool_drops,"
-				   " r.hooks_missing FROM (SELECT agent, COUNT(*) AS c FROM reports"
-				   " GROUP BY agent) n JOIN reports r ON r.id = (SELECT x.id FROM"
-				   " reports x WHERE x.agent = n.agent ORDER BY x.window_end_ms"
-				   " DESC, x.seq DESC LIMIT 1) ORDER BY r.agent", &st);
+				   " r.hooks_missing FROM agent_latest a JOIN reports r"
+				   " ON r.id = a.report_id ORDER BY a.agent", &st);
 	if (err)
 		goto cleanup;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -438,21 +438,57 @@ static int agent_cb(const struct store_agent *a, void *arg)
 	return 0;
 }
 
+/* Two agents' reports; web-1's latest window is split in two reports, and
+ * one report arrives after a later one (out of order across a resend). */
+static void put_agents(struct fixture *f)
+{
+	put_health(f, 0xab, 1, 10000, 1, NULL, "web-1");
+	put_health(f, 0xab, 2, 20000, 4, "tenant:sockops", "web-1");
+	put_health(f, 0xab, 4, 30000, 7, NULL, "web-1");
+	put_health(f, 0xab, 3, 30000, 5, "tenant:sockops", "web-1");
+	put_health(f, 0x01, 1, 5000, 0, NULL, "db-1");
+}
+
+static void check_agents(struct fixture *f)
+{
+	struct agents_seen seen = { 0 };
+
+	assert_int_equal(store_agents(f->s, agent_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.line[0], "0101 db-1 1 5000 0 0 []");
+	assert_string_equal(seen.line[1], "abab web-1 4 30000 7 70 []");
+}
+
 /* Each agent once, with its report count and its latest report's health:
  * the latest window, and of a window split in several reports the last. */
 static void test_agents(void **state)
 {
 	struct fixture *f = *state;
-	struct agents_seen seen = { 0 };
 
-	put_health(f, 0xab, 1, 10000, 1, NULL, "web-1");
-	put_health(f, 0xab, 2, 20000, 4, "tenant:sockops", "web-1");
-	put_health(f, 0xab, 3, 20000, 5, "tenant:sockops", "web-1");
-	put_health(f, 0x01, 1, 5000, 0, NULL, "db-1");
-	assert_int_equal(store_agents(f->s, agent_cb, &seen), 0);
-	assert_int_equal(seen.n, 2);
-	assert_string_equal(seen.line[0], "0101 db-1 1 5000 0 0 []");
-	assert_string_equal(seen.line[1], "abab web-1 3 20000 5 50 [tenant:sockops]");
+	put_agents(f);
+	check_agents(f);
+	/* and the one that follows */
+	put_health(f, 0x01, 2, 15000, 2, "tenant:cpu", "db-1");
+	{
+		struct agents_seen seen = { 0 };
+
+		assert_int_equal(store_agents(f->s, agent_cb, &seen), 0);
+		assert_string_equal(seen.line[0], "0101 db-1 2 15000 2 20 [tenant:cpu]");
+	}
+}
+
+/* A version 2 database (agents found by scanning every report) gets its
+ * per-agent table built from the reports already stored on open. */
+static void test_migrate_agents_from_v2(void **state)
+{
+	struct fixture *f = *state;
+
+	put_agents(f);
+	assert_int_equal(store_sqlite_exec(f->s, "DROP TRIGGER agent_latest_add;"
+					   "DROP TABLE agent_latest; PRAGMA user_version = 2;"), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	check_agents(f);
 }
 
 int main(void)
@@ -464,6 +500,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hourly_and_bad_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollup_equals_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_agents_from_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 	};
 
