@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,13 +62,13 @@ struct out {
 };
 
 /* An amount for the table, in major units with its currency, as the
- * leaks table shows it ("-" when there is none); JSON keeps minor units. */
-static void amount(char *buf, size_t len, int64_t v, const char *currency)
+ * leaks table shows it, or "-" when there is none; JSON keeps minor units. */
+static void amount(char *buf, size_t len, bool has, int64_t v, const char *currency)
 {
-	if (v < 0)
-		snprintf(buf, len, "-");
-	else
+	if (has)
 		money_format(v, currency, buf, len);
+	else
+		snprintf(buf, len, "-");
 }
 
 static int row_cb(const struct reconcile_row *r, void *arg)
@@ -77,8 +78,9 @@ static int row_cb(const struct reconcile_row *r, void *arg)
 
 	o->n++;
 	if (!o->json) {
-		amount(e, sizeof(e), r->expected_amount, r->currency);
-		amount(be, sizeof(be), r->has_bill ? r->billed_amount : -1, r->currency);
+		amount(e, sizeof(e), r->expected_amount >= 0, r->expected_amount, r->currency);
+		/* a credit can make a billed amount negative: shown, not "-" */
+		amount(be, sizeof(be), r->has_bill, r->billed_amount, r->currency);
 		money_format(r->leak, r->currency, leak, sizeof(leak));
 		printf("%-20s %-20s %-23s %14llu %14llu %18s %18s %18s %s\n", r->tenant,
 		       metric_name(r->metric), r->period, (unsigned long long)r->metered,

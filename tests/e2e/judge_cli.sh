@@ -95,3 +95,13 @@ for b in truemeter truemeter-agent truemeter-collector; do
 	check "$b --help" 0 "$("$B/$b" --help > "$TMP/help" 2>&1; echo $?)"
 	check "$b --help prints the usage" 1 "$(grep -c "^usage: $b" "$TMP/help")"
 done
+
+# A period billed only by a credit note: its negative billed amount shows
+# as money, not as "no bill"
+CN_DB=$TMP/credit.db
+"$B/tests/usage_put" "$CN_DB" acme api_requests 2026-10-10T10:00:00Z 1000
+$T -d "$CN_DB" pricing load "$R/examples/pricing.json" > /dev/null
+printf '%s\nacme,api_requests,2026-10-01,2026-11-01,0,-5000,usd,CN-1\n' "$H" > "$TMP/credit.csv"
+$T -d "$CN_DB" billing import "$TMP/credit.csv" > /dev/null
+check "a credit note's billed amount in the reconcile table" 1 \
+	"$($T -d "$CN_DB" reconcile --period 2026-10 --at $AT --dry-run | grep -c '^acme .* -50.00 USD ')"
