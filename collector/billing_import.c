@@ -316,8 +316,13 @@ static int import_csv(char *text, const char *path, struct billing_batch *bb,
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL))
 		return -ENOMEM;
 	while (*line && !x.rc) {
-		char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) + 1 : strlen(line);
+		size_t len = strcspn(line, "\r\n");
+
+		/* a line ends at LF, CRLF or a lone CR (old Mac files) */
+		if (line[len] == '\r' && line[len + 1] == '\n')
+			len += 2;
+		else if (line[len])
+			len++;
 
 		x.lineno++;
 		if (x.between && csv_skippable(line, len)) {

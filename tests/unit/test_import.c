@@ -178,6 +178,10 @@ static void test_csv_spreadsheet_export(void **state)
 		      "invoice_id\n# fine\nacme,api_requests,2026-10-01,2026-11-01,1,1,usd,\"I\"x\n",
 		      ":3: unterminated or stray quote");
 	expect_reject("csv", "\xef\xbb\xbf\r\n# only a comment\r\n", "empty file");
+	/* lines ended by a lone CR (old Mac files) are counted too */
+	expect_reject("csv", "tenant,metric,period_start,period_end,quantity,amount,currency,"
+		      "invoice_id\racme,api_requests,2026-10-01,2026-11-01,1,1,usd,I1\r"
+		      "acme,api_requests,2026-10-01,2026-11-01,y,1,usd,I2\r", ":3: bad quantity 'y'");
 }
 
 static void test_jsonl(void **state)
