@@ -32,9 +32,10 @@
 #         reads.  A second one attached before the meter keeps the clock
 #         path as warm for the meter's runs as for its own; it is printed
 #         as a comment (the first program to run pays more)
-#   BENCH agent_cpu_percent <pct> %       the meter process (meter_dump
-#         reading every second, as the agent does) over the BPF time run
-#   BENCH agent_rss_kib <kib> KiB
+#   BENCH agent_cpu_percent <pct> %       truemeter-agent itself (loading
+#         the meter, reading it and sending a signed report every second
+#         to a collector on this host) over the BPF time run
+#   BENCH agent_rss_kib <kib> KiB         its resident memory then
 # and, as comments, each session's mean ratio and a 95% interval from the
 # session means, and each session's BPF time per request from one more
 # "with" run with the statistics on (whether a session's ratio follows its
@@ -64,6 +65,7 @@ PIN=/sys/fs/bpf/$ID
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 PORT=$((16000 + $$ % 2000))
 UPORT=$((PORT + 2000))
+CPORT=$((PORT + 4000))  # the collector the agent reports to
 PROXY=${PROXY:-0}
 HOOKS=${HOOKS:-auto}    # the meter's [http] hooks
 S=
@@ -73,13 +75,13 @@ NGINX_PID=
 METER_PID=
 TOGGLE_PID_meter=
 TOGGLE_PID_hooks=
-TICKER_PID=
+COLLECTOR_PID=
 CALIB_PIDS=
 CALIB_OFF=
 OLD_STATS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null || echo 0)
 
 cleanup() {
-	[ -n "$TICKER_PID" ] && kill "$TICKER_PID" 2>/dev/null
+	[ -n "$COLLECTOR_PID" ] && kill "$COLLECTOR_PID" 2>/dev/null
 	for p in $CALIB_PIDS; do kill "$p" 2>/dev/null; done
 	for p in $TOGGLE_PID_meter $TOGGLE_PID_hooks; do kill "$p" 2>/dev/null; done
 	[ -n "$METER_PID" ] && kill "$METER_PID" 2>/dev/null
@@ -355,18 +357,37 @@ for sess in $(seq "$SESSIONS"); do
 	stop_nginx
 done
 
-# ---- BPF time, agent CPU and RSS: a fresh meter reading every second ---------
+# ---- BPF time, agent CPU and RSS: the real agent -----------------------------
+# truemeter-agent loads the meter afresh and sends a signed report every
+# second to a collector on this host, as in production but more often.
+start_agent() {
+	mkdir -p "$TMP/agents" "$TMP/state"
+	"$B/truemeter-agent" keygen "$TMP/agent.key" "$TMP/agents/a.pub" >/dev/null
+	cat > "$TMP/collector.conf" <<CONF
+[collector]
+listen = tcp://127.0.0.1:$CPORT
+database = $TMP/collector.db
+enrolled_keys = $TMP/agents
+[http]
+port = 0
+CONF
+	{
+		printf '[agent]\nkey = %s\nstate_dir = %s\ninterval = 1s\n' \
+			"$TMP/agent.key" "$TMP/state"
+		printf '[collector]\nurl = tcp://127.0.0.1:%s\n' "$CPORT"
+		cat "$TMP/meter.conf"
+	} > "$TMP/agent.conf"
+	"$B/truemeter-collector" -q -c "$TMP/collector.conf" >/dev/null \
+		2>"$TMP/collector.log" 6>&- 7>&- &
+	COLLECTOR_PID=$!
+	"$B/truemeter-agent" -c "$TMP/agent.conf" 2>"$TMP/agent.log" 6>&- 7>&- &
+	METER_PID=$!
+	wait_for "$TMP/agent.log" 'running: interval' "the agent did not start"
+}
 start_nginx
 CALIB_READS=0
 start_calib first
-mkfifo "$TMP/in"
-"$DUMP" -c "$TMP/meter.conf" <"$TMP/in" >"$TMP/dump.out" 2>"$TMP/dump.out.err" 6>&- &
-METER_PID=$!
-exec 3>"$TMP/in"
-echo >&3
-wait_for "$TMP/dump.out" '^END$' "meter did not load"
-(while sleep 1; do echo; done) >&3 6>&- &
-TICKER_PID=$!
+start_agent
 start_calib last
 sysctl -q -w kernel.bpf_stats_enabled=1
 t0=$(cpu_ns "$METER_PID")
@@ -385,6 +406,9 @@ exec 6>&- 7>&-
 wait $CALIB_PIDS
 CALIB_PIDS=
 rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$METER_PID/status")
+stored=$(sqlite3 "$TMP/collector.db" 'SELECT COUNT(*) FROM reports' 2>/dev/null || echo 0)
+[ "${stored:-0}" -gt 0 ] || { echo "the agent's reports did not reach the collector" >&2; exit 1; }
+echo "# the agent sent $stored reports to the collector during the run"
 echo "# BPF time run: $RPS req/s, $((ns1 - ns0)) BPF ns in $((n1 - n0)) program runs for $REQS requests"
 if [ -n "$CALIB_OFF" ]; then
 	stats_ns=0
