@@ -72,7 +72,7 @@ S=
 [ "$PROXY" = 1 ] && S=_proxy
 [ "$HOOKS" = syscall ] && S=${S}_syscall
 NGINX_PID=
-METER_PID=
+AGENT_PID=
 TOGGLE_PID_meter=
 TOGGLE_PID_hooks=
 COLLECTOR_PID=
@@ -84,7 +84,7 @@ cleanup() {
 	[ -n "$COLLECTOR_PID" ] && kill "$COLLECTOR_PID" 2>/dev/null
 	for p in $CALIB_PIDS; do kill "$p" 2>/dev/null; done
 	for p in $TOGGLE_PID_meter $TOGGLE_PID_hooks; do kill "$p" 2>/dev/null; done
-	[ -n "$METER_PID" ] && kill "$METER_PID" 2>/dev/null
+	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null
 	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
 	exec 3>&- 4>&- 5>&- 6>&- 7>&- 2>/dev/null
 	wait 2>/dev/null
@@ -381,7 +381,7 @@ CONF
 		2>"$TMP/collector.log" 6>&- 7>&- &
 	COLLECTOR_PID=$!
 	"$B/truemeter-agent" -c "$TMP/agent.conf" 2>"$TMP/agent.log" 6>&- 7>&- &
-	METER_PID=$!
+	AGENT_PID=$!
 	wait_for "$TMP/agent.log" 'running: interval' "the agent did not start"
 }
 start_nginx
@@ -390,7 +390,7 @@ start_calib first
 start_agent
 start_calib last
 sysctl -q -w kernel.bpf_stats_enabled=1
-t0=$(cpu_ns "$METER_PID")
+t0=$(cpu_ns "$AGENT_PID")
 calib
 set -- $(meter_prog_ns "$PIN/http") $CALIB
 ns0=$1 n0=$2 f0=$3 fns0=$4 c0=$5 cns0=$6
@@ -400,12 +400,12 @@ end=$(date +%s.%N)
 calib
 set -- $(meter_prog_ns "$PIN/http") $CALIB
 ns1=$1 n1=$2 f1=$3 fns1=$4 c1=$5 cns1=$6
-t1=$(cpu_ns "$METER_PID")
+t1=$(cpu_ns "$AGENT_PID")
 sysctl -q -w kernel.bpf_stats_enabled=0
 exec 6>&- 7>&-
 wait $CALIB_PIDS
 CALIB_PIDS=
-rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$METER_PID/status")
+rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$AGENT_PID/status")
 stored=$(sqlite3 "$TMP/collector.db" 'SELECT COUNT(*) FROM reports' 2>/dev/null || echo 0)
 [ "${stored:-0}" -gt 0 ] || { echo "the agent's reports did not reach the collector" >&2; exit 1; }
 echo "# the agent sent $stored reports to the collector during the run"
