@@ -185,12 +185,44 @@ static int set_caps(const cap_value_t *keep, int n, bool permitted_too)
 	return err;
 }
 
+/* Empties the bounding set but for keep[0..n), so that no exec could regain
+ * what is dropped.  That takes CAP_SETPCAP, raised in the effective set
+ * for the purpose: -EPERM when it is not permitted (a service manager's
+ * bounding set without it), and no_new_privs guards exec instead. */
+static int drop_bounding(const cap_value_t *keep, int n)
+{
+	const cap_value_t setpcap = CAP_SETPCAP;
+	cap_t caps = cap_get_proc();
+	int err = 0;
+
+	if (!caps)
+		return -errno;
+	if (cap_set_flag(caps, CAP_EFFECTIVE, 1, &setpcap, CAP_SET) || cap_set_proc(caps)) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (cap_value_t c = 0; c < (cap_value_t)cap_max_bits(); c++) {
+		bool kept = false;
+
+		for (int k = 0; k < n; k++)
+			kept |= keep[k] == c;
+		if (!kept && cap_drop_bound(c)) {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+cleanup:
+	cap_free(caps);
+	return err;
+}
+
 /* Drops every capability the running agent does not need.  The meter's
  * programs are attached and its map fds open, so reading them needs none
  * on this kernel; a kernel that still wants one (unprivileged_bpf_disabled
  * checked on every bpf() call) gets CAP_BPF + CAP_PERFMON kept.  Each set
  * is tried in the effective set first and proven by a meter read before
- * the permitted set is cut, so a wrong guess never breaks metering. */
+ * the bounding and permitted sets are cut, so a wrong guess never breaks
+ * metering. */
 static void drop_privileges(struct agent *a)
 {
 	static const cap_value_t fallback[] = { CAP_BPF, CAP_PERFMON };
@@ -211,19 +243,14 @@ static void drop_privileges(struct agent *a)
 				  tries[t], strerror(-err));
 			continue;
 		}
+		int bound = drop_bounding(fallback, tries[t]);
+
 		err = set_caps(fallback, tries[t], true);
 		if (!err) {
-			for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
-				bool kept = false;
-
-				for (int k = 0; k < tries[t]; k++)
-					kept |= fallback[k] == c;
-				if (!kept && cap_drop_bound(c) && errno != EINVAL)
-					break;
-			}
 			prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-			log_info("dropped capabilities; kept %s",
-				 tries[t] ? "CAP_BPF, CAP_PERFMON" : "none");
+			log_info("dropped capabilities; kept %s%s",
+				 tries[t] ? "CAP_BPF, CAP_PERFMON" : "none",
+				 bound ? " (the bounding set stays as given: no CAP_SETPCAP)" : "");
 			return;
 		}
 	}

@@ -13,8 +13,9 @@ start_agent
 sleep 0.5
 tenant_conns 30 2000 > /dev/null 2>&1
 sleep 1
-capeff=$(awk '/^CapEff/ { print $2 }' "/proc/$AG_PID/status")
-check "running agent holds no capabilities" 0000000000000000 "$capeff"
+check "running agent: no capability effective, permitted or in its bounding set; no_new_privs" \
+	"0000000000000000 0000000000000000 0000000000000000 1" \
+	"$(awk '/^(CapEff|CapPrm|CapBnd|NoNewPrivs):/ { printf "%s%s", sep, $2; sep = " " }' "/proc/$AG_PID/status")"
 n_spooled=$(spooled)
 if [ "$n_spooled" -ge 40 ]; then ok "reports spooled while the collector is down ($n_spooled)"
 else nok "only $n_spooled reports spooled while the collector is down"; fi
