@@ -52,6 +52,30 @@ static int parse_enroll(void *obj, const char *section, const char *name,
 	return 0;
 }
 
+/* Octal permission bits, as chmod takes them: "0666", "660" */
+static int parse_ipc_mode(void *obj, const char *section, const char *name,
+			  const char *value, char *err, size_t errlen)
+{
+	struct collector_conf *c = obj;
+	size_t len = strlen(value);
+	int mode = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (value[i] < '0' || value[i] > '7' || i >= 4) {
+			mode = -1;
+			break;
+		}
+		mode = mode * 8 + (value[i] - '0');
+	}
+	if (!len || mode < 0 || mode > 0777) {
+		snprintf(err, errlen, "ipc_mode '%s' is not octal permission bits "
+			 "such as 0666 or 0660", value);
+		return -EINVAL;
+	}
+	c->ipc_mode = mode;
+	return 0;
+}
+
 static const struct conf_key collector_keys[] = {
 	{ "collector", "listen", CONF_CUSTOM, 0, 0, 0, 0, parse_listen },
 	{ "collector", "database", CONF_STRING, C(database), COLLECTOR_PATH_LEN },
@@ -61,6 +85,7 @@ static const struct conf_key collector_keys[] = {
 	{ "collector", "tls_cert", CONF_STRING, C(tls_cert), COLLECTOR_PATH_LEN },
 	{ "collector", "tls_key", CONF_STRING, C(tls_key), COLLECTOR_PATH_LEN },
 	{ "collector", "workers", CONF_INT, C(workers), 0, 1, 256 },
+	{ "collector", "ipc_mode", CONF_CUSTOM, 0, 0, 0, 0, parse_ipc_mode },
 	{ NULL },
 };
 
@@ -70,6 +95,11 @@ void collector_conf_defaults(struct collector_conf *c)
 	snprintf(c->database, sizeof(c->database), "/var/lib/truemeter/truemeter.db");
 	c->max_message = 4 << 20;
 	c->workers = 4;
+	/* Every report is checked against an enrolled key, so a socket any
+	 * local user may connect to exposes what a TCP port on 127.0.0.1
+	 * does; a root agent, whose capabilities are dropped, cannot pass
+	 * the permissions of a socket owned by the collector's user. */
+	c->ipc_mode = 0666;
 }
 
 const struct conf_key *collector_conf_keys(void)

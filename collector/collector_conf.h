@@ -26,6 +26,7 @@ struct collector_conf {
 	char tls_cert[COLLECTOR_PATH_LEN];    /* for tls+tcp:// listeners */
 	char tls_key[COLLECTOR_PATH_LEN];
 	int64_t workers;                      /* concurrent report handlers */
+	int ipc_mode;                         /* ipc:// sockets' permission bits */
 };
 
 void collector_conf_defaults(struct collector_conf *c);

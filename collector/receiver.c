@@ -437,13 +437,24 @@ static int start_listener(struct receiver *r, const struct collector_conf *c,
 			goto cleanup;
 		}
 	}
+	if (strncmp(url, "ipc://", 6) == 0) {
+		rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, c->ipc_mode);
+		if (rv) {
+			log_warn("cannot set the permissions of %s: %s", url, nng_strerror(rv));
+			err = -EINVAL;
+			goto cleanup;
+		}
+	}
 	rv = nng_listener_start(l, 0);
 	if (rv) {
 		log_warn("cannot listen on %s: %s", url, nng_strerror(rv));
 		err = -EADDRINUSE;
 		goto cleanup;
 	}
-	log_info("listening on %s", url);
+	if (strncmp(url, "ipc://", 6) == 0)
+		log_info("listening on %s (mode %04o)", url, (unsigned)c->ipc_mode);
+	else
+		log_info("listening on %s", url);
 cleanup:
 	if (tls)
 		nng_tls_config_free(tls);

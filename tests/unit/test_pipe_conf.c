@@ -121,6 +121,24 @@ static void test_collector(void **state)
 	assert_int_equal(c.enroll[0][1], 0x11);
 	assert_int_equal(c.max_message, 4 << 20);
 	assert_int_equal(c.workers, 4);
+	assert_int_equal(c.ipc_mode, 0666);
+
+	assert_int_equal(collector_load("[collector]\nlisten = ipc:///tmp/x\n"
+					"enrolled_keys = /k\nipc_mode = 660\n", &c, err), 0);
+	assert_int_equal(c.ipc_mode, 0660);
+	assert_int_equal(collector_load("[collector]\nlisten = ipc:///tmp/x\n"
+					"enrolled_keys = /k\nipc_mode = 0600\n", &c, err), 0);
+	assert_int_equal(c.ipc_mode, 0600);
+	static const char *const bad_modes[] = { "0668", "rw-rw-rw-", "01777", "", "-1" };
+	for (size_t i = 0; i < sizeof(bad_modes) / sizeof(bad_modes[0]); i++) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "[collector]\nlisten = ipc:///x\n"
+			 "enrolled_keys = /k\nipc_mode = %s\n", bad_modes[i]);
+		assert_true(collector_load(text, &c, err) < 0);
+		assert_non_null(strstr(err, ":4: ipc_mode '"));
+		assert_non_null(strstr(err, "' is not octal permission bits"));
+	}
 
 	assert_true(collector_load("[collector]\nlisten = udp://x\n", &c, err) < 0);
 	assert_non_null(strstr(err, ":2: listen URL 'udp://x' must start with"));
