@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "agent_conf.h"
 #include "daemon_args.h"
 #include "delta.h"
@@ -588,7 +590,10 @@ static int agent_run(struct agent *a)
 		return err;
 	log_info("running: interval %" PRId64 " ms, collector %s",
 		 a->conf.interval_ms, a->conf.url);
+	/* a Type=notify unit is started once the meter counts */
+	sd_notify(0, "READY=1");
 	run_loop(a);
+	sd_notify(0, "STOPPING=1");
 	log_info("stopping");
 	return 0;
 }

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "collector_conf.h"
 #include "conf.h"
 #include "daemon_args.h"
@@ -209,13 +211,18 @@ static int run(const struct collector_settings *s)
 		goto cleanup;
 	judge_set_metrics(judge, receiver_metrics, recv);
 	judge_set_dashboard(judge, agents_html, recv);
+	/* a Type=notify unit is started once reports can arrive */
+	sd_notify(0, "READY=1");
 	for (;;) {
 		sigwait(&set, &sig);
 		if (sig != SIGHUP)
 			break;
+		sd_notify(0, "RELOADING=1");
 		log_info("SIGHUP: reloading the pricing catalog and mappings");
 		judge_reload(judge);
+		sd_notify(0, "READY=1");
 	}
+	sd_notify(0, "STOPPING=1");
 	log_info("signal %d: stopping", sig);
 cleanup:
 	judge_close(judge);
