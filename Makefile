@@ -182,6 +182,13 @@ install: all
 	$(Q)install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/truemeter/examples
 	$(Q)install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
 	$(Q)cp -r examples/. $(DESTDIR)$(PREFIX)/share/truemeter/examples/
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	$(Q)for u in truemeter-agent truemeter-collector; do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|g' examples/systemd/$$u.service \
+			> $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service || exit 1; \
+	done
+	$(Q)install -m 0644 examples/systemd/truemeter.sysusers \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/truemeter.conf
 
 clean:
 	$(Q)rm -rf build build-san

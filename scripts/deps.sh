@@ -6,7 +6,8 @@ set -eu
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev pkg-config
 protobuf-c-compiler libprotobuf-c-dev libnng-dev libmbedtls-dev libsodium-dev
 libsqlite3-dev sqlite3 libjson-c-dev libinih-dev libcsv-dev libmicrohttpd-dev
-libcurl4-openssl-dev libcmocka-dev libcap-dev libcap2-bin libsystemd-dev nginx-light wrk iproute2 curl
+libcurl4-openssl-dev libcmocka-dev libcap-dev libcap2-bin libsystemd-dev
+systemd systemd-container nginx-light wrk iproute2 curl
 openssl procps psmisc bc jq util-linux coreutils"
 
 missing=""
