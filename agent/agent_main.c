@@ -250,9 +250,11 @@ static void drop_privileges(struct agent *a)
 		err = set_caps(fallback, tries[t], true);
 		if (!err) {
 			prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-			log_info("dropped capabilities; kept %s%s",
+			log_info("dropped capabilities; kept %s%s%s%s",
 				 tries[t] ? "CAP_BPF, CAP_PERFMON" : "none",
-				 bound ? " (the bounding set stays as given: no CAP_SETPCAP)" : "");
+				 bound ? " (the bounding set stays as given: " : "",
+				 bound == -EPERM ? "no CAP_SETPCAP" : bound ? strerror(-bound) : "",
+				 bound ? ")" : "");
 			return;
 		}
 	}

@@ -93,7 +93,18 @@ cleanup:
 	return err;
 }
 
-int sender_dial(const struct agent_conf *c, nng_socket *sock)
+/* Is a pipe to the collector up?  One dialer makes one pipe at a time, so
+ * the last event tells.  Static, not in struct sender: nng may call back
+ * while sender_stop()'s detached close still runs after the free; an agent
+ * has one sender. */
+static atomic_bool sender_connected;
+
+static void pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	atomic_store((atomic_bool *)arg, ev == NNG_PIPE_EV_ADD_POST);
+}
+
+int sender_dial(const struct agent_conf *c, atomic_bool *connected, nng_socket *sock)
 {
 	nng_dialer d;
 	nng_tls_config *tls = NULL;
@@ -113,6 +124,10 @@ int sender_dial(const struct agent_conf *c, nng_socket *sock)
 	nng_socket_set_ms(*sock, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(*sock, NNG_OPT_RECONNMAXT,
 			  (nng_duration)(c->retry_max_ms < 1000 ? 1000 : c->retry_max_ms));
+	if (connected) {
+		nng_pipe_notify(*sock, NNG_PIPE_EV_ADD_POST, pipe_event, connected);
+		nng_pipe_notify(*sock, NNG_PIPE_EV_REM_POST, pipe_event, connected);
+	}
 	rv = nng_dialer_create(&d, *sock, c->url);
 	if (rv) {
 		log_warn("bad collector url '%s': %s", c->url, nng_strerror(rv));
@@ -277,7 +292,13 @@ static void *sender_main(void *arg)
 			 * ack never came may be stored all the same, so a full
 			 * spool must drop (and declare lost) a newer one instead. */
 			s->stats.failed++;
-			if (attempt == 3)
+			if (attempt == 3 && !atomic_load(&sender_connected))
+				log_warn("no connection to the collector at %s: "
+					 "nothing listens there, or it refuses this "
+					 "agent (for ipc://, the socket's permissions); "
+					 "reports stay spooled and are retried",
+					 s->conf->url);
+			else if (attempt == 3)
 				log_warn("collector %s not answering report seq %"
 					 PRIu64 " (%zu bytes); reports stay spooled "
 					 "and are retried (a collector drops a report "
@@ -305,7 +326,7 @@ int sender_start(const struct agent_conf *conf, struct spool *spool,
 	s->spool = spool;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	err = sender_dial(conf, &s->sock);
+	err = sender_dial(conf, &sender_connected, &s->sock);
 	if (err) {
 		pthread_mutex_destroy(&s->lock);
 		pthread_cond_destroy(&s->cond);

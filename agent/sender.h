@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <nng/nng.h>
+#include <stdatomic.h>
 
 #include "agent_conf.h"
 #include "spool.h"
@@ -31,8 +32,9 @@ void sender_stop(struct sender *s);
 void sender_stats_get(struct sender *s, struct sender_stats *st);
 
 /* Opens an nng REQ socket dialing conf's collector URL (non-blocking, so
- * it keeps reconnecting), with RECVMAXSZ, timeouts and TLS set.  Shared
- * with test tools.  0 or a negative errno, logged. */
-int sender_dial(const struct agent_conf *conf, nng_socket *sock);
+ * it keeps reconnecting), with RECVMAXSZ, timeouts and TLS set; keeps
+ * *connected (if not NULL, outliving the socket) true while a connection
+ * is up.  Shared with test tools.  0 or a negative errno, logged. */
+int sender_dial(const struct agent_conf *conf, atomic_bool *connected, nng_socket *sock);
 
 #endif

@@ -19,6 +19,9 @@ check "running agent: no capability effective, permitted or in its bounding set;
 n_spooled=$(spooled)
 if [ "$n_spooled" -ge 40 ]; then ok "reports spooled while the collector is down ($n_spooled)"
 else nok "only $n_spooled reports spooled while the collector is down"; fi
+no_connection() { grep -q "no connection to the collector at $URL_SCHEME://127.0.0.1:$PORT" "$TMP/agent.log"; }
+if wait_until 15 no_connection; then ok "the agent says it has no connection to the collector"
+else nok "no 'no connection to the collector' warning: $(grep warn "$TMP/agent.log" | tail -n 2)"; fi
 start_collector
 check_drained "spool drained after the collector came back"
 sleep 0.3
@@ -54,8 +57,17 @@ done
 kill_collector TERM
 SPOOL_CONF="max_reports = 15"
 write_confs
+# this time without CAP_SETPCAP, as under a service manager that keeps it
+# from the agent: the bounding set stays as given, the rest goes
+AGENT_WRAP="setpriv --bounding-set=-setpcap"
 start_agent
+AGENT_WRAP=
 sleep 3
+check "without CAP_SETPCAP: no capability effective or permitted, no_new_privs" \
+	"0000000000000000 0000000000000000 1" \
+	"$(awk '/^(CapEff|CapPrm|NoNewPrivs):/ { printf "%s%s", sep, $2; sep = " " }' "/proc/$AG_PID/status")"
+check "without CAP_SETPCAP: the agent says the bounding set stays" 1 \
+	"$(grep -c 'kept none (the bounding set stays as given: no CAP_SETPCAP)' "$TMP/agent.log")"
 n_spooled=$(spooled)
 if [ "$n_spooled" -le 15 ]; then ok "spool stays within max_reports ($n_spooled)"
 else nok "spool holds $n_spooled reports, above max_reports 15"; fi

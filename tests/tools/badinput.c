@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	conf.timeout_ms = 3000;
 	if (getenv("BADINPUT_CA"))
 		snprintf(conf.tls_ca, sizeof(conf.tls_ca), "%s", getenv("BADINPUT_CA"));
-	if (sender_dial(&conf, &sock))
+	if (sender_dial(&conf, NULL, &sock))
 		return 1;
 	/* random, oversize and sendfile need no key; the rest take one */
 	if (!strcmp(cmd, "random") && argc == 5) {

@@ -125,8 +125,9 @@ kill_collector() { # signal
 	[ -n "$COL_PID" ] && kill "-$1" "$COL_PID" 2>/dev/null && wait "$COL_PID" 2>/dev/null
 	COL_PID=
 }
+# AGENT_WRAP: a command the agent runs under (setpriv ...)
 start_agent() {
-	"$B/truemeter-agent" -c "$TMP/agent.conf" >> "$TMP/agent.log" 2>&1 &
+	${AGENT_WRAP:-} "$B/truemeter-agent" -c "$TMP/agent.conf" >> "$TMP/agent.log" 2>&1 &
 	AG_PID=$!
 }
 kill_agent() { # signal
