@@ -1,12 +1,31 @@
 #include "log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
 
 static const char *log_prog = "truemeter";
 static enum log_level log_level = LOG_LVL_INFO;
+static bool log_journal;
+
+/* Is stderr the journal?  systemd says so in JOURNAL_STREAM ("dev:ino" of
+ * the stream it connected); a redirected stderr no longer matches. */
+static bool stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+	       fstat(STDERR_FILENO, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(const char *prog, enum log_level level)
 {
@@ -14,6 +33,7 @@ void log_init(const char *prog, enum log_level level)
 
 	log_prog = slash ? slash + 1 : (prog ? prog : "truemeter");
 	log_level = level;
+	log_journal = stderr_is_journal();
 }
 
 void log_set_level(enum log_level level)
@@ -42,7 +62,15 @@ void log_vlog(enum log_level level, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';
-	/* One fprintf per line so concurrent threads do not interleave. */
+	/* One fprintf per line so concurrent threads do not interleave.  The
+	 * journal stamps lines itself and reads the priority prefix, so that
+	 * journalctl -p warning finds the warnings. */
+	if (log_journal) {
+		static const char *const prio[] = { SD_WARNING, SD_INFO, SD_DEBUG };
+
+		fprintf(stderr, "%s%s\n", prio[level], line);
+		return;
+	}
 	fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%s]: %s\n",
 		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 		tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, log_prog,

@@ -1,5 +1,6 @@
 /* One logger for every truemeter program: warn/info/debug to stderr with
- * the program name, and libbpf's output routed into it. */
+ * a timestamp and the program name, or, when stderr is the journal, with
+ * the journal's priority prefix instead; libbpf's output routed into it. */
 #ifndef TM_LOG_H
 #define TM_LOG_H
 

@@ -11,8 +11,9 @@
 # the agent holds no capability, bounding set included, under a seccomp
 # filter, and still reaches the collector's ipc:// socket in
 # RuntimeDirectory; requests to an nginx in the container's network are stored
-# exactly, also across `systemctl restart` of the agent; `systemctl reload`
-# reaches the collector; `systemctl stop` ends both cleanly.
+# exactly, also across `systemctl restart` of the agent; log lines reach
+# the journal with their priority; `systemctl reload` reaches the
+# collector; `systemctl stop` ends both cleanly.
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 . "$TM_ROOT/tests/lib/nginx.sh"
@@ -129,6 +130,8 @@ interval = 200ms
 hostname = $ID
 [collector]
 url = ipc:///run/truemeter/collector.sock
+timeout = 300ms
+retry_max = 300ms
 [meter]
 pin_dir = $PIN
 [http]
@@ -232,6 +235,21 @@ sleep 0.5       # a late double count would land in the next windows
 check "after systemctl restart truemeter-agent: acme 12 (none lost, none twice)" 12 "$(stored acme)"
 check "one agent, its reports unbroken across the restart" "1 0" \
 	"$(sqlite3 "$TMP/var/truemeter.db" 'SELECT COUNT(DISTINCT agent) FROM reports;') $(sqlite3 "$TMP/var/truemeter.db" 'SELECT COUNT(*) FROM gaps;')"
+
+# ---- the journal -------------------------------------------------------------------------
+# lines carry the journal's priority, not a timestamp of their own: a
+# collector away long enough makes the agent warn
+inside systemctl stop truemeter-collector
+agent_warned() {
+	inside journalctl -b --no-pager -o cat -p warning -u truemeter-agent |
+		grep -q '^no connection to the collector at ipc:///run/truemeter/collector.sock'
+}
+if wait_for 20 agent_warned; then ok "journal: the agent's warning at priority warning, as it wrote it"
+else nok "journal: no 'no connection' warning from the agent at priority warning"; fi
+inside systemctl start truemeter-collector
+check "journal: the agent's info lines are not warnings, and carry no second timestamp" "0 2" \
+	"$(inside journalctl -b --no-pager -o cat -p warning -u truemeter-agent | grep -c '^running: ') \
+$(inside journalctl -b --no-pager -o cat -p info -u truemeter-agent | grep -c '^running: interval 200 ms')"
 
 # ---- reload and stop ------------------------------------------------------------------
 inside systemctl reload truemeter-collector
