@@ -7,6 +7,7 @@
 # san: yes
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
+. "$TM_ROOT/tests/lib/wait.sh"
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
 TMP=$(mktemp -d /tmp/tmjlive.XXXXXX)
@@ -55,19 +56,10 @@ until [ -n "$PORT" ] && curl -sf "$URL/healthz" >/dev/null 2>&1; do
 done
 ok "judge serves /healthz"
 
-wait_for() { # pattern file tries
-	n=0
-	while [ $n -lt "$3" ]; do
-		grep -q "$1" "$2" 2>/dev/null && return 0
-		n=$((n + 1))
-		sleep 0.1
-	done
-	return 1
-}
 
 NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 "$B/tests/usage_put" "$DB" ghost api_requests "$NOW" 777
-if wait_for '"kind":"unbilled_usage","tenant":"ghost"' "$TMP/out.jsonl" 20; then
+if wait_until 2 grep -qs '"kind":"unbilled_usage","tenant":"ghost"' "$TMP/out.jsonl"; then
 	ok "unbilled_usage printed within a few ticks of the usage"
 else
 	nok "no unbilled_usage alert on stdout"
@@ -110,7 +102,7 @@ check "razorpay malformed JSON rejected" 400 "$(post_rzp "$TMP/broken.json" evt_
 # acme's subscription is cancelled (ended 2026-10-18); usage now is zombie access.
 check "stripe subscription.deleted accepted" 200 "$(post_stripe "$EV/customer.subscription.deleted.json")"
 "$B/tests/usage_put" "$DB" acme api_requests "$NOW" 200000
-if wait_for '"kind":"usage_after_cancellation","tenant":"acme"' "$TMP/out.jsonl" 30; then
+if wait_until 3 grep -qs '"kind":"usage_after_cancellation","tenant":"acme"' "$TMP/out.jsonl"; then
 	ok "usage_after_cancellation raised"
 else
 	nok "no usage_after_cancellation alert"
@@ -123,7 +115,7 @@ check "dashboard shows ghost" 1 "$(curl -s "$URL/" | grep -c '<td>ghost</td>' | 
 ghost_leak=$(curl -s "$URL/api/v1/leaks" | jq -r '[.[] | select(.tenant == "ghost")][0] | "\(.leak_display)"')
 check "dashboard shows ghost's leak in major units" 1 \
 	"$(curl -s "$URL/" | grep -c "<td>ghost</td>.*<td>$ghost_leak</td></tr>")"
-if wait_for ghost "$TMP/hook.jsonl" 30; then ok "exec hook got the alert JSON"; else nok "exec hook got nothing"; fi
+if wait_until 3 grep -qs ghost "$TMP/hook.jsonl"; then ok "exec hook got the alert JSON"; else nok "exec hook got nothing"; fi
 
 # An invoice whose customer has no tenant metadata: rejected until the
 # customer map names it; SIGHUP reloads the map (and the catalog).
@@ -134,7 +126,7 @@ check "invoice of an unmapped customer rejected" 400 "$(post_stripe "$TMP/nometa
 echo '{"cus_e2e_unmapped": "umbrella"}' > "$TMP/customers.json"
 sed -i 's/"unit_amount": "0.1"/"unit_amount": "0.2"/' "$TMP/pricing.json"
 kill -HUP "$PID"
-if wait_for '"tenant":"ghost".*"leak":155' "$TMP/out.jsonl" 30; then
+if wait_until 3 grep -qs '"tenant":"ghost".*"leak":155' "$TMP/out.jsonl"; then
 	ok "SIGHUP reloaded the catalog (ghost's leak now 155)"
 else
 	nok "catalog not reloaded"

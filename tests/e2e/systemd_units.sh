@@ -17,6 +17,7 @@
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
 . "$TM_ROOT/tests/lib/nginx.sh"
+. "$TM_ROOT/tests/lib/wait.sh"
 
 B=${TM_BUILD:?TM_BUILD not set}
 ID=tmsd$$
@@ -170,18 +171,8 @@ done
 both_active() {
 	[ "$(inside systemctl is-active truemeter-collector truemeter-agent 2>/dev/null | tr '\n' ' ')" = "active active " ]
 }
-wait_for() { # SECONDS CMD...
-	t=$(( $1 * 10 ))
-	shift
-	while [ $t -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		t=$((t - 1))
-	done
-	return 1
-}
 # Type=notify: active once the meter is attached and the collector listens
-if wait_for 60 both_active; then ok "systemd started both units"
+if wait_until 60 both_active; then ok "systemd started both units"
 else nok "the units are not active: $(inside systemctl is-active truemeter-collector truemeter-agent | tr '\n' ' ')"; exit 1; fi
 
 # status FIELDS UNIT: those /proc/PID/status fields of the unit's main
@@ -208,7 +199,7 @@ check "collector: its database is in the StateDirectory, owned by truemeter" "$u
 nginx_conf "$TMP/nginx" "$(nginx_ok_server "$PORT")"
 nsenter -t "$INIT" -n nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" > "$TMP/nginx/out" 2>&1 &
 NGINX_PID=$!
-wait_for 10 test -s "$TMP/nginx/nginx.pid" ||
+wait_until 10 test -s "$TMP/nginx/nginx.pid" ||
 	{ nok "nginx did not start: $(cat "$TMP/nginx/out" "$TMP/nginx/logs/error.log")"; exit 1; }
 requests() { # TENANT N
 	k=0
@@ -224,13 +215,13 @@ stored() { # TENANT: api_requests stored
 stored_is() { [ "$(stored "$1")" = "$2" ]; }
 requests acme 7
 requests beta 3
-wait_for 20 stored_is beta 3
+wait_until 20 stored_is beta 3
 check "requests stored: acme 7, beta 3" "7 3" "$(stored acme) $(stored beta)"
 
 inside systemctl restart truemeter-agent
-wait_for 30 both_active || nok "the agent did not come back after systemctl restart"
+wait_until 30 both_active || nok "the agent did not come back after systemctl restart"
 requests acme 5
-wait_for 20 stored_is acme 12
+wait_until 20 stored_is acme 12
 sleep 0.5       # a late double count would land in the next windows
 check "after systemctl restart truemeter-agent: acme 12 (none lost, none twice)" 12 "$(stored acme)"
 check "one agent, its reports unbroken across the restart" "1 0" \
@@ -244,7 +235,7 @@ agent_warned() {
 	inside journalctl -b --no-pager -o cat -p warning -u truemeter-agent |
 		grep -q '^no connection to the collector at ipc:///run/truemeter/collector.sock'
 }
-if wait_for 20 agent_warned; then ok "journal: the agent's warning at priority warning, as it wrote it"
+if wait_until 20 agent_warned; then ok "journal: the agent's warning at priority warning, as it wrote it"
 else nok "journal: no 'no connection' warning from the agent at priority warning"; fi
 inside systemctl start truemeter-collector
 check "journal: the agent's info lines are not warnings, and carry no second timestamp" "0 2" \

@@ -8,6 +8,7 @@
 set -u
 
 B=${TM_BUILD:?TM_BUILD not set}
+. "${TM_ROOT:?TM_ROOT not set}/tests/lib/wait.sh"
 ID=tm$NAME$$
 TMP=$(mktemp -d "/tmp/$ID.XXXXXX")
 PIN=/sys/fs/bpf/$ID
@@ -148,17 +149,6 @@ tenant_conns() {
 		"$B/tests/tcp_conn" connect "$LPORT" "$1" "$2"
 }
 spooled() { ls "$TMP/state/spool" 2>/dev/null | grep -c '\.rep$'; }
-# wait_until SECONDS CMD...: polls CMD every 0.1 s; 0 once it succeeded
-wait_until() {
-	t=$(( $1 * 10 ))
-	shift
-	while [ $t -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1
-		t=$((t - 1))
-	done
-	return 1
-}
 # the agent writes a report every window, so "drained" is a moment in which
 # nothing is waiting, not a lasting state
 drained() { [ "$(spooled)" = 0 ]; }
