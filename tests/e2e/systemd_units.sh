@@ -11,7 +11,8 @@
 # the agent holds no capability, bounding set included, under a seccomp
 # filter, and still reaches the collector's ipc:// socket in
 # RuntimeDirectory; requests to an nginx in the container's network are stored
-# exactly, also across `systemctl restart` of the agent; log lines reach
+# exactly, also across `systemctl restart` of the agent; the exec alert
+# sink and the HTTP server work in the collector's sandbox; log lines reach
 # the journal with their priority; `systemctl reload` reaches the
 # collector; `systemctl stop` ends both cleanly.
 set -u
@@ -121,9 +122,16 @@ database = /var/lib/truemeter/truemeter.db
 enrolled_keys = /etc/truemeter/agents
 [http]
 port = 8089
+[pricing]
+catalog = /etc/truemeter/pricing.json
+[reconcile]
+interval = 200ms
 [alerts]
 stdout = no
+exec = cat >> /var/lib/truemeter/alerts.jsonl
 EOF
+cp "$TM_ROOT/examples/pricing.json" "$TMP/etc/pricing.json"
+chmod 644 "$TMP/etc/pricing.json"
 cat > "$TMP/etc/agent.conf" <<EOF
 [agent]
 key = /etc/truemeter/agent.key
@@ -217,6 +225,16 @@ requests acme 7
 requests beta 3
 wait_until 20 stored_is beta 3
 check "requests stored: acme 7, beta 3" "7 3" "$(stored acme) $(stored beta)"
+
+# the judge in the sandbox: usage nobody billed (beta has no plan) is an
+# alert, and the exec sink (a shell, forked under the unit's seccomp
+# filter) writes it out
+alerted() { grep -qs '"kind":"unbilled_usage","tenant":"beta"' "$TMP/var/alerts.jsonl"; }
+if wait_until 10 alerted; then ok "collector: unbilled usage alerted through the exec sink"
+else nok "collector: no unbilled_usage alert from the exec sink: $(head -c 300 "$TMP/var/alerts.jsonl" 2>&1)"; fi
+check "collector: /healthz and /metrics served" "ok 1" \
+	"$(nsenter -t "$INIT" -n curl -s http://127.0.0.1:8089/healthz | tr -d '\n') \
+$(nsenter -t "$INIT" -n curl -s http://127.0.0.1:8089/metrics | grep -c "^truemeter_agent_event_drops{.*hostname=\"$ID\"} 0\$")"
 
 inside systemctl restart truemeter-agent
 wait_until 30 both_active || nok "the agent did not come back after systemctl restart"
