@@ -30,6 +30,7 @@
 #include "meter_parts.h"
 #include "metric.h"
 #include "bpf/tenant.h"
+#include "cgroup_level.h"
 #include "bpf/tenant.skel.h"
 
 #define PIN_SUBDIR "tenant"
@@ -80,6 +81,8 @@ struct cg_entry {
 struct meter_cgroup {
 	char dir[PATH_MAX];             /* <pin_dir>/tenant */
 	char root[PATH_MAX];            /* cgroup v2 mount the hooks attach to */
+	__u64 root_id;                  /* its cgroup id */
+	__u32 root_level;               /* its level: 0 unless a namespace's root */
 	size_t n_tenants;               /* configured, in config order */
 	char names[TENANT_MAX_TENANTS][METER_TENANT_LEN];
 	__u32 slot[TENANT_MAX_TENANTS];        /* kernel number of each */
@@ -176,6 +179,18 @@ static int find_root(const struct meter_conf *conf, char *out, size_t size)
 	return -ENOENT;
 }
 
+static int root_identity(struct meter_cgroup *m)
+{
+	struct stat st;
+
+	if (stat(m->root, &st) < 0) {
+		log_warn("cgroup root %s: %s", m->root, strerror(errno));
+		return -errno;
+	}
+	m->root_id = st.st_ino;
+	return cgroup_level_of_root(m->root, &m->root_level);
+}
+
 static int tenant_index(struct meter_cgroup *m, const char *name, __u32 *idx)
 {
 	for (size_t i = 0; i < m->n_tenants; i++) {
@@ -193,10 +208,10 @@ static int tenant_index(struct meter_cgroup *m, const char *name, __u32 *idx)
 	return 0;
 }
 
-#define CGROUP_ROOT_ID 1   /* kernfs id of the cgroup v2 root */
-
-/* Depth of a cgroup directory: parents up to the root cgroup (id 1). */
-static int cgroup_level(const char *path, __u32 *level)
+/* Level of a cgroup directory, as BPF counts them: its parents up to the
+ * mount's root, plus the root's own level (a cgroup namespace's root is
+ * not the hierarchy's). */
+static int cgroup_level(const struct meter_cgroup *m, const char *path, __u32 *level)
 {
 	char buf[PATH_MAX], *slash;
 	struct stat st;
@@ -206,8 +221,8 @@ static int cgroup_level(const char *path, __u32 *level)
 	for (__u32 n = 0; n <= TENANT_MAX_LEVELS; n++) {
 		if (stat(buf, &st) < 0 || !is_fs(buf, CGROUP2_SUPER_MAGIC))
 			return -ENOENT;
-		if (st.st_ino == CGROUP_ROOT_ID) {
-			*level = n;
+		if (st.st_ino == m->root_id) {
+			*level = n + m->root_level;
 			return 0;
 		}
 		slash = strrchr(buf, '/');
@@ -243,10 +258,11 @@ static int resolve_cgroup(const struct meter_cgroup *m, struct cg_entry *e, bool
 				 tenant, e->path);
 		return -EINVAL;
 	}
-	if (cgroup_level(e->path, &e->level) < 0 || e->level >= TENANT_MAX_LEVELS) {
+	if (cgroup_level(m, e->path, &e->level) < 0 || e->level >= TENANT_MAX_LEVELS) {
 		if (!quiet)
 			log_warn("tenant '%s': cgroup '%s' is not within %d levels below the "
-				 "cgroup v2 root", tenant, e->path, TENANT_MAX_LEVELS - 1);
+				 "cgroup v2 root %s", tenant, e->path, TENANT_MAX_LEVELS - 1,
+				 m->root);
 		return -EINVAL;
 	}
 	e->id = st.st_ino;
@@ -860,6 +876,9 @@ int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,
 		goto cleanup;
 	}
 	err = find_root(conf, m->root, sizeof(m->root));
+	if (err)
+		goto cleanup;
+	err = root_identity(m);
 	if (err)
 		goto cleanup;
 	err = load_tenants(m, conf);

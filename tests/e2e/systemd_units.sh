@@ -11,7 +11,8 @@
 # the agent holds no capability, bounding set included, under a seccomp
 # filter, and still reaches the collector's ipc:// socket in
 # RuntimeDirectory; requests to an nginx in the container's network are stored
-# exactly, also across `systemctl restart` of the agent; the exec alert
+# exactly, also across `systemctl restart` of the agent; a cgroup tenant
+# made in the container's own cgroup namespace is metered; the exec alert
 # sink and the HTTP server work in the collector's sandbox; log lines reach
 # the journal with their priority; `systemctl reload` reaches the
 # collector; `systemctl stop` ends both cleanly.
@@ -29,6 +30,12 @@ PORT=$((20000 + $$ % 10000))    # nginx, metered; in the container's network
 NS_PID=
 INIT=
 NGINX_PID=
+CT_CG=                          # the container's cgroup, as the host sees it
+if [ "$(stat -f -c %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+	CGROOT=/sys/fs/cgroup
+else
+	CGROOT=/sys/fs/cgroup/unified
+fi
 FAILS=0
 nok() { echo "not ok - $1"; FAILS=$((FAILS + 1)); }
 check() {
@@ -45,6 +52,7 @@ cleanup() {
 			tail -n 40 | sed 's/^/#   /'
 	fi
 	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null
+	[ -n "$CT_CG" ] && rmdir "$CT_CG/$ID" 2>/dev/null
 	if [ -n "$NS_PID" ]; then
 		kill "$NS_PID" 2>/dev/null      # nspawn asks the container to power off
 		i=0
@@ -55,6 +63,8 @@ cleanup() {
 		kill -9 "$NS_PID" 2>/dev/null
 	fi
 	wait 2>/dev/null
+	# what nspawn leaves of the container's cgroup without a host systemd
+	[ -n "$CT_CG" ] && rmdir "$CT_CG/init.scope" "$CT_CG" 2>/dev/null
 	rm -rf "$PIN" "$TMP"
 }
 trap cleanup EXIT
@@ -146,6 +156,8 @@ pin_dir = $PIN
 [http]
 ports = $PORT
 tenant_header = X-Tenant-Id
+[tenant gamma]
+cgroup = $CGROOT/$ID
 EOF
 cat > "$TMP/test.target" <<EOF
 [Unit]
@@ -225,6 +237,24 @@ requests acme 7
 requests beta 3
 wait_until 20 stored_is beta 3
 check "requests stored: acme 7, beta 3" "7 3" "$(stored acme) $(stored beta)"
+
+# A cgroup tenant seen through the container's cgroup namespace, whose root
+# is not the hierarchy's: made after the agent started, from the host
+inner=$(nsenter -t "$INIT" -m -p -C -- cat /proc/1/cgroup | sed -n 's/^0:://p')
+host=$(sed -n 's/^0:://p' "/proc/$INIT/cgroup")
+CT_CG=$CGROOT${host%"$inner"}
+[ "$inner" != "$host" ] || nok "the container has no cgroup namespace of its own ($host)"
+mkdir "$CT_CG/$ID" || nok "cannot make the tenant cgroup $CT_CG/$ID"
+sleep 0.5       # the agent looks for cgroups made meanwhile at each window
+sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "$CT_CG/$ID" \
+	nsenter -t "$INIT" -n "$B/tests/tcp_conn" connect "$PORT" 5 200 > /dev/null
+tcp_stored() {
+	"$B/truemeter" -d "$TMP/var/truemeter.db" usage --tenant gamma --metric tcp_connections --json 2>/dev/null |
+		jq -s '[.[].value] | add // 0'
+}
+tcp_is_5() { [ "$(tcp_stored)" = 5 ]; }
+wait_until 10 tcp_is_5
+check "cgroup tenant in the container's cgroup namespace: its connections" 5 "$(tcp_stored)"
 
 # the judge in the sandbox: usage nobody billed (beta has no plan) is an
 # alert, and the exec sink (a shell, forked under the unit's seccomp
