@@ -13,7 +13,8 @@
 # RuntimeDirectory; requests to an nginx in the container's network are stored
 # exactly, also across `systemctl restart` of the agent; a cgroup tenant
 # made in the container's own cgroup namespace is metered; the exec alert
-# sink and the HTTP server work in the collector's sandbox; log lines reach
+# sink and the HTTP server work in the collector's sandbox; the CLI run as
+# root leaves the database files the collector's; log lines reach
 # the journal with their priority; `systemctl reload` reaches the
 # collector; `systemctl stop` ends both cleanly.
 set -u
@@ -289,6 +290,30 @@ inside systemctl start truemeter-collector
 check "journal: the agent's info lines are not warnings, and carry no second timestamp" "0 2" \
 	"$(inside journalctl -b --no-pager -o cat -p warning -u truemeter-agent | grep -c '^running: ') \
 $(inside journalctl -b --no-pager -o cat -p info -u truemeter-agent | grep -c '^running: interval 200 ms')"
+
+# ---- the CLI as root beside the service ------------------------------------------------
+# billing imported with the CLI as root, once with the collector stopped
+# (SQLite makes its -wal and -shm files then) and once while it runs: the
+# files stay the truemeter user's, and the collector stores on
+cp "$TM_ROOT/examples/billing/billing.csv" "$TMP/etc/billing.csv"
+chmod 644 "$TMP/etc/billing.csv"
+import_billing() {
+	inside /usr/local/bin/truemeter -d /var/lib/truemeter/truemeter.db \
+		billing import /etc/truemeter/billing.csv > /dev/null 2>&1
+}
+inside systemctl stop truemeter-collector
+import_billing || nok "truemeter billing import as root, the collector stopped"
+inside systemctl start truemeter-collector
+import_billing || nok "truemeter billing import as root, the collector running"
+check "CLI as root: every file in the StateDirectory is still truemeter's" 0 \
+	"$(find "$TMP/var" ! -user "$uid" | wc -l)"
+reports() { sqlite3 "$TMP/var/truemeter.db" 'SELECT COUNT(*) FROM reports;'; }
+n0=$(reports)
+more_reports() { [ "$(reports)" -gt "$((n0 + 5))" ]; }
+if wait_until 10 more_reports; then ok "collector stores on after the imports"
+else nok "collector stored $(( $(reports) - n0 )) reports after the imports"; fi
+check "billing imported twice is stored once: the file's 3 lines" 3 \
+	"$(sqlite3 "$TMP/var/truemeter.db" 'SELECT COUNT(*) FROM bill;')"
 
 # ---- reload and stop ------------------------------------------------------------------
 inside systemctl reload truemeter-collector
