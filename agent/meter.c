@@ -1,6 +1,7 @@
 #include "meter.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,23 @@ int meter_pin_reuse(struct bpf_map *map, const char *dir)
 	return 0;
 }
 
+#define PROC_PID_INIT_INO 0xEFFFFFFCU   /* the initial pid namespace's inode */
+
+/* Does this process have a mount namespace of its own, whose mounts end
+ * with it: a service's (systemd's ProtectSystem= and kin) or a
+ * container's (where PID 1 is the container's init, in a pid namespace
+ * that is not the initial one)? */
+static bool own_mount_ns(void)
+{
+	struct stat self, init;
+
+	/* PID 1's namespaces may be closed to us (not dumpable) */
+	if (stat("/proc/self/ns/mnt", &self) == 0 && stat("/proc/1/ns/mnt", &init) == 0 &&
+	    self.st_ino != init.st_ino)
+		return true;
+	return stat("/proc/self/ns/pid", &self) == 0 && self.st_ino != PROC_PID_INIT_INO;
+}
+
 static int ensure_bpffs(const char *pin_dir)
 {
 	struct statfs st;
@@ -127,6 +145,12 @@ static int ensure_bpffs(const char *pin_dir)
 		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0)
 			log_warn("bpffs is not mounted and mounting it at /sys/fs/bpf "
 				 "failed: %s", strerror(errno));
+		else if (own_mount_ns())
+			log_warn("mounted bpffs at /sys/fs/bpf in a mount namespace of "
+				 "this agent's own (a container's or a service's): the "
+				 "pins, and the counts in them, end with it, so the next "
+				 "start meters afresh; mount bpffs on the host and share "
+				 "it (bind-mount /sys/fs/bpf)");
 		else
 			log_info("mounted bpffs at /sys/fs/bpf");
 	}

@@ -93,3 +93,20 @@ check "stored + dropped = every seq" "$3" "$(( $1 + missing ))"
 if grep -q "gap: agent" "$TMP/collector.log"; then ok "collector logs the gap"
 else nok "collector did not log the gap"; fi
 [ "$1" -gt "$first_n" ] || nok "no reports stored in part 2"
+
+# part 3: no bpffs in sight, in mount and pid namespaces of the agent's own
+# (as in a container): it mounts one, and warns that the pins end with it
+cat > "$TMP/no_bpffs.sh" <<'EOS'
+while umount -l /sys/fs/bpf 2>/dev/null; do :; done
+exec "$@"
+EOS
+AGENT_WRAP="unshare -m -p --fork --kill-child --mount-proc --propagation private sh $TMP/no_bpffs.sh"
+start_agent
+AGENT_WRAP=
+bpffs_warned() { grep -q 'mounted bpffs at /sys/fs/bpf in a mount namespace of this agent.s own' "$TMP/agent.log"; }
+if wait_until 10 bpffs_warned; then ok "an agent mounting bpffs in its own mount namespace warns that its pins end with it"
+else nok "no warning about a bpffs in the agent's own mount namespace: $(tail -n 3 "$TMP/agent.log")"; fi
+# unshare waits out SIGTERM; its child, the agent, takes it
+pkill -TERM -P "$AG_PID"
+wait "$AG_PID" 2>/dev/null
+AG_PID=
