@@ -14,7 +14,8 @@
 # exactly, also across `systemctl restart` of the agent; a cgroup tenant
 # made in the container's own cgroup namespace is metered; the exec alert
 # sink and the HTTP server work in the collector's sandbox; the CLI run as
-# root leaves the database files the collector's; log lines reach
+# root leaves the database files the collector's; a broken config fails
+# `systemctl restart` with file, line and key in the journal; log lines reach
 # the journal with their priority; `systemctl reload` reaches the
 # collector; `systemctl stop` ends both cleanly.
 set -u
@@ -314,6 +315,21 @@ if wait_until 10 more_reports; then ok "collector stores on after the imports"
 else nok "collector stored $(( $(reports) - n0 )) reports after the imports"; fi
 check "billing imported twice is stored once: the file's 3 lines" 3 \
 	"$(sqlite3 "$TMP/var/truemeter.db" 'SELECT COUNT(*) FROM bill;')"
+
+# ---- a broken config ------------------------------------------------------------------
+# ExecStartPre's check fails the start itself, naming file and line (and
+# Restart=on-failure tries again every 2 s)
+cp "$TMP/etc/agent.conf" "$TMP/agent.conf.good"
+printf '[agent]\nintervall = 1s\n' >> "$TMP/etc/agent.conf"
+inside systemctl restart truemeter-agent 2>/dev/null
+rc=$?
+check "a broken agent.conf: systemctl restart fails, the journal names file, line and key" \
+	"1 exit-code 1" \
+	"$([ $rc -ne 0 ] && echo 1) $(inside systemctl show -p Result --value truemeter-agent) \
+$(inside journalctl -b --no-pager -o cat -u truemeter-agent | grep -c "^/etc/truemeter/agent.conf:[0-9]*: unknown key 'intervall' in \[agent\]")"
+cp "$TMP/agent.conf.good" "$TMP/etc/agent.conf"
+inside systemctl restart truemeter-agent
+check "the config fixed: the agent runs again" active "$(inside systemctl is-active truemeter-agent)"
 
 # ---- reload and stop ------------------------------------------------------------------
 inside systemctl reload truemeter-collector
