@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,19 +12,13 @@
 
 #define CGROUP_ROOT_ID 1   /* kernfs id of the real root cgroup */
 
-int cgroup_level_of_root(const char *root, __u32 *level)
+int cgroup_level_of_root(const char *root, __u64 root_id, __u32 *level)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	struct cglevel_bpf *skel = NULL;
-	struct stat st;
 	int err;
 
-	if (stat(root, &st) < 0) {
-		err = -errno;
-		log_warn("cgroup root %s: %s", root, strerror(-err));
-		return err;
-	}
-	if (st.st_ino == CGROUP_ROOT_ID) {
+	if (root_id == CGROUP_ROOT_ID) {
 		*level = 0;
 		return 0;
 	}
@@ -44,7 +37,7 @@ int cgroup_level_of_root(const char *root, __u32 *level)
 	}
 	err = -ENOENT;
 	for (__u32 i = 0; i < TENANT_MAX_LEVELS; i++) {
-		if (skel->bss->ancestor_ids[i] == (__u64)st.st_ino) {
+		if (skel->bss->ancestor_ids[i] == root_id) {
 			*level = i;
 			err = 0;
 			break;

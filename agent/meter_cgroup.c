@@ -182,13 +182,15 @@ static int find_root(const struct meter_conf *conf, char *out, size_t size)
 static int root_identity(struct meter_cgroup *m)
 {
 	struct stat st;
+	int err;
 
 	if (stat(m->root, &st) < 0) {
-		log_warn("cgroup root %s: %s", m->root, strerror(errno));
-		return -errno;
+		err = -errno;
+		log_warn("cgroup root %s: %s", m->root, strerror(-err));
+		return err;
 	}
 	m->root_id = st.st_ino;
-	return cgroup_level_of_root(m->root, &m->root_level);
+	return cgroup_level_of_root(m->root, m->root_id, &m->root_level);
 }
 
 static int tenant_index(struct meter_cgroup *m, const char *name, __u32 *idx)

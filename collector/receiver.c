@@ -416,6 +416,7 @@ cleanup:
 static int start_listener(struct receiver *r, const struct collector_conf *c,
 			  const char *url)
 {
+	const bool ipc = strncmp(url, "ipc://", 6) == 0;
 	nng_tls_config *tls = NULL;
 	nng_listener l;
 	int rv, err = 0;
@@ -437,7 +438,7 @@ static int start_listener(struct receiver *r, const struct collector_conf *c,
 			goto cleanup;
 		}
 	}
-	if (strncmp(url, "ipc://", 6) == 0) {
+	if (ipc) {
 		rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, c->ipc_mode);
 		if (rv) {
 			log_warn("cannot set the permissions of %s: %s", url, nng_strerror(rv));
@@ -451,7 +452,7 @@ static int start_listener(struct receiver *r, const struct collector_conf *c,
 		err = -EADDRINUSE;
 		goto cleanup;
 	}
-	if (strncmp(url, "ipc://", 6) == 0)
+	if (ipc)
 		log_info("listening on %s (mode %04o)", url, (unsigned)c->ipc_mode);
 	else
 		log_info("listening on %s", url);
