@@ -98,9 +98,18 @@ struct store_agent {
 	int64_t window_end_ms, received_ms;     /* of the latest report */
 	uint64_t map_overflow, event_drops, spool_drops;
 	const char *hooks_missing;              /* comma-separated, "" for none */
+	int64_t retired_ms;                     /* taken out of service, else 0 */
 };
 typedef int (*store_agent_cb)(const struct store_agent *a, void *arg);
 int store_agents(struct store *s, store_agent_cb cb, void *arg);
+
+/* Takes the one agent whose key (lower-case hex) starts with prefix out of
+ * service as of now_ms: its silence is then no metering gap, until it
+ * reports again.  Its key in hex, and since when it is retired (an earlier
+ * time if it was already), are written out.  -ENOENT when no agent
+ * matches, -ENOTUNIQ when several do. */
+int store_agent_retire(struct store *s, const char *prefix, int64_t now_ms,
+		       char hex[REPORT_PK_HEX_LEN + 1], int64_t *retired_ms);
 
 /* Counters for /metrics and tests. */
 struct store_stats {

@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 static const char *const store_schema =
 	"CREATE TABLE IF NOT EXISTS reports ("
@@ -123,6 +123,17 @@ static const char *const store_schema_v3 =
 	"    window_end_ms = MAX(window_end_ms, excluded.window_end_ms);"
 	"END;";
 
+/* Version 4: agents taken out of service (`truemeter agents retire`): no
+ * longer expected to report, so their silence is no metering gap.  A
+ * report from one puts it back in service. */
+static const char *const store_schema_v4 =
+	"CREATE TABLE IF NOT EXISTS agent_retired ("
+	"  agent TEXT PRIMARY KEY,"
+	"  retired_ms INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TRIGGER IF NOT EXISTS agent_retired_back AFTER INSERT ON reports BEGIN"
+	"  DELETE FROM agent_retired WHERE agent = NEW.agent;"
+	"END;";
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -200,12 +211,14 @@ static int store_migrate(struct store *s)
 	if (version < 1)
 		err = store_sqlite_exec(s, store_schema);
 	else
-		log_info("store %s: schema %d to %d: summing what is stored into the "
-			 "new tables (once)", s->path, version, STORE_SCHEMA_VERSION);
+		log_info("store %s: schema %d to %d (once)", s->path, version,
+			 STORE_SCHEMA_VERSION);
 	if (!err && version < 2)
 		err = store_sqlite_exec(s, store_schema_v2);
 	if (!err && version < 3)
 		err = store_sqlite_exec(s, store_schema_v3);
+	if (!err && version < 4)
+		err = store_sqlite_exec(s, store_schema_v4);
 	if (!err)
 		err = store_sqlite_exec(s, "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION));
 	if (!err)
@@ -692,8 +705,10 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 
 	err = store_sqlite_prepare(s, "SELECT r.agent, r.hostname, a.reports, r.window_end_ms,"
 				   " r.received_ms, r.map_overflow, r.event_drops, r.spool_drops,"
-				   " r.hooks_missing FROM agent_latest a JOIN reports r"
-				   " ON r.id = a.report_id ORDER BY a.agent", &st);
+				   " r.hooks_missing, COALESCE(x.retired_ms, 0)"
+				   " FROM agent_latest a JOIN reports r ON r.id = a.report_id"
+				   " LEFT JOIN agent_retired x ON x.agent = a.agent"
+				   " ORDER BY a.agent", &st);
 	if (err)
 		goto cleanup;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -707,6 +722,7 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 			.event_drops = (uint64_t)sqlite3_column_int64(st, 6),
 			.spool_drops = (uint64_t)sqlite3_column_int64(st, 7),
 			.hooks_missing = (const char *)sqlite3_column_text(st, 8),
+			.retired_ms = sqlite3_column_int64(st, 9),
 		};
 
 		err = cb(&a, arg);
@@ -717,6 +733,70 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 		err = db_error(s, "agent query");
 cleanup:
 	sqlite3_finalize(st);
+	return err;
+}
+
+/* The agents whose key starts with prefix: how many (up to 2), the first
+ * one's key in hex. */
+static int agents_matching(struct store *s, const char *prefix,
+			   char hex[REPORT_PK_HEX_LEN + 1], int *n)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	*n = 0;
+	err = store_sqlite_prepare(s, "SELECT agent FROM agent_latest"
+				   " WHERE substr(agent, 1, length(?1)) = ?1 ORDER BY agent LIMIT 2",
+				   &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!(*n)++)
+			snprintf(hex, REPORT_PK_HEX_LEN + 1, "%s",
+				 (const char *)sqlite3_column_text(st, 0));
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(s, "agent query");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_agent_retire(struct store *s, const char *prefix, int64_t now_ms,
+		       char hex[REPORT_PK_HEX_LEN + 1], int64_t *retired_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int err, n;
+
+	err = store_sqlite_begin(s);
+	if (err)
+		return err;
+	err = agents_matching(s, prefix, hex, &n);
+	if (!err && n != 1)
+		err = n ? -ENOTUNIQ : -ENOENT;
+	if (err)
+		goto cleanup;
+	/* retired already: it stays retired since then */
+	err = store_sqlite_prepare(s, "INSERT INTO agent_retired VALUES (?1, ?2)"
+				   " ON CONFLICT DO UPDATE SET retired_ms = retired_ms"
+				   " RETURNING retired_ms", &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_ms);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		err = db_error(s, "retire agent");
+		goto cleanup;
+	}
+	*retired_ms = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+	err = store_sqlite_commit(s);
+cleanup:
+	sqlite3_finalize(st);
+	if (err)
+		store_sqlite_rollback(s);
 	return err;
 }
 

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +492,75 @@ static void test_migrate_agents_from_v2(void **state)
 	check_agents(f);
 }
 
+struct retired_query {
+	const char *prefix;
+	int64_t ms;
+};
+
+static int retired_cb(const struct store_agent *a, void *arg)
+{
+	struct retired_query *q = arg;
+
+	if (strncmp(a->agent_hex, q->prefix, strlen(q->prefix)) == 0)
+		q->ms = a->retired_ms;
+	return 0;
+}
+
+/* retired_ms of the agent whose key starts with prefix, -1 if none */
+static int64_t retired_of(struct fixture *f, const char *prefix)
+{
+	struct retired_query q = { prefix, -1 };
+
+	assert_int_equal(store_agents(f->s, retired_cb, &q), 0);
+	return q.ms;
+}
+
+/* A retired agent stays retired from the first retirement on, names
+ * what matched, and is back in service with its next report; a prefix that
+ * matches none or several retires nothing. */
+static void test_retire(void **state)
+{
+	struct fixture *f = *state;
+	char hex[REPORT_PK_HEX_LEN + 1];
+	int64_t since;
+
+	put_agents(f);
+	assert_int_equal(store_agent_retire(f->s, "ffff", 1000, hex, &since), -ENOENT);
+	assert_int_equal(store_agent_retire(f->s, "abab", 1000, hex, &since), 0);
+	assert_int_equal(strlen(hex), REPORT_PK_HEX_LEN);
+	assert_int_equal(strspn(hex, "ab"), REPORT_PK_HEX_LEN);
+	assert_int_equal(since, 1000);
+	assert_int_equal(store_agent_retire(f->s, hex, 2000, hex, &since), 0);
+	assert_int_equal(since, 1000);
+	assert_int_equal(retired_of(f, "abab"), 1000);
+	assert_int_equal(retired_of(f, "0101"), 0);
+	put_health(f, 0xab, 5, 40000, 7, NULL, "web-1");
+	assert_int_equal(retired_of(f, "abab"), 0);
+	put_health(f, 0xa0, 1, 5000, 0, NULL, "web-2");
+	assert_int_equal(store_agent_retire(f->s, "a", 3000, hex, &since), -ENOTUNIQ);
+	assert_int_equal(retired_of(f, "a0a0"), 0);
+	assert_int_equal(retired_of(f, "abab"), 0);
+}
+
+/* A version 3 database gets the retired agents' table on open. */
+static void test_migrate_retired_from_v3(void **state)
+{
+	struct fixture *f = *state;
+	char hex[REPORT_PK_HEX_LEN + 1];
+	int64_t since;
+
+	put_agents(f);
+	assert_int_equal(store_sqlite_exec(f->s, "DROP TRIGGER agent_retired_back;"
+					   "DROP TABLE agent_retired; PRAGMA user_version = 3;"), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	check_agents(f);
+	assert_int_equal(store_agent_retire(f->s, "0101", 1000, hex, &since), 0);
+	assert_int_equal(retired_of(f, "0101"), 1000);
+	put_health(f, 0x01, 2, 6000, 0, NULL, "db-1");
+	assert_int_equal(retired_of(f, "0101"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -502,6 +572,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_agents_from_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_retired_from_v3, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
