@@ -24,7 +24,8 @@ struct cli_command {
 
 static const struct cli_command commands[] = {
 	{ "usage", "stored usage per tenant x metric x period", cli_usage, true },
-	{ "agents", "agents that reported: latest window, the meter's own drops", cli_agents, true },
+	{ "agents", "agents: latest window, silent or not, the meter's own drops; retire", cli_agents,
+	  true },
 	/* audit verify needs no database; audit export only reads one */
 	{ "audit", "export signed reports / verify an export independently", cli_audit, true },
 	{ "billing", "billing import FILE: CSV, JSON lines or Stripe invoices", cli_billing },

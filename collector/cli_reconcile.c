@@ -117,15 +117,7 @@ static int run(struct store *s, const struct judge_conf *jc, const char *period,
 	char err[512];
 	int r, status = 1;
 
-	reconcile_conf_default(&rc);
-	rc.tolerance_bp = jc->tolerance_bp;
-	rc.price_tolerance = jc->price_tolerance;
-	rc.grace_ms = jc->grace_ms;
-	rc.settle_ms = jc->settle_ms;
-	rc.min_units = jc->min_units;
-	rc.sev.warning = jc->alerts_warning;
-	rc.sev.critical = jc->alerts_critical;
-	rc.gap_min_ms = jc->gap_min_ms;
+	judge_conf_reconcile(jc, &rc);
 	if (catalog(s, jc, &p, err, sizeof(err))) {
 		fprintf(stderr, "truemeter reconcile: %s\n", err);
 		goto cleanup;

@@ -377,6 +377,7 @@ struct gap_ctx {
 	struct detect_ctx *d;
 	json_object *list;
 	int64_t total_ms;
+	int silent;
 };
 
 static int gap_cb(const struct store_gap *g, void *arg)
@@ -405,6 +406,39 @@ static int gap_cb(const struct store_gap *g, void *arg)
 	return 0;
 }
 
+/* An agent in service whose reports stopped: the time since its last
+ * window is unverifiable until its reports (spooled, or after a restart)
+ * arrive.  Listed without an end, so the alert reads the same at every
+ * tick while the agent stays silent. */
+static int silent_cb(const struct store_agent *a, void *arg)
+{
+	struct gap_ctx *gc = arg;
+	const struct detect_ctx *d = gc->d;
+	int64_t quiet = d->c->silent_after_ms;
+	json_object *o;
+	char t[32];
+
+	if (quiet < d->c->gap_min_ms)
+		quiet = d->c->gap_min_ms;
+	if (a->retired_ms || d->now_ms - a->window_end_ms < quiet ||
+	    d->now_ms - d->c->silent_from_ms < quiet ||
+	    a->window_end_ms >= d->end_ms || d->now_ms <= d->start_ms)
+		return 0;
+	o = json_object_new_object();
+	json_object_object_add(o, "agent", json_object_new_string(a->agent_hex));
+	json_object_object_add(o, "hostname", json_object_new_string(a->hostname));
+	period_format_time(a->window_end_ms, t, sizeof(t));
+	json_object_object_add(o, "from", json_object_new_string(t));
+	json_object_object_add(o, "to", NULL);
+	json_object_object_add(o, "reason", json_object_new_string("agent silent"));
+	if (gc->silent < 100)
+		json_object_array_add(gc->list, o);
+	else
+		json_object_put(o);
+	gc->silent++;
+	return 0;
+}
+
 int detect_gaps(struct detect_ctx *d)
 {
 	struct gap_ctx gc = { .d = d, .list = json_object_new_array() };
@@ -417,13 +451,17 @@ int detect_gaps(struct detect_ctx *d)
 	int rc;
 
 	rc = store_gaps(d->s, d->start_ms, d->end_ms, gap_cb, &gc);
+	if (!rc && d->c->silent_after_ms > 0)
+		rc = store_agents(d->s, silent_cb, &gc);
 	if (rc || json_object_array_length(gc.list) == 0) {
 		json_object_put(gc.list);
 		return rc;
 	}
 	ev = json_object_new_object();
 	json_object_object_add(ev, "gaps", gc.list);
+	/* the stored gaps' time; silent agents' time is still running */
 	json_object_object_add(ev, "unverifiable_s", json_object_new_int64(gc.total_ms / 1000));
+	json_object_object_add(ev, "silent_agents", json_object_new_int(gc.silent));
 	return add_alert(d, ALERT_METERING_GAP, &r, 0, ev);
 }
 

@@ -22,8 +22,14 @@
  *                  usage >= min_units after T + grace within the period.
  * usage_anomaly    see anomaly.h; over the last anomaly_recent_h hours.
  * metering_gap     a stored gap (missing reports or a broken chain) of at
- *                  least gap_min_ms overlaps the period; tenant and metric
- *                  "*", leak 0, severity "warning". */
+ *                  least gap_min_ms overlaps the period, or an agent in
+ *                  service (not retired) has sent no report for
+ *                  silent_after_ms (and gap_min_ms), also counted from
+ *                  silent_from_ms, and its silence overlaps the period
+ *                  (listed from its last window's end, with no end: it
+ *                  goes when reports cover the time, or the agent is
+ *                  retired); tenant and metric "*", leak 0, severity
+ *                  "warning". */
 #ifndef TM_DETECT_H
 #define TM_DETECT_H
 

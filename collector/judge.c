@@ -313,21 +313,6 @@ static int start_parts(struct judge *j)
 	return 0;
 }
 
-static void reconcile_conf_from(struct reconcile_conf *rc, const struct judge_conf *c)
-{
-	reconcile_conf_default(rc);
-	rc->tolerance_bp = c->tolerance_bp;
-	rc->price_tolerance = c->price_tolerance;
-	rc->grace_ms = c->grace_ms;
-	rc->settle_ms = c->settle_ms;
-	rc->min_units = c->min_units;
-	rc->sev.warning = c->alerts_warning;
-	rc->sev.critical = c->alerts_critical;
-	rc->anomaly.z = (double)c->anomaly_z_milli / 1000;
-	rc->anomaly.min_rel = (double)c->anomaly_min_rel_pct / 100;
-	rc->gap_min_ms = c->gap_min_ms;
-}
-
 int judge_open(const struct judge_conf *conf, const char *db_path, struct judge **out)
 {
 	struct judge *j = calloc(1, sizeof(*j));
@@ -340,7 +325,8 @@ int judge_open(const struct judge_conf *conf, const char *db_path, struct judge 
 	pthread_mutex_init(&j->mu, NULL);
 	pthread_mutex_init(&j->tick_mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
-	reconcile_conf_from(&j->rc, conf);
+	judge_conf_reconcile(conf, &j->rc);
+	j->rc.silent_from_ms = now_ms();      /* reports spooled meanwhile come now */
 	j->db_path = strdup(db_path);
 	if (!j->db_path) {
 		rc = -ENOMEM;

@@ -9,6 +9,7 @@
 #include "billing.h"
 #include "collector_conf.h"
 #include "pricing.h"
+#include "reconcile.h"
 
 #define OFF(f) offsetof(struct judge_conf, f)
 #define STR(f) OFF(f), sizeof(((struct judge_conf *)0)->f)
@@ -92,6 +93,8 @@ static const struct conf_key keys[] = {
 	{ "reconcile", "anomaly_z", CONF_CUSTOM, 0, 0, 0, 0, parse_z },
 	{ "reconcile", "anomaly_min_rel_pct", CONF_INT, OFF(anomaly_min_rel_pct), 0, 1, 10000 },
 	{ "reconcile", "gap_min", CONF_DURATION, OFF(gap_min_ms), 0, 0, 86400000 },
+	{ "reconcile", "silent_after", CONF_DURATION, OFF(silent_after_ms), 0, 0,
+	  31LL * 86400000 },
 	{ "alerts", "webhook_url", CONF_STRING, STR(alerts_webhook_url) },
 	{ "alerts", "exec", CONF_STRING, STR(alerts_exec) },
 	{ "alerts", "warning", CONF_INT, OFF(alerts_warning), 0, 0, INT64_MAX / 2 },
@@ -123,6 +126,7 @@ void judge_conf_defaults(struct judge_conf *c)
 	c->min_units = 1;
 	c->anomaly = true;
 	c->anomaly_interval_ms = 300000;
+	c->silent_after_ms = 600000;
 	c->anomaly_z_milli = 6000;
 	c->anomaly_min_rel_pct = 50;
 	c->alerts_warning = 1000;
@@ -190,4 +194,20 @@ int judge_conf_load_file(const char *path, struct judge_conf *c, char *err, size
 	}
 	free(cc);
 	return rc;
+}
+
+void judge_conf_reconcile(const struct judge_conf *c, struct reconcile_conf *rc)
+{
+	reconcile_conf_default(rc);
+	rc->tolerance_bp = c->tolerance_bp;
+	rc->price_tolerance = c->price_tolerance;
+	rc->grace_ms = c->grace_ms;
+	rc->settle_ms = c->settle_ms;
+	rc->min_units = c->min_units;
+	rc->sev.warning = c->alerts_warning;
+	rc->sev.critical = c->alerts_critical;
+	rc->anomaly.z = (double)c->anomaly_z_milli / 1000;
+	rc->anomaly.min_rel = (double)c->anomaly_min_rel_pct / 100;
+	rc->gap_min_ms = c->gap_min_ms;
+	rc->silent_after_ms = c->silent_after_ms;
 }

@@ -42,6 +42,7 @@ struct judge_conf {
 	int64_t anomaly_z_milli;          /* anomaly_z = 6 -> 6000 */
 	int64_t anomaly_min_rel_pct;
 	int64_t gap_min_ms;
+	int64_t silent_after_ms;          /* 0: silent agents raise nothing */
 	/* [alerts] */
 	char alerts_webhook_url[512];
 	char alerts_exec[512];
@@ -53,6 +54,9 @@ struct judge_conf {
 };
 
 void judge_conf_defaults(struct judge_conf *c);
+struct reconcile_conf;
+/* The [reconcile] and [alerts] thresholds as the detectors take them. */
+void judge_conf_reconcile(const struct judge_conf *c, struct reconcile_conf *rc);
 /* Keys with offsets into struct judge_conf, ending with { NULL }. */
 const struct conf_key *judge_conf_keys(void);
 /* Cross-field checks and files named by the config (mapping files, the

@@ -32,6 +32,11 @@ struct reconcile_conf {
 	int64_t anomaly_history_h;   /* hourly history fetched per series */
 	int64_t anomaly_recent_h;    /* hours judged (the rest is baseline) */
 	int64_t gap_min_ms;          /* shorter metering gaps are ignored */
+	int64_t silent_after_ms;     /* an agent in service with no report
+				      * this long is a metering gap; 0: off */
+	int64_t silent_from_ms;      /* ... counted from no earlier than this:
+				      * the collector's start, before which
+				      * reports waited in the agents' spools */
 };
 void reconcile_conf_default(struct reconcile_conf *c);
 

@@ -438,8 +438,13 @@ cleanup:
 	return err;
 }
 
+/* The numbers decide, except for a metering gap, whose numbers are all 0:
+ * its list of gaps (a new one, an agent gone silent) is what changes. */
 static bool alert_same(sqlite3_stmt *st, const struct store_alert *a)
 {
+	if (strcmp(nz(a->kind), "metering_gap") == 0 &&
+	    strcmp(col_text(st, 9), a->evidence ? a->evidence : "{}") != 0)
+		return false;
 	return (uint64_t)sqlite3_column_int64(st, 1) == a->metered &&
 	       (uint64_t)sqlite3_column_int64(st, 2) == a->billed &&
 	       sqlite3_column_int64(st, 3) == a->expected_amount &&
@@ -466,7 +471,7 @@ static int alert_lookup(struct store *s, const struct store_alert *a)
 	int err, rc;
 
 	err = store_sqlite_prepare(s, "SELECT id, metered, billed, expected_amount, billed_amount,"
-				   " leak, severity, status, currency FROM alert"
+				   " leak, severity, status, currency, evidence FROM alert"
 				   " WHERE kind = ? AND tenant = ? AND metric = ? AND period = ?", &st);
 	if (err)
 		goto cleanup;

@@ -34,6 +34,26 @@ printf '%s\nacme,api_requests,2026-10-01,2026-11-01,1000000,45000,usd,INV-1\n' "
 $T billing import "$TMP/oct.csv" >/dev/null && $T billing import "$TMP/oct.csv" >/dev/null
 check "import is idempotent" 1 "$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM bill')"
 
+# The reports above come from one agent, silent since its window that
+# ended 2026-10-20T10:00:10Z: a metering gap, until it is retired.
+$T agents --at $AT > "$TMP/agents"
+check "agents: the agent is silent" 1 "$(grep -c ' 2026-10-20T10:00:10Z silent ' "$TMP/agents")"
+check "agents --at before silent_after: still reporting" reporting \
+	"$($T agents --json --at 2026-10-20T10:09:00Z | jq -r .status)"
+$T reconcile --period 2026-10 --at $AT --json --dry-run > "$TMP/gap.json"
+check "a silent agent is a metering gap from its last window" \
+	"warning agent silent 2026-10-20T10:00:10Z null 1" \
+	"$(jq -r '.alerts[] | select(.kind == "metering_gap") | "\(.severity) \(.evidence.gaps[0] | "\(.reason) \(.from) \(.to)") \(.evidence.silent_agents)"' "$TMP/gap.json")"
+AGENT=$($T agents --json | jq -r .agent)
+$T agents retire "$(echo "$AGENT" | cut -c1-8 | tr a-f A-F)" > "$TMP/out"
+check "agents retire: a key prefix, either case" 1 "$(grep -c "^agent $AGENT retired since" "$TMP/out")"
+check "agents: retired" retired "$($T agents --json | jq -r .status)"
+$T agents retire 0000 2> "$TMP/err"
+check "retiring an unknown agent fails" 1 "$?"
+check "and says no agent matches" 1 "$(grep -c "no agent key starts with '0000'" "$TMP/err")"
+$T agents retire 'ab%' 2> "$TMP/err"
+check "a non-hex agent is a usage error" 2 "$?"
+
 $T reconcile --period 2026-10 --at $AT --json > "$TMP/rec.json"
 check "acme row: metered, billed, expected, billed amount" "1200000 1000000 55000 45000" \
 	"$(jq -r '.rows[] | select(.tenant == "acme") | "\(.metered) \(.billed) \(.expected_amount) \(.billed_amount)"' "$TMP/rec.json")"

@@ -81,9 +81,11 @@ static inline void tstore_close(struct tstore *t)
 	unlink(p);
 }
 
-/* One report (its own seq) holding one usage row. */
-static inline int tstore_usage(struct tstore *t, const char *tenant, int metric,
-			       int64_t start_ms, int64_t end_ms, uint64_t value)
+/* One report (its own seq) from the agent whose key is all `who` bytes,
+ * holding one usage row. */
+static inline int tstore_usage_from(struct tstore *t, uint8_t who, const char *tenant,
+				    int metric, int64_t start_ms, int64_t end_ms,
+				    uint64_t value)
 {
 	uint8_t agent[32], digest[32];
 	char *strings[2] = { "", (char *)tenant };
@@ -91,7 +93,7 @@ static inline int tstore_usage(struct tstore *t, const char *tenant, int metric,
 	Truemeter__Report r = TRUEMETER__REPORT__INIT;
 	int rc;
 
-	memset(agent, 'A', sizeof(agent));
+	memset(agent, who, sizeof(agent));
 	t->seq++;
 	memset(digest, 0, sizeof(digest));
 	memcpy(digest, &t->seq, sizeof(t->seq));
@@ -110,6 +112,13 @@ static inline int tstore_usage(struct tstore *t, const char *tenant, int metric,
 	r.rows = rows;
 	rc = store_report_put(t->s, &r, digest, 1, 0, NULL);
 	return rc == STORE_PUT_NEW ? 0 : -1;
+}
+
+/* The same from agent 'A' (0x41 bytes). */
+static inline int tstore_usage(struct tstore *t, const char *tenant, int metric,
+			       int64_t start_ms, int64_t end_ms, uint64_t value)
+{
+	return tstore_usage_from(t, 'A', tenant, metric, start_ms, end_ms, value);
 }
 
 /* A report whose arrival reveals missing seqs [from, to]: a metering gap. */

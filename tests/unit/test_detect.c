@@ -417,6 +417,97 @@ static void test_dedup_update_resolve(void **state)
 	assert_int_equal(emitted, 3);                               /* new, changed, resolved */
 }
 
+/* An agent in service that stops reporting is a metering gap once
+ * silent_after has passed: listed from its last window, the alert the same
+ * at every tick (emitted once), again when another agent falls silent, gone
+ * once the agent is retired or reports again. */
+static void test_silent_agent(void **state)
+{
+	struct fx *f = *state;
+	unsigned gap = 1u << ALERT_METERING_GAP;
+	int64_t a_end = f->nov + DAYMS + 10000, now = f->nov + 10 * DAYMS;
+	char hex[REPORT_PK_HEX_LEN + 1];
+	const struct store_alert *a;
+	int64_t since;
+
+	f->c.silent_after_ms = 600000;
+	usage(f, "acme", f->nov + DAYMS, 10);                         /* agent 'A' */
+	run(f, a_end + 599999);
+	assert_null(find(f, "metering_gap", "*"));                   /* not yet */
+	run(f, a_end + 600000);
+	a = find(f, "metering_gap", "*");
+	assert_non_null(a);
+	assert_int_equal(a->leak, 0);
+	assert_non_null(strstr(a->evidence, "\"from\":\"2026-11-02T00:00:10Z\",\"to\":null,"
+			       "\"reason\":\"agent silent\""));
+	assert_non_null(strstr(a->evidence, "\"silent_agents\":1"));
+	run(f, now);
+	emitted = 0;
+	assert_int_equal(reconcile_commit(f->s, &f->set, gap, f->nov, f->dec, now,
+					  count_emit, NULL), 1);
+	run(f, now + H);                       /* still silent: the same alert */
+	assert_int_equal(reconcile_commit(f->s, &f->set, gap, f->nov, f->dec, now + H,
+					  count_emit, NULL), 0);
+	/* agent 'B' reported until day 5 and falls silent too: the alert
+	 * changes although all its numbers are 0 */
+	assert_int_equal(tstore_usage_from(&f->t, 'B', "acme", METRIC_API_REQUESTS,
+					   f->nov + 4 * DAYMS, f->nov + 5 * DAYMS, 1), 0);
+	run(f, now + H);
+	assert_non_null(strstr(find(f, "metering_gap", "*")->evidence, "\"silent_agents\":2"));
+	assert_int_equal(reconcile_commit(f->s, &f->set, gap, f->nov, f->dec, now + H,
+					  count_emit, NULL), 1);
+	assert_int_equal(emitted, 2);
+	/* 'A' is decommissioned; 'B' reports again: nothing is missing */
+	assert_int_equal(store_agent_retire(f->s, "4141", now, hex, &since), 0);
+	assert_int_equal(since, now);
+	run(f, now + H);
+	assert_non_null(strstr(find(f, "metering_gap", "*")->evidence, "\"silent_agents\":1"));
+	assert_null(strstr(find(f, "metering_gap", "*")->evidence, hex));
+	assert_int_equal(tstore_usage_from(&f->t, 'B', "acme", METRIC_API_REQUESTS,
+					   f->nov + 5 * DAYMS, now + H, 1), 0);
+	run(f, now + H);
+	assert_null(find(f, "metering_gap", "*"));
+	assert_int_equal(reconcile_commit(f->s, &f->set, gap, f->nov, f->dec, now + H,
+					  count_emit, NULL), 0);
+	assert_int_equal(emitted, 3);                                /* resolved */
+	/* a silence from before the period's end is the period's; one that
+	 * starts after it is not */
+	run(f, f->dec + 40 * DAYMS);
+	assert_non_null(find(f, "metering_gap", "*"));
+	assert_int_equal(tstore_usage_from(&f->t, 'B', "acme", METRIC_API_REQUESTS,
+					   f->dec, f->dec + DAYMS, 1), 0);
+	run(f, f->dec + 40 * DAYMS);
+	assert_null(find(f, "metering_gap", "*"));
+	/* 0: off */
+	f->c.silent_after_ms = 0;
+	assert_int_equal(tstore_usage_from(&f->t, 'C', "acme", METRIC_API_REQUESTS,
+					   f->nov, f->nov + 10000, 1), 0);
+	run(f, now);
+	assert_null(find(f, "metering_gap", "*"));
+}
+
+/* gap_min also holds back a silence shorter than it; and a collector that
+ * just started gives spooled reports silent_after to arrive. */
+static void test_silent_agent_held_back(void **state)
+{
+	struct fx *f = *state;
+	int64_t end = f->nov + DAYMS + 10000, start = end + 5 * H;
+
+	f->c.silent_after_ms = 600000;
+	f->c.gap_min_ms = H;
+	usage(f, "acme", f->nov + DAYMS, 10);
+	run(f, end + H - 1);
+	assert_null(find(f, "metering_gap", "*"));
+	run(f, end + H);
+	assert_non_null(find(f, "metering_gap", "*"));
+	f->c.silent_from_ms = start;
+	run(f, start + H - 1);
+	assert_null(find(f, "metering_gap", "*"));
+	run(f, start + H);
+	assert_non_null(strstr(find(f, "metering_gap", "*")->evidence,
+			       "\"from\":\"2026-11-02T00:00:10Z\""));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +527,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_anomaly_on_regular_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_anomaly_silence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dedup_update_resolve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_agent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_agent_held_back, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
