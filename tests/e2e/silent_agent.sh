@@ -1,0 +1,73 @@
+#!/bin/sh
+# A silent agent: once a running collector has had no report from an
+# enrolled agent for [reconcile] silent_after (2 s here), it raises
+# metering_gap ("agent silent", from the end of the agent's last window, its
+# hostname named) on stdout and the exec sink, once; `truemeter agents`
+# says "silent".  The agent comes back, its reports cover the time: the
+# alert is resolved.  Retired with `truemeter agents retire`, a stopped
+# agent raises nothing; its next report puts it back in service.
+# san: yes
+NAME=sil
+INTERVAL=200ms
+. "$TM_ROOT/tests/e2e/lib/pipe.sh"
+
+COLLECTOR_EXTRA="[reconcile]
+interval = 200ms
+silent_after = 2s
+[alerts]
+exec = cat >> $TMP/exec.out; echo >> $TMP/exec.out"
+write_confs
+
+stored() { [ "$(q 'SELECT COUNT(*) FROM reports')" -gt "$1" ]; }
+gap_status() { q "SELECT status FROM alert WHERE kind = 'metering_gap'"; }
+gap_is() { [ "$(gap_status)" = "$1" ]; }
+exec_lines() { # kind status: alerts the exec sink got
+	grep -c "\"kind\":\"$1\".*\"status\":\"$2\"" "$TMP/exec.out" 2>/dev/null
+}
+# with the collector's config: its database and silent_after
+status() { "$B/truemeter" -c "$TMP/collector.conf" agents --json | jq -r .status; }
+
+start_collector || { nok "collector did not start"; exit 1; }
+start_agent
+wait_until 20 stored 2 || { nok "no reports stored"; exit 1; }
+check "a reporting agent: no metering gap" "" "$(gap_status)"
+check "truemeter agents: reporting" reporting "$(status)"
+
+kill_agent TERM
+if wait_until 20 gap_is open; then ok "agent stopped: metering_gap open"; else
+	nok "agent stopped: no metering_gap within 20 s ($(gap_status))"; fi
+last=$(q "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', MAX(window_end_ms) / 1000, 'unixepoch') FROM reports")
+check "the gap runs from the agent's last window, names its host, has no end" \
+	"agent silent $last $ID null 1" \
+	"$(q "SELECT evidence FROM alert WHERE kind = 'metering_gap'" |
+		jq -r '"\(.gaps[0].reason) \(.gaps[0].from) \(.gaps[0].hostname) \(.gaps[0].to) \(.silent_agents)"')"
+check "truemeter agents: silent" silent "$(status)"
+sleep 1    # five more reconcile ticks: the alert stays as it was
+check "raised once on the exec sink" 1 "$(exec_lines metering_gap open)"
+check "raised once on stdout" 1 \
+	"$(grep -c '"kind":"metering_gap".*"status":"open".*"reason":"agent silent"' "$TMP/collector.log")"
+
+start_agent
+if wait_until 20 gap_is resolved; then ok "agent back: metering_gap resolved"; else
+	nok "agent back: metering_gap still $(gap_status)"; fi
+exec_got() { [ "$(exec_lines "$1" "$2")" -gt 0 ]; }
+wait_until 10 exec_got metering_gap resolved   # the sink runs on its own thread
+check "resolved on the exec sink" 1 "$(exec_lines metering_gap resolved)"
+check "no gap stored: its reports cover the time" 0 "$(q 'SELECT COUNT(*) FROM gaps')"
+check "truemeter agents: reporting again" reporting "$(status)"
+
+# decommissioned: retired, its silence raises nothing
+kill_agent TERM
+prefix=$("$B/truemeter" -d "$DB" agents --json | jq -r .agent | cut -c1-12)
+"$B/truemeter" -d "$DB" agents retire "$prefix" > "$TMP/retire.out"
+check "truemeter agents retire" 1 "$(grep -c "^agent $prefix[0-9a-f]* retired since " "$TMP/retire.out")"
+sleep 4    # twice silent_after
+check "a retired agent's silence raises nothing" resolved "$(gap_status)"
+check "truemeter agents: retired" retired "$(status)"
+start_agent
+wait_until 20 stored "$(q 'SELECT COUNT(*) FROM reports')" ||
+	nok "the agent's reports did not resume"
+check "its next report puts it back in service" reporting "$(status)"
+kill_agent TERM
+kill_collector TERM
+exit 0
