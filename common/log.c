@@ -46,6 +46,30 @@ enum log_level log_get_level(void)
 	return log_level;
 }
 
+/* The journal takes each line as its own entry: every line of a message
+ * (libbpf's verifier log has many) gets the priority prefix. */
+static void journal_lines(enum log_level level, const char *msg)
+{
+	static const char *const prio[] = { SD_WARNING, SD_INFO, SD_DEBUG };
+	char out[3072];
+	size_t n = 0;
+	const char *nl;
+
+	for (;;) {
+		size_t len;
+
+		nl = strchr(msg, '\n');
+		len = nl ? (size_t)(nl - msg) : strlen(msg);
+		if (n + strlen(prio[level]) + len + 2 > sizeof(out))
+			break;          /* the rest is cut, as vsnprintf cuts */
+		n += (size_t)sprintf(out + n, "%s%.*s\n", prio[level], (int)len, msg);
+		if (!nl)
+			break;
+		msg = nl + 1;
+	}
+	fwrite(out, 1, n, stderr);
+}
+
 void log_vlog(enum log_level level, const char *fmt, va_list ap)
 {
 	static const char *const names[] = { "warn", "info", "debug" };
@@ -64,9 +88,7 @@ void log_vlog(enum log_level level, const char *fmt, va_list ap)
 	 * journal stamps lines itself and reads the priority prefix, so that
 	 * journalctl -p warning finds the warnings. */
 	if (log_journal) {
-		static const char *const prio[] = { SD_WARNING, SD_INFO, SD_DEBUG };
-
-		fprintf(stderr, "%s%s\n", prio[level], line);
+		journal_lines(level, line);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
