@@ -33,6 +33,7 @@
 #include "log.h"
 #include "meter.h"
 #include "meter_parts.h"
+#include "period.h"
 #include "report.h"
 #include "reportbuild.h"
 #include "sender.h"
@@ -83,14 +84,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stopping = 1;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void usage(FILE *f)
@@ -158,7 +151,7 @@ static int take_baseline(struct agent *a)
 	err = delta_set(a->st.baseline, rows, n);
 	if (err)
 		goto cleanup;
-	a->st.window_end_ms = now_ms();
+	a->st.window_end_ms = period_now_ms();
 	err = state_save(a->state_path, &a->st);
 	if (err)
 		log_warn("cannot save state %s: %s", a->state_path, strerror(-err));
@@ -400,7 +393,7 @@ cleanup:
 static bool sleep_until(int64_t ms)
 {
 	while (!stopping) {
-		int64_t left = ms - now_ms();
+		int64_t left = ms - period_now_ms();
 		struct timespec ts;
 
 		if (left <= 0)
@@ -417,7 +410,7 @@ static void run_loop(struct agent *a)
 	int64_t iv = a->conf.interval_ms;
 
 	while (!stopping) {
-		int64_t end = (now_ms() / iv + 1) * iv;
+		int64_t end = (period_now_ms() / iv + 1) * iv;
 		int64_t start = a->st.window_end_ms;
 
 		if (!sleep_until(end))

@@ -17,10 +17,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 
+#include "agents_view.h"
 #include "cli.h"
 #include "judge_conf.h"
 #include "period.h"
@@ -31,24 +31,12 @@
 
 struct listing {
 	bool json;
-	int64_t now_ms, silent_after_ms;
+	int64_t now_ms, quiet_ms;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *agent_status(const struct store_agent *a, const struct listing *l)
 {
-	if (a->retired_ms)
-		return "retired";
-	if (l->silent_after_ms > 0 && l->now_ms - a->window_end_ms >= l->silent_after_ms)
-		return "silent";
-	return "reporting";
+	return agents_view_state_name(agents_view_state(a, l->now_ms, l->quiet_ms, 0));
 }
 
 static int print_agent(const struct store_agent *a, void *arg)
@@ -123,7 +111,7 @@ static int retire(const struct cli_env *env, int argc, char **argv)
 	}
 	if (cli_store_open(env, "agents retire", false, &s))
 		return 1;
-	rc = store_agent_retire(s, argv[1], now_ms(), hex, &retired_ms);
+	rc = store_agent_retire(s, argv[1], period_now_ms(), hex, &retired_ms);
 	store_close(s);
 	if (rc == -ENOENT || rc == -ENOTUNIQ) {
 		fprintf(stderr, "truemeter agents retire: %s agent key starts with '%s'"
@@ -149,7 +137,7 @@ int cli_agents(const struct cli_env *env, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct listing l = { .now_ms = now_ms() };
+	struct listing l = { .now_ms = period_now_ms() };
 	struct judge_conf jc;
 	struct store *s = NULL;
 	char err[512];
@@ -185,9 +173,7 @@ int cli_agents(const struct cli_env *env, int argc, char **argv)
 		fprintf(stderr, "truemeter agents: %s\n", err);
 		return 1;
 	}
-	/* as the detector counts it: gap_min holds back shorter gaps too */
-	l.silent_after_ms = jc.silent_after_ms > 0 && jc.gap_min_ms > jc.silent_after_ms ?
-			    jc.gap_min_ms : jc.silent_after_ms;
+	l.quiet_ms = agents_view_quiet(jc.silent_after_ms, jc.gap_min_ms);
 	if (cli_store_open(env, "agents", false, &s))
 		return 1;
 	if (!l.json)

@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +18,8 @@
 #include "conf.h"
 #include "daemon_args.h"
 #include "enrol.h"
-#include "httpd.h"
 #include "judge.h"
 #include "log.h"
-#include "period.h"
 #include "receiver.h"
 #include "store.h"
 
@@ -106,35 +103,6 @@ static void agents_metrics(FILE *out, struct receiver *recv)
 	free(a);
 }
 
-/* The agents' latest declared health on the dashboard: a row stands out
- * when the agent declared losses or missing hooks. */
-static void agents_html(FILE *out, void *arg)
-{
-	struct receiver_agent *a;
-	size_t n;
-
-	if (receiver_agents_get(arg, &a, &n))
-		return;
-	fputs("<h2>Agents</h2><table><tr><th>agent</th><th>hostname</th>"
-	      "<th>latest window end</th><th>event drops</th><th>map overflow</th>"
-	      "<th>spool drops</th><th>hooks missing</th></tr>\n", out);
-	for (size_t i = 0; i < n; i++) {
-		bool lossy = a[i].event_drops || a[i].map_overflow || a[i].spool_drops ||
-			     a[i].hooks_missing;
-		char end[32];
-
-		period_format_time(a[i].window_end_ms, end, sizeof(end));
-		fprintf(out, "<tr class=\"%s\"><td>%s</td><td>", lossy ? "warn" : "ok",
-			a[i].agent);
-		httpd_html_escape(out, a[i].hostname);
-		fprintf(out, "</td><td>%s</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%"
-			PRIu64 "</td><td>%" PRIu32 "</td></tr>\n", end, a[i].event_drops,
-			a[i].map_overflow, a[i].spool_drops, a[i].hooks_missing);
-	}
-	fputs("</table>\n", out);
-	free(a);
-}
-
 /* Receiver counters on /metrics (called on the HTTP thread). */
 static void receiver_metrics(FILE *out, void *arg)
 {
@@ -210,7 +178,6 @@ static int run(const struct collector_settings *s)
 	if (err)
 		goto cleanup;
 	judge_set_metrics(judge, receiver_metrics, recv);
-	judge_set_dashboard(judge, agents_html, recv);
 	/* a Type=notify unit is started once reports can arrive */
 	sd_notify(0, "READY=1");
 	for (;;) {

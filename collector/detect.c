@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agents_view.h"
 #include "billing.h"
 #include "log.h"
 #include "metric.h"
@@ -414,14 +415,11 @@ static int silent_cb(const struct store_agent *a, void *arg)
 {
 	struct gap_ctx *gc = arg;
 	const struct detect_ctx *d = gc->d;
-	int64_t quiet = d->c->silent_after_ms;
+	int64_t quiet = agents_view_quiet(d->c->silent_after_ms, d->c->gap_min_ms);
 	json_object *o;
 	char t[32];
 
-	if (quiet < d->c->gap_min_ms)
-		quiet = d->c->gap_min_ms;
-	if (a->retired_ms || d->now_ms - a->window_end_ms < quiet ||
-	    d->now_ms - d->c->silent_from_ms < quiet ||
+	if (agents_view_state(a, d->now_ms, quiet, d->c->silent_from_ms) != AGENT_SILENT ||
 	    a->window_end_ms >= d->end_ms || d->now_ms <= d->start_ms)
 		return 0;
 	o = json_object_new_object();

@@ -11,10 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "agents_view.h"
 #include "alert.h"
 #include "log.h"
 #include "metric.h"
 #include "money.h"
+#include "period.h"
 #include "razorpay.h"
 #include "store_billing.h"
 #include "stripe.h"
@@ -31,11 +33,12 @@ struct httpd {
 	struct store *s;
 	char *stripe_secret, *razorpay_secret;
 	int64_t max_body, tolerance_s;
+	int64_t agents_quiet_ms, agents_from_ms;
 	const struct billing_maps *maps, *rzp_maps;
 	void (*changed)(void *arg);
 	void *changed_arg;
-	httpd_metrics_fn metrics, extra, sections;
-	void *metrics_arg, *extra_arg, *sections_arg;
+	httpd_metrics_fn metrics, extra;
+	void *metrics_arg, *extra_arg;
 	pthread_mutex_t mu, maps_mu;   /* maps_mu: held while the maps are used */
 	uint64_t hits[SRC_COUNT][WH_NRESULT];
 	uint64_t requests;
@@ -419,12 +422,12 @@ static enum MHD_Result dashboard(struct httpd *h, struct MHD_Connection *c)
 {
 	char *buf = NULL, name[8];
 	size_t len = 0;
-	int64_t from, to;
+	int64_t from, to, now = period_now_ms();
 	FILE *f = open_memstream(&buf, &len);
 
 	if (!f)
 		return MHD_NO;
-	period_month_of((int64_t)time(NULL) * 1000, name, sizeof(name), &from, &to);
+	period_month_of(now, name, sizeof(name), &from, &to);
 	fprintf(f, "<!doctype html><html><head><meta charset=\"utf-8\">"
 		"<title>truemeter</title><style>"
 		"body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -439,10 +442,7 @@ static enum MHD_Result dashboard(struct httpd *h, struct MHD_Connection *c)
 		"<th>value</th></tr>\n", name);
 	store_usage_sum(h->s, NULL, 0, from, to, html_usage_cb, f);
 	fputs("</table>", f);
-	pthread_mutex_lock(&h->mu);
-	if (h->sections)
-		h->sections(f, h->sections_arg);
-	pthread_mutex_unlock(&h->mu);
+	agents_view_html(f, h->s, now, h->agents_quiet_ms, h->agents_from_ms);
 	fputs("<p><a href=\"/api/v1/leaks\">/api/v1/leaks</a> · "
 	      "<a href=\"/api/v1/usage\">/api/v1/usage</a> · <a href=\"/metrics\">/metrics</a>"
 	      "</p></body></html>\n", f);
@@ -569,6 +569,8 @@ int httpd_start(const struct httpd_conf *conf, struct httpd **out, char *err, si
 	h->stripe_secret = dup_opt(conf->stripe_secret);
 	h->razorpay_secret = dup_opt(conf->razorpay_secret);
 	h->max_body = conf->max_body > 0 ? conf->max_body : 1 << 20;
+	h->agents_quiet_ms = conf->agents_quiet_ms;
+	h->agents_from_ms = conf->agents_from_ms;
 	h->tolerance_s = conf->stripe_tolerance_s > 0 ? conf->stripe_tolerance_s :
 			 STRIPE_TOLERANCE_S;
 	h->maps = conf->maps;
@@ -629,16 +631,6 @@ void httpd_set_metrics(struct httpd *h, httpd_metrics_fn fn, void *arg)
 	pthread_mutex_lock(&h->mu);
 	h->extra = fn;
 	h->extra_arg = arg;
-	pthread_mutex_unlock(&h->mu);
-}
-
-void httpd_set_dashboard(struct httpd *h, httpd_metrics_fn fn, void *arg)
-{
-	if (!h)
-		return;
-	pthread_mutex_lock(&h->mu);
-	h->sections = fn;
-	h->sections_arg = arg;
 	pthread_mutex_unlock(&h->mu);
 }
 

@@ -37,6 +37,8 @@ struct httpd_conf {
 	void *changed_arg;
 	httpd_metrics_fn metrics;    /* may be NULL; called on the HTTP thread */
 	void *metrics_arg;
+	int64_t agents_quiet_ms;     /* the dashboard's agents: silent after this */
+	int64_t agents_from_ms;      /* ... counted from no earlier than this */
 };
 
 struct httpd;
@@ -47,8 +49,6 @@ int httpd_start(const struct httpd_conf *conf, struct httpd **out, char *err, si
 int httpd_port(const struct httpd *h);
 /* Adds a metrics writer after start (the lead's receiver counters). */
 void httpd_set_metrics(struct httpd *h, httpd_metrics_fn fn, void *arg);
-/* Adds a dashboard section writer after start (the agents' health). */
-void httpd_set_dashboard(struct httpd *h, httpd_metrics_fn fn, void *arg);
 /* s with HTML's special characters escaped, onto f. */
 void httpd_html_escape(FILE *f, const char *s);
 /* Swaps the mapping objects (borrowed; the old ones are no longer used

@@ -10,9 +10,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "agents_view.h"
 #include "alert.h"
 #include "billing.h"
 #include "log.h"
+#include "period.h"
 #include "pricing.h"
 #include "reconcile.h"
 #include "sink.h"
@@ -39,14 +41,6 @@ struct judge {
 	uint64_t ticks, emitted, tick_errors;
 	int64_t last_tick_ms, last_tick_dur_ms;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t mono_ms(void)
 {
@@ -214,8 +208,8 @@ static void *loop(void *arg)
 		struct timespec ts;
 		int64_t deadline;
 
-		judge_tick(j, now_ms());
-		deadline = now_ms() + j->conf.reconcile_interval_ms;
+		judge_tick(j, period_now_ms());
+		deadline = period_now_ms() + j->conf.reconcile_interval_ms;
 		ts.tv_sec = deadline / 1000;
 		ts.tv_nsec = (deadline % 1000) * 1000000;
 		pthread_mutex_lock(&j->mu);
@@ -298,6 +292,9 @@ static int start_parts(struct judge *j)
 			.razorpay_maps = j->rzp_maps, .db_path = j->db_path,
 			.changed = wake, .changed_arg = j,
 			.metrics = judge_metrics, .metrics_arg = j,
+			.agents_quiet_ms = agents_view_quiet(j->conf.silent_after_ms,
+							     j->conf.gap_min_ms),
+			.agents_from_ms = j->rc.silent_from_ms,
 		};
 
 		rc = httpd_start(&hc, &j->http, err, sizeof(err));
@@ -326,7 +323,7 @@ int judge_open(const struct judge_conf *conf, const char *db_path, struct judge 
 	pthread_mutex_init(&j->tick_mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
 	judge_conf_reconcile(conf, &j->rc);
-	j->rc.silent_from_ms = now_ms();      /* reports spooled meanwhile come now */
+	j->rc.silent_from_ms = period_now_ms();      /* reports spooled meanwhile come now */
 	j->db_path = strdup(db_path);
 	if (!j->db_path) {
 		rc = -ENOMEM;
@@ -398,12 +395,6 @@ void judge_set_metrics(struct judge *j, httpd_metrics_fn fn, void *arg)
 {
 	if (j)
 		httpd_set_metrics(j->http, fn, arg);
-}
-
-void judge_set_dashboard(struct judge *j, httpd_metrics_fn fn, void *arg)
-{
-	if (j)
-		httpd_set_dashboard(j->http, fn, arg);
 }
 
 int judge_http_port(const struct judge *j)

@@ -25,8 +25,6 @@ void judge_reload(struct judge *j);
 void judge_poke(struct judge *j);
 /* Adds Prometheus lines to /metrics (the receiver's counters). */
 void judge_set_metrics(struct judge *j, httpd_metrics_fn fn, void *arg);
-/* Adds a section to the dashboard (the agents' health). */
-void judge_set_dashboard(struct judge *j, httpd_metrics_fn fn, void *arg);
 /* The HTTP port actually bound (0 if HTTP is off). */
 int judge_http_port(const struct judge *j);
 

@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
+#include "period.h"
 
 #define STORE_SCHEMA_VERSION 4
 
@@ -133,14 +133,6 @@ static const char *const store_schema_v4 =
 	"CREATE TRIGGER IF NOT EXISTS agent_retired_back AFTER INSERT ON reports BEGIN"
 	"  DELETE FROM agent_retired WHERE agent = NEW.agent;"
 	"END;";
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int db_error(struct store *s, const char *what)
 {
@@ -407,7 +399,7 @@ static int insert_report(struct store *s, const Truemeter__Report *r,
 	sqlite3_bind_blob(st, 7, r->prev_digest.data ? (const void *)r->prev_digest.data : "",
 			  (int)r->prev_digest.len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, r->hostname ? r->hostname : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, now_ms());
+	sqlite3_bind_int64(st, 9, period_now_ms());
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->n_rows);
 	sqlite3_bind_int64(st, 11, h ? (sqlite3_int64)h->map_overflow : 0);
 	sqlite3_bind_int64(st, 12, h ? (sqlite3_int64)h->event_drops : 0);
@@ -498,7 +490,7 @@ static int insert_gap(struct store *s, const Truemeter__Report *r, const char *h
 	sqlite3_bind_int64(st, 5, from_ms);
 	sqlite3_bind_int64(st, 6, r->window_start_ms);
 	sqlite3_bind_text(st, 7, reason ? reason : "reports missing", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, now_ms());
+	sqlite3_bind_int64(st, 8, period_now_ms());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = db_error(s, "insert gap");
 cleanup:

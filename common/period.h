@@ -19,6 +19,8 @@ int period_parse(const char *s, int64_t *from_ms, int64_t *to_ms);
  * bytes, may be NULL) and range. */
 void period_month_of(int64_t ms, char *name, size_t namelen,
 		     int64_t *from_ms, int64_t *to_ms);
+/* The wall clock now, unix milliseconds. */
+int64_t period_now_ms(void);
 /* "2026-11-25T17:00:00Z"; out needs 21 bytes. */
 void period_format_time(int64_t ms, char *out, size_t outlen);
 

@@ -3,7 +3,7 @@
 # enrolled agent for [reconcile] silent_after (2 s here), it raises
 # metering_gap ("agent silent", from the end of the agent's last window, its
 # hostname named) on stdout and the exec sink, once; `truemeter agents`
-# says "silent".  The agent comes back, its reports cover the time: the
+# and the dashboard say "silent".  The agent comes back, its reports cover the time: the
 # alert is resolved.  Retired with `truemeter agents retire`, a stopped
 # agent raises nothing; its next report puts it back in service.
 # san: yes
@@ -42,6 +42,9 @@ check "the gap runs from the agent's last window, names its host, has no end" \
 	"$(q "SELECT evidence FROM alert WHERE kind = 'metering_gap'" |
 		jq -r '"\(.gaps[0].reason) \(.gaps[0].from) \(.gaps[0].hostname) \(.gaps[0].to) \(.silent_agents)"')"
 check "truemeter agents: silent" silent "$(status)"
+port=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/collector.log" | head -n 1)
+check "dashboard: the agent's row stands out, silent" 1 \
+	"$(curl -s "http://127.0.0.1:${port:-0}/" | grep -c "<tr class=\"warn\"><td>[0-9a-f]\{16\}</td><td>$ID</td><td>$last</td><td>silent</td>")"
 sleep 1    # five more reconcile ticks: the alert stays as it was
 check "raised once on the exec sink" 1 "$(exec_lines metering_gap open)"
 check "raised once on stdout" 1 \

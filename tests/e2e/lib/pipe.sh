@@ -180,8 +180,8 @@ check_agent_health() {
 		nok "/metrics: the agent's latest window: '$last'"
 	fi
 	curl -s "http://127.0.0.1:${port:-0}/" > "$TMP/dashboard.html"
-	check "dashboard: the agent's row, no losses" 1 \
-		"$(grep -c "<tr class=\"ok\"><td>[0-9a-f]\{16\}</td><td>$ID</td><td>[0-9T:Z-]*</td><td>0</td><td>0</td><td>0</td><td>0</td></tr>" "$TMP/dashboard.html")"
+	check "dashboard: the agent's row, reporting, no losses" 1 \
+		"$(grep -c "<tr class=\"ok\"><td>[0-9a-f]\{16\}</td><td>$ID</td><td>[0-9T:Z-]*</td><td>reporting</td><td>0</td><td>0</td><td>0</td><td>-</td></tr>" "$TMP/dashboard.html")"
 	check "truemeter agents: one agent, its reports, no drops, no missing hook" \
 		"1 $N 0 0 \"\" \"$ID\"" \
 		"$("$B/truemeter" -d "$DB" agents --json | jq -s -c -r \
