@@ -34,6 +34,35 @@ const char *agents_view_state_name(enum agent_state st)
 	}
 }
 
+struct count_ctx {
+	int64_t now_ms, quiet_ms, from_ms;
+	uint64_t n[AGENT_RETIRED + 1];
+};
+
+static int count_agent(const struct store_agent *a, void *arg)
+{
+	struct count_ctx *c = arg;
+
+	c->n[agents_view_state(a, c->now_ms, c->quiet_ms, c->from_ms)]++;
+	return 0;
+}
+
+int agents_view_metrics(FILE *f, struct store *s, int64_t now_ms, int64_t quiet_ms,
+			int64_t from_ms)
+{
+	struct count_ctx c = { .now_ms = now_ms, .quiet_ms = quiet_ms, .from_ms = from_ms };
+	int rc = store_agents(s, count_agent, &c);
+
+	if (rc)
+		return rc;
+	fputs("# HELP truemeter_agents Agents that have stored reports, by status "
+	      "(silent: a metering gap).\n# TYPE truemeter_agents gauge\n", f);
+	for (int st = AGENT_REPORTING; st <= AGENT_RETIRED; st++)
+		fprintf(f, "truemeter_agents{status=\"%s\"} %" PRIu64 "\n",
+			agents_view_state_name((enum agent_state)st), c.n[st]);
+	return 0;
+}
+
 struct html_ctx {
 	FILE *f;
 	int64_t now_ms, quiet_ms, from_ms;

@@ -355,6 +355,7 @@ static enum MHD_Result metrics(struct httpd *h, struct MHD_Connection *c)
 		for (int s = 0; s < 3; s++)
 			fprintf(f, "truemeter_alerts_open{kind=\"%s\",severity=\"%s\"} %llu\n",
 				alert_kind_name(k), sev[s], (unsigned long long)ac.n[k][s]);
+	agents_view_metrics(f, h->s, period_now_ms(), h->agents_quiet_ms, h->agents_from_ms);
 	if (h->metrics)
 		h->metrics(f, h->metrics_arg);
 	pthread_mutex_lock(&h->mu);

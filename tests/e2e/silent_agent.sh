@@ -45,6 +45,11 @@ check "truemeter agents: silent" silent "$(status)"
 port=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/collector.log" | head -n 1)
 check "dashboard: the agent's row stands out, silent" 1 \
 	"$(curl -s "http://127.0.0.1:${port:-0}/" | grep -c "<tr class=\"warn\"><td>[0-9a-f]\{16\}</td><td>$ID</td><td>$last</td><td>silent</td>")"
+agents_metric() { # reporting silent retired, from /metrics
+	curl -s "http://127.0.0.1:${port:-0}/metrics" |
+		awk '/^truemeter_agents\{status="(reporting|silent|retired)"\}/ { printf "%s%s", s, $2; s = " " }'
+}
+check "/metrics: one agent silent" "0 1 0" "$(agents_metric)"
 sleep 1    # five more reconcile ticks: the alert stays as it was
 check "raised once on the exec sink" 1 "$(exec_lines metering_gap open)"
 check "raised once on stdout" 1 \
@@ -67,6 +72,7 @@ check "truemeter agents retire" 1 "$(grep -c "^agent $prefix[0-9a-f]* retired si
 sleep 4    # twice silent_after
 check "a retired agent's silence raises nothing" resolved "$(gap_status)"
 check "truemeter agents: retired" retired "$(status)"
+check "/metrics: one agent retired" "0 0 1" "$(agents_metric)"
 start_agent
 wait_until 20 stored "$(q 'SELECT COUNT(*) FROM reports')" ||
 	nok "the agent's reports did not resume"
