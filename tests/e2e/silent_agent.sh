@@ -2,10 +2,11 @@
 # A silent agent: once a running collector has had no report from an
 # enrolled agent for [reconcile] silent_after (2 s here), it raises
 # metering_gap ("agent silent", from the end of the agent's last window, its
-# hostname named) on stdout and the exec sink, once; `truemeter agents`
-# and the dashboard say "silent".  The agent comes back, its reports cover the time: the
-# alert is resolved.  Retired with `truemeter agents retire`, a stopped
-# agent raises nothing; its next report puts it back in service.
+# hostname named) on stdout and the exec sink, once; `truemeter agents`,
+# the dashboard and /metrics say "silent".  The agent comes back, its
+# reports cover the time: the alert is resolved.  Retired with `truemeter
+# agents retire`, a stopped agent raises nothing; its next report puts it
+# back in service.
 # san: yes
 NAME=sil
 INTERVAL=200ms
