@@ -23,8 +23,9 @@ enum agent_state agents_view_state(const struct store_agent *a, int64_t now_ms,
 				   int64_t quiet_ms, int64_t from_ms);
 const char *agents_view_state_name(enum agent_state st);
 
-/* /metrics: truemeter_agents{status=...}, how many agents stand how.
- * 0 or a negative errno. */
+/* /metrics: truemeter_agents{status=...}, how many agents stand how, and
+ * per agent (agent, hostname labels) the health its latest report
+ * declared.  0 or a negative errno. */
 int agents_view_metrics(FILE *f, struct store *s, int64_t now_ms, int64_t quiet_ms,
 			int64_t from_ms);
 

@@ -52,57 +52,6 @@ static int load_settings(const char *path, struct collector_settings *s,
 	return judge_conf_check(&s->judge, path, err, errlen);
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped (an
- * agent's hostname is its own to choose). */
-static void label_value(FILE *out, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\' || *s == '"')
-			fputc('\\', out);
-		if (*s == '\n')
-			fputs("\\n", out);
-		else
-			fputc(*s, out);
-	}
-}
-
-/* Each agent's latest declared health, one gauge per figure. */
-static void agents_metrics(FILE *out, struct receiver *recv)
-{
-	static const struct {
-		const char *name, *help;
-	} gauges[] = {
-		{ "truemeter_agent_event_drops", "Events the agent's meter could not "
-		  "parse or connections it could not see, cumulative (its latest report)." },
-		{ "truemeter_agent_map_overflow", "Events lost to the agent's full BPF "
-		  "maps, cumulative (its latest report)." },
-		{ "truemeter_agent_spool_drops", "Reports the agent dropped from a full "
-		  "spool, cumulative (its latest report)." },
-		{ "truemeter_agent_hooks_missing", "Meter hooks the agent could not "
-		  "attach (its latest report)." },
-		{ "truemeter_agent_last_window_end_seconds", "End of the agent's latest "
-		  "stored report window, unix seconds." },
-	};
-	struct receiver_agent *a;
-	size_t n;
-
-	if (receiver_agents_get(recv, &a, &n))
-		return;
-	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
-		fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", gauges[g].name,
-			gauges[g].help, gauges[g].name);
-		for (size_t i = 0; i < n; i++) {
-			uint64_t v[] = { a[i].event_drops, a[i].map_overflow, a[i].spool_drops,
-					 a[i].hooks_missing, (uint64_t)(a[i].window_end_ms / 1000) };
-
-			fprintf(out, "%s{agent=\"%s\",hostname=\"", gauges[g].name, a[i].agent);
-			label_value(out, a[i].hostname);
-			fprintf(out, "\"} %" PRIu64 "\n", v[g]);
-		}
-	}
-	free(a);
-}
-
 /* Receiver counters on /metrics (called on the HTTP thread). */
 static void receiver_metrics(FILE *out, void *arg)
 {
@@ -128,7 +77,6 @@ static void receiver_metrics(FILE *out, void *arg)
 	for (int i = 0; i < RECV_REJ_COUNT; i++)
 		fprintf(out, "truemeter_reports_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
 			receiver_reason_name((enum receiver_reason)i), st.rejected[i]);
-	agents_metrics(out, arg);
 }
 
 static void usage(FILE *f)

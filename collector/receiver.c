@@ -28,8 +28,6 @@ struct receiver {
 	size_t max_message;
 	pthread_mutex_t lock;          /* the store and the stats */
 	struct receiver_stats stats;
-	struct receiver_agent *agents;  /* sorted by agent, under lock */
-	size_t n_agents, cap_agents;
 	nng_socket sock;
 	bool open;
 	struct worker *workers;
@@ -74,80 +72,6 @@ void receiver_stats_get(struct receiver *r, struct receiver_stats *st)
 	pthread_mutex_lock(&r->lock);
 	*st = r->stats;
 	pthread_mutex_unlock(&r->lock);
-}
-
-int receiver_agents_get(struct receiver *r, struct receiver_agent **out, size_t *n)
-{
-	int err = 0;
-
-	pthread_mutex_lock(&r->lock);
-	*n = r->n_agents;
-	*out = malloc((*n ? *n : 1) * sizeof(**out));
-	if (!*out)
-		err = -ENOMEM;
-	else if (*n)
-		memcpy(*out, r->agents, *n * sizeof(**out));
-	pthread_mutex_unlock(&r->lock);
-	return err;
-}
-
-/* The entry of agent hex, added if new (NULL only when memory runs out).
- * Only enrolled agents get here, so their number is bounded by the
- * enrolment.  Called under r->lock. */
-static struct receiver_agent *agent_entry(struct receiver *r, const char *hex)
-{
-	size_t lo = 0, hi = r->n_agents;
-	struct receiver_agent *a;
-
-	while (lo < hi) {               /* the first entry not below hex */
-		size_t mid = lo + (hi - lo) / 2;
-		int cmp = strcmp(r->agents[mid].agent, hex);
-
-		if (!cmp)
-			return &r->agents[mid];
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (r->n_agents == r->cap_agents) {
-		size_t cap = r->cap_agents ? 2 * r->cap_agents : 16;
-
-		a = realloc(r->agents, cap * sizeof(*a));
-		if (!a)
-			return NULL;
-		r->agents = a;
-		r->cap_agents = cap;
-	}
-	a = &r->agents[lo];
-	memmove(a + 1, a, (r->n_agents - lo) * sizeof(*a));
-	r->n_agents++;
-	memset(a, 0, sizeof(*a));
-	snprintf(a->agent, sizeof(a->agent), "%.16s", hex);
-	a->window_end_ms = INT64_MIN;
-	return a;
-}
-
-/* Remembers the health of a stored report, unless the agent has sent one
- * for a later window (reports can arrive out of order across epochs).
- * Called under r->lock. */
-static void note_health(struct receiver *r, const char *hex, const Truemeter__Report *rep)
-{
-	struct receiver_agent *a = agent_entry(r, hex);
-	const Truemeter__Health *h = rep->health;
-
-	if (!a) {
-		log_warn("agent %s: no memory to list its health on /metrics", hex);
-		return;
-	}
-	if (rep->window_end_ms < a->window_end_ms)
-		return;
-	snprintf(a->hostname, sizeof(a->hostname), "%s", rep->hostname ? rep->hostname : "");
-	a->window_end_ms = rep->window_end_ms;
-	a->map_overflow = h ? h->map_overflow : 0;
-	a->event_drops = h ? h->event_drops : 0;
-	a->spool_drops = h ? h->spool_drops : 0;
-	a->hooks_missing = h ? (uint32_t)h->n_hooks_missing : 0;
 }
 
 /* What a message turned into. */
@@ -252,7 +176,6 @@ static void decide_and_store(struct receiver *r, const Truemeter__Report *rep,
 		v->status = TRUEMETER__ACK__STATUS__OK;
 		r->stats.stored++;
 		r->stats.rows += rep->n_rows;
-		note_health(r, hex, rep);
 		if (gap_from <= gap_to) {
 			r->stats.gaps++;
 			log_warn("gap: agent %s epoch %016" PRIx64 " seqs %" PRIu64
@@ -510,7 +433,6 @@ void receiver_free(struct receiver *r)
 	for (size_t i = 0; i < r->n_workers; i++)
 		nng_aio_free(r->workers[i].aio);
 	free(r->workers);
-	free(r->agents);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }

@@ -48,17 +48,6 @@ struct receiver_stats {
 	uint64_t rejected[RECV_REJ_COUNT];
 };
 
-/* The health an agent declared in its latest stored report (the one with
- * the latest window): for /metrics, so the meter's own losses (events it
- * could not parse, full maps, missing hooks) show beside the money. */
-struct receiver_agent {
-	char agent[17];                 /* the first 8 bytes of its key, hex */
-	char hostname[64];
-	int64_t window_end_ms;
-	uint64_t map_overflow, event_drops, spool_drops;
-	uint32_t hooks_missing;
-};
-
 struct receiver;
 
 /* max_message: messages above it are rejected (the transport limit,
@@ -75,12 +64,6 @@ int receiver_process(struct receiver *r, const uint8_t *buf, size_t len,
 int receiver_listen(struct receiver *r, const struct collector_conf *conf);
 
 void receiver_stats_get(struct receiver *r, struct receiver_stats *st);
-/* Copies up to max agents' latest health into out, in the order they first
- * reported since the receiver started; returns how many. */
-/* A copy of every agent's latest health (one per agent that has had a
- * report stored since the receiver started), sorted by agent.  The caller
- * frees *out.  0 or -ENOMEM. */
-int receiver_agents_get(struct receiver *r, struct receiver_agent **out, size_t *n);
 /* "oversize", "decode", ... for logs and /metrics labels. */
 const char *receiver_reason_name(enum receiver_reason why);
 

@@ -6,7 +6,7 @@
 # the dashboard and /metrics say "silent".  The agent comes back, its
 # reports cover the time: the alert is resolved.  Retired with `truemeter
 # agents retire`, a stopped agent raises nothing; its next report puts it
-# back in service.
+# back in service.  A restarted collector still lists it on /metrics.
 # san: yes
 NAME=sil
 INTERVAL=200ms
@@ -78,6 +78,19 @@ start_agent
 wait_until 20 stored "$(q 'SELECT COUNT(*) FROM reports')" ||
 	nok "the agent's reports did not resume"
 check "its next report puts it back in service" reporting "$(status)"
+
+# the collector restarts while the agent stays down: /metrics still lists
+# the agent (from the store), silent once silent_after has passed
 kill_agent TERM
+last=$(q "SELECT MAX(window_end_ms) / 1000 FROM reports")
+kill_collector TERM
+start_collector || { nok "collector did not restart"; exit 1; }
+port=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/collector.log" | tail -n 1)
+check "/metrics after a restart: the agent's last window, before any report" "$last" \
+	"$(curl -s "http://127.0.0.1:${port:-0}/metrics" |
+		sed -n "s/^truemeter_agent_last_window_end_seconds{.*hostname=\"$ID\"} //p")"
+silent_metric() { [ "$(agents_metric)" = "0 1 0" ]; }
+if wait_until 20 silent_metric; then ok "/metrics after a restart: silent"; else
+	nok "/metrics after a restart: $(agents_metric)"; fi
 kill_collector TERM
 exit 0

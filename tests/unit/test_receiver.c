@@ -298,33 +298,74 @@ static void test_enrol_dir(void **state)
 	assert_true(enrol_new("/nonexistent/tm", NULL, 0, &e) < 0);
 }
 
-/* Each agent's latest declared health, for /metrics: a later report
- * replaces it; a rejected one is not listed. */
+/* What the store lists of an agent (store_agents()), copied out. */
+struct agent_seen {
+	char agent[2 * REPORT_PK_LEN + 1];
+	char hostname[64], hooks_missing[64];
+	int64_t window_end_ms;
+	uint64_t map_overflow, event_drops, spool_drops;
+};
+
+struct agents_seen {
+	struct agent_seen *v;
+	size_t n;
+};
+
+static int agent_seen_cb(const struct store_agent *a, void *arg)
+{
+	struct agents_seen *s = arg;
+	struct agent_seen *e;
+
+	s->v = realloc(s->v, (s->n + 1) * sizeof(*s->v));
+	assert_non_null(s->v);
+	e = &s->v[s->n++];
+	snprintf(e->agent, sizeof(e->agent), "%s", a->agent_hex);
+	snprintf(e->hostname, sizeof(e->hostname), "%s", a->hostname);
+	snprintf(e->hooks_missing, sizeof(e->hooks_missing), "%s", a->hooks_missing);
+	e->window_end_ms = a->window_end_ms;
+	e->map_overflow = a->map_overflow;
+	e->event_drops = a->event_drops;
+	e->spool_drops = a->spool_drops;
+	return 0;
+}
+
+/* Every agent in the store, sorted by key; the caller frees ->v. */
+static struct agents_seen agents_seen(struct store *s)
+{
+	struct agents_seen seen = { 0 };
+
+	assert_int_equal(store_agents(s, agent_seen_cb, &seen), 0);
+	return seen;
+}
+
+/* Each agent's latest declared health, as /metrics, the dashboard and
+ * `truemeter agents` read it from the store: a later report replaces it;
+ * a rejected one is not listed. */
 static void test_agent_health(void **state)
 {
 	struct fixture *f = *state;
-	struct receiver_agent *a = NULL;
+	struct agents_seen a;
 	struct meter_health h = { .map_overflow = 2, .event_drops = 7, .n_missing = 1 };
-	size_t n;
 	uint8_t *env, d[REPORT_DIGEST_LEN];
 	size_t len;
 
 	strcpy(h.missing[0], "tenant:sockops");
 	make_health = &h;
 	make_hostname = "web-1 \"edge\"";
-	assert_int_equal(receiver_agents_get(f->recv, &a, &n), 0);
-	assert_int_equal(n, 0);
-	free(a);
+	a = agents_seen(f->store);
+	assert_int_equal(a.n, 0);
+	free(a.v);
 	assert_int_equal(send_seq(f, 9, 1, 1, false, 0), TRUEMETER__ACK__STATUS__OK);
-	assert_int_equal(receiver_agents_get(f->recv, &a, &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(a[0].event_drops, 7);
-	assert_int_equal(a[0].map_overflow, 2);
-	assert_int_equal(a[0].hooks_missing, 1);
-	assert_int_equal(a[0].spool_drops, 0);
-	assert_int_equal(a[0].window_end_ms, 2000);
-	assert_string_equal(a[0].hostname, "web-1 \"edge\"");
-	assert_int_equal(strlen(a[0].agent), 16);
+	a = agents_seen(f->store);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.v[0].event_drops, 7);
+	assert_int_equal(a.v[0].map_overflow, 2);
+	assert_string_equal(a.v[0].hooks_missing, "tenant:sockops");
+	assert_int_equal(a.v[0].spool_drops, 0);
+	assert_int_equal(a.v[0].window_end_ms, 2000);
+	assert_string_equal(a.v[0].hostname, "web-1 \"edge\"");
+	assert_int_equal(strlen(a.v[0].agent), 2 * REPORT_PK_LEN);
+	free(a.v);
 	h.event_drops = 9;
 	h.n_missing = 0;
 	assert_int_equal(send_seq(f, 9, 2, 2, true, 3), TRUEMETER__ACK__STATUS__OK);
@@ -332,14 +373,13 @@ static void test_agent_health(void **state)
 	make(&f->stranger, 1, 1, NULL, 1, 0, &env, &len, d);
 	assert_int_equal(send_buf(f, env, len, NULL), TRUEMETER__ACK__STATUS__REJECTED);
 	free(env);
-	free(a);
-	assert_int_equal(receiver_agents_get(f->recv, &a, &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(a[0].event_drops, 9);
-	assert_int_equal(a[0].hooks_missing, 0);
-	assert_int_equal(a[0].spool_drops, 3);
-	assert_int_equal(a[0].window_end_ms, 3000);
-	free(a);
+	a = agents_seen(f->store);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.v[0].event_drops, 9);
+	assert_string_equal(a.v[0].hooks_missing, "");
+	assert_int_equal(a.v[0].spool_drops, 3);
+	assert_int_equal(a.v[0].window_end_ms, 3000);
+	free(a.v);
 	make_health = NULL;
 	make_hostname = NULL;
 }
@@ -352,11 +392,11 @@ static void test_agent_health_fleet(void **state)
 	struct fixture *f = *state;
 	struct report_key *keys = calloc(FLEET, sizeof(*keys));
 	uint8_t (*pks)[REPORT_PK_LEN] = calloc(FLEET, REPORT_PK_LEN);
-	struct receiver_agent *a = NULL;
+	struct agents_seen a;
 	struct receiver *recv, *own = f->recv;
 	struct enrol *enrol;
 	uint8_t *env, d[REPORT_DIGEST_LEN], d0[REPORT_DIGEST_LEN];
-	size_t len, n;
+	size_t len;
 
 	assert_non_null(keys);
 	assert_non_null(pks);
@@ -376,19 +416,17 @@ static void test_agent_health_fleet(void **state)
 		free(env);
 	}
 	f->recv = own;
-	assert_int_equal(receiver_agents_get(recv, &a, &n), 0);
-	assert_int_equal(n, FLEET);
-	for (size_t i = 1; i < n; i++)
-		assert_true(strcmp(a[i - 1].agent, a[i].agent) < 0);
-	for (size_t i = 0; i < n; i++) {
+	a = agents_seen(f->store);
+	assert_int_equal(a.n, FLEET);
+	for (size_t i = 1; i < a.n; i++)
+		assert_true(strcmp(a.v[i - 1].agent, a.v[i].agent) < 0);
+	for (size_t i = 0; i < a.n; i++) {
 		char hex[2 * REPORT_PK_LEN + 1];
-		bool first;
 
 		report_hex(keys[0].pk, REPORT_PK_LEN, hex);
-		first = !strncmp(a[i].agent, hex, 16);
-		assert_int_equal(a[i].window_end_ms, first ? 3000 : 2000);
+		assert_int_equal(a.v[i].window_end_ms, strcmp(a.v[i].agent, hex) ? 2000 : 3000);
 	}
-	free(a);
+	free(a.v);
 	receiver_free(recv);
 	enrol_free(enrol);
 	free(pks);
