@@ -5,7 +5,11 @@
  *   ingest DIR     (DIR on the disk to measure; the database goes there)
  *
  * Prints BENCH ingest_reports_per_s (20-row reports) and
- * BENCH ingest_rows_per_s (700-row reports: 100 tenants x 7 metrics). */
+ * BENCH ingest_rows_per_s (700-row reports: 100 tenants x 7 metrics), and
+ * what each kind adds to the database (report, signed envelope, rows,
+ * indexes and hourly sums): BENCH store_bytes_per_report (20 rows) and
+ * BENCH store_bytes_per_row (700-row reports). */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +70,25 @@ static struct sealed *make_chain(const struct report_key *key, uint64_t epoch,
 	return out;
 }
 
+/* The database's size as a second connection sees it (WAL frames
+ * included): pages in use times the page size; -1 on error. */
+static double db_bytes(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	double bytes = -1;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT (page_count - freelist_count) * page_size FROM"
+			       " pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		bytes = (double)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return bytes;
+}
+
 /* Seconds to ingest the chain; -1 if any report was not stored. */
 static double ingest(struct receiver *recv, struct sealed *c, size_t n)
 {
@@ -96,7 +119,7 @@ int main(int argc, char **argv)
 	struct receiver *recv;
 	struct sealed *small, *big;
 	const size_t n_small = 400, n_big = 100;
-	double t;
+	double t, b0, b1, b2;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: ingest DIR\n");
@@ -114,16 +137,25 @@ int main(int argc, char **argv)
 	big = make_chain(&key, 2, n_big, 700);
 	if (!small || !big)
 		return 1;
+	b0 = db_bytes(db);
 	t = ingest(recv, small, n_small);
-	if (t <= 0)
+	b1 = db_bytes(db);
+	if (t <= 0 || b0 < 0 || b1 < 0)
 		return 1;
 	printf("# %zu reports of 20 rows in %.3f s\n", n_small, t);
 	printf("BENCH ingest_reports_per_s %.0f reports/s\n", (double)n_small / t);
 	t = ingest(recv, big, n_big);
-	if (t <= 0)
+	b2 = db_bytes(db);
+	if (t <= 0 || b2 < 0)
 		return 1;
 	printf("# %zu reports of 700 rows in %.3f s\n", n_big, t);
 	printf("BENCH ingest_rows_per_s %.0f rows/s\n", (double)(n_big * 700) / t);
+	/* consecutive 10 s windows: each report's rows open new hourly sums
+	 * once an hour (every 360th report), as in production */
+	printf("# the database grew by %.0f bytes for the 20-row reports, %.0f for"
+	       " the 700-row ones\n", b1 - b0, b2 - b1);
+	printf("BENCH store_bytes_per_report %.0f bytes\n", (b1 - b0) / (double)n_small);
+	printf("BENCH store_bytes_per_row %.1f bytes\n", (b2 - b1) / (double)(n_big * 700));
 	receiver_free(recv);
 	enrol_free(enrol);
 	store_close(store);
