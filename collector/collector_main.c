@@ -133,7 +133,9 @@ static int run(const struct collector_settings *s)
 		if (sig != SIGHUP)
 			break;
 		sd_notify(0, "RELOADING=1");
-		log_info("SIGHUP: reloading the pricing catalog and mappings");
+		log_info("SIGHUP: reloading the enrolled keys, the pricing catalog and mappings");
+		enrol_reload(enrol);
+		log_info("%zu agent keys enrolled", enrol_count(enrol));
 		judge_reload(judge);
 		sd_notify(0, "READY=1");
 	}

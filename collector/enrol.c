@@ -11,54 +11,71 @@
 
 #include "log.h"
 
+/* A key removed from the directory is refused within this many seconds
+ * (at once on enrol_reload()). */
+#define RESCAN_S 60
+
+struct keyset {
+	uint8_t (*keys)[REPORT_PK_LEN];
+	size_t n, cap;
+};
+
 struct enrol {
 	pthread_mutex_t lock;
 	char *dir;
-	uint8_t (*keys)[REPORT_PK_LEN];
-	size_t n, cap;
-	size_t n_static;               /* keys[0..n_static) came from the config */
+	struct keyset set;
+	size_t n_static;               /* set.keys[0..n_static) came from the config */
 	struct timespec last_scan;
 };
 
-static bool has_key(const struct enrol *e, const uint8_t pk[REPORT_PK_LEN])
+static bool has_key(const struct keyset *s, const uint8_t pk[REPORT_PK_LEN])
 {
-	for (size_t i = 0; i < e->n; i++)
-		if (memcmp(e->keys[i], pk, REPORT_PK_LEN) == 0)
+	for (size_t i = 0; i < s->n; i++)
+		if (memcmp(s->keys[i], pk, REPORT_PK_LEN) == 0)
 			return true;
 	return false;
 }
 
-static int add_key(struct enrol *e, const uint8_t pk[REPORT_PK_LEN])
+static int add_key(struct keyset *s, const uint8_t pk[REPORT_PK_LEN])
 {
-	if (has_key(e, pk))
+	if (has_key(s, pk))
 		return 0;
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 16;
-		void *v = realloc(e->keys, cap * REPORT_PK_LEN);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		void *v = realloc(s->keys, cap * REPORT_PK_LEN);
 
 		if (!v)
 			return -ENOMEM;
-		e->keys = v;
-		e->cap = cap;
+		s->keys = v;
+		s->cap = cap;
 	}
-	memcpy(e->keys[e->n++], pk, REPORT_PK_LEN);
+	memcpy(s->keys[s->n++], pk, REPORT_PK_LEN);
 	return 0;
 }
 
+/* The config's keys and the directory's *.pub files as they are now: the
+ * set replaces the old one only when the whole directory was read, so a
+ * transient error never unenrols anyone.  Called under e->lock. */
 static int scan_dir(struct enrol *e)
 {
+	struct keyset next = { 0 };
 	struct dirent *de;
 	DIR *d;
+	size_t added = 0, removed = 0;
+	bool first = !e->last_scan.tv_sec && !e->last_scan.tv_nsec;
 	int err = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &e->last_scan);
 	d = opendir(e->dir);
 	if (!d) {
 		err = -errno;
-		log_warn("cannot read enrolled_keys directory %s: %s", e->dir, strerror(errno));
+		log_warn("cannot read enrolled_keys directory %s: %s (the enrolled keys "
+			 "stay as they were)", e->dir, strerror(errno));
 		return err;
 	}
-	while ((de = readdir(d))) {
+	for (size_t i = 0; i < e->n_static && !err; i++)
+		err = add_key(&next, e->set.keys[i]);
+	while (!err && (de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 		uint8_t pk[REPORT_PK_LEN];
 		char path[PATH_MAX];
@@ -70,12 +87,23 @@ static int scan_dir(struct enrol *e)
 			log_warn("enrolled key %s is not a public key file; skipped", path);
 			continue;
 		}
-		err = add_key(e, pk);
-		if (err)
-			break;
+		err = add_key(&next, pk);
 	}
 	closedir(d);
-	return err;
+	if (err) {
+		free(next.keys);
+		return err;
+	}
+	for (size_t i = 0; i < next.n; i++)
+		added += !has_key(&e->set, next.keys[i]);
+	for (size_t i = 0; i < e->set.n; i++)
+		removed += !has_key(&next, e->set.keys[i]);
+	if (!first && (added || removed))
+		log_info("enrolled_keys %s: %zu agent keys (%zu added, %zu removed)", e->dir,
+			 next.n, added, removed);
+	free(e->set.keys);
+	e->set = next;
+	return 0;
 }
 
 int enrol_new(const char *dir, const uint8_t (*keys)[REPORT_PK_LEN], size_t n,
@@ -90,10 +118,10 @@ int enrol_new(const char *dir, const uint8_t (*keys)[REPORT_PK_LEN], size_t n,
 		return -ENOMEM;
 	pthread_mutex_init(&e->lock, NULL);
 	for (size_t i = 0; i < n && !err; i++)
-		err = add_key(e, keys[i]);
+		err = add_key(&e->set, keys[i]);
 	if (err)
 		goto cleanup;
-	e->n_static = e->n;
+	e->n_static = e->set.n;
 	if (dir && *dir) {
 		e->dir = strdup(dir);
 		err = e->dir ? scan_dir(e) : -ENOMEM;
@@ -112,7 +140,7 @@ void enrol_free(struct enrol *e)
 	if (!e)
 		return;
 	pthread_mutex_destroy(&e->lock);
-	free(e->keys);
+	free(e->set.keys);
 	free(e->dir);
 	free(e);
 }
@@ -120,19 +148,34 @@ void enrol_free(struct enrol *e)
 bool enrol_check(struct enrol *e, const uint8_t pk[REPORT_PK_LEN])
 {
 	struct timespec now;
+	time_t since;
 	bool ok;
 
 	pthread_mutex_lock(&e->lock);
-	ok = has_key(e, pk);
-	if (!ok && e->dir) {
+	ok = has_key(&e->set, pk);
+	if (e->dir) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - e->last_scan.tv_sec >= 1) {
+		since = now.tv_sec - e->last_scan.tv_sec;
+		if ((!ok && since >= 1) || since >= RESCAN_S) {
 			scan_dir(e);
-			ok = has_key(e, pk);
+			ok = has_key(&e->set, pk);
 		}
 	}
 	pthread_mutex_unlock(&e->lock);
 	return ok;
+}
+
+int enrol_reload(struct enrol *e)
+{
+	int err = 0;
+
+	if (!e)
+		return 0;
+	pthread_mutex_lock(&e->lock);
+	if (e->dir)
+		err = scan_dir(e);
+	pthread_mutex_unlock(&e->lock);
+	return err;
 }
 
 size_t enrol_count(struct enrol *e)
@@ -140,7 +183,7 @@ size_t enrol_count(struct enrol *e)
 	size_t n;
 
 	pthread_mutex_lock(&e->lock);
-	n = e->n;
+	n = e->set.n;
 	pthread_mutex_unlock(&e->lock);
 	return n;
 }

@@ -298,6 +298,41 @@ static void test_enrol_dir(void **state)
 	assert_true(enrol_new("/nonexistent/tm", NULL, 0, &e) < 0);
 }
 
+/* A key removed from the directory is refused after a reload (SIGHUP); a
+ * config key stays; a directory that cannot be read unenrols no one; a new
+ * file is enrolled when its key first reports. */
+static void test_enrol_revoke(void **state)
+{
+	struct fixture *f = *state;
+	struct report_key other;
+	char path[200], moved[200];
+	struct enrol *e;
+
+	assert_int_equal(enrol_new(f->dir, (const uint8_t (*)[REPORT_PK_LEN])f->key.pk, 1, &e),
+			 0);
+	assert_int_equal(enrol_count(e), 2);            /* agent (config and file), stranger */
+	snprintf(path, sizeof(path), "%s/stranger.pub", f->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_true(enrol_check(e, f->stranger.pk));    /* until the directory is read */
+	assert_int_equal(enrol_reload(e), 0);
+	assert_false(enrol_check(e, f->stranger.pk));
+	assert_int_equal(enrol_count(e), 1);
+	snprintf(path, sizeof(path), "%s/agent.pub", f->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(enrol_reload(e), 0);
+	assert_true(enrol_check(e, f->key.pk));         /* from the config */
+	snprintf(moved, sizeof(moved), "%s.gone", f->dir);
+	assert_int_equal(rename(f->dir, moved), 0);
+	assert_true(enrol_reload(e) < 0);
+	assert_int_equal(rename(moved, f->dir), 0);
+	assert_int_equal(enrol_count(e), 1);
+	sleep(1);                                       /* rescans are at most once a second */
+	keygen(f, "other", &other);
+	assert_true(enrol_check(e, other.pk));
+	assert_int_equal(enrol_count(e), 2);
+	enrol_free(e);
+}
+
 /* What the store lists of an agent (store_agents()), copied out. */
 struct agent_seen {
 	char agent[2 * REPORT_PK_LEN + 1];
@@ -441,6 +476,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seq_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enrol_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enrol_revoke, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_health, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agent_health_fleet, setup, teardown),
 	};
