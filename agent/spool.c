@@ -384,6 +384,72 @@ int spool_find(struct spool *s, uint64_t epoch, uint64_t seq, struct spool_entry
 }
 
 /* Moves an entry's file into sub/ and drops it from the index. */
+/* corrupt/ and rejected/ hold reports for a person to look at, never to
+ * send: at most ASIDE_MAX files, and no more bytes than the spool itself
+ * may hold; the oldest (lowest serial, first in name order) go first. */
+#define ASIDE_MAX 1000
+
+struct aside_file {
+	char name[80];
+	uint64_t size;
+};
+
+static int aside_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct aside_file *)a)->name, ((const struct aside_file *)b)->name);
+}
+
+static void prune_aside(struct spool *s, const char *sub)
+{
+	struct aside_file *v = NULL, *grown;
+	char dir[PATH_MAX], path[PATH_MAX + 80];
+	size_t n = 0, cap = 0, keep = 0, removed = 0;
+	uint64_t bytes = 0;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/%s", s->dir, sub);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+
+		if (len < 5 || len >= sizeof(v->name) || strcmp(de->d_name + len - 4, ".rep"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			grown = realloc(v, cap * sizeof(*v));
+			if (!grown)
+				break;
+			v = grown;
+		}
+		snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+		v[n++].size = (uint64_t)st.st_size;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), aside_cmp);
+	/* the newest that fit */
+	while (keep < n && keep < ASIDE_MAX &&
+	       (!s->max_bytes || bytes + v[n - 1 - keep].size <= (uint64_t)s->max_bytes))
+		bytes += v[n - 1 - keep++].size;
+	for (size_t i = 0; i < n - keep; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, v[i].name);
+		removed += unlink(path) == 0;
+	}
+	if (removed) {
+		log_warn("spool: %s/ keeps the newest %zu reports; the %zu oldest were deleted",
+			 sub, keep, removed);
+		fileio_sync_dir(dir);
+	}
+	free(v);
+}
+
 static int move_aside(struct spool *s, const struct spool_entry *e, const char *sub)
 {
 	char from[PATH_MAX], to[PATH_MAX];
@@ -403,6 +469,7 @@ static int move_aside(struct spool *s, const struct spool_entry *e, const char *
 		unlink(from);
 	}
 	fileio_sync_dir(s->dir);
+	prune_aside(s, sub);
 	return err;
 }
 

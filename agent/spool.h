@@ -9,7 +9,8 @@
  * (magic, epoch, seq, length, BLAKE2b-256 over header and payload) that is
  * verified on every read: a corrupt file is moved to DIR/corrupt/ and
  * counted, never sent and never fatal.  Rejected reports go to
- * DIR/rejected/.  The spool is bounded by bytes and by report count; making
+ * DIR/rejected/.  Both keep the newest 1,000 files within max_bytes (a
+ * revoked agent's every report is rejected).  The spool is bounded by bytes and by report count; making
  * room drops the oldest reports and returns how many (the agent counts them
  * into its cumulative health.spool_drops).
  *

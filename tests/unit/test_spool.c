@@ -272,6 +272,36 @@ static void test_reject(void **state)
 	spool_close(s);
 }
 
+/* rejected/ is bounded like the spool: a revoked agent, whose every report
+ * is rejected, keeps the newest that fit its bytes, never all. */
+static void test_reject_bounded(void **state)
+{
+	struct fixture *f = *state;
+	size_t each = 1000 + SPOOL_HEADER_LEN;
+	struct spool_entry e;
+	struct spool *s;
+	char path[256];
+
+	assert_int_equal(spool_open(f->dir, (int64_t)(3 * each), 0, &s), 0);
+	for (uint64_t seq = 1; seq <= 5; seq++) {
+		add(s, seq, 1000);
+		assert_int_equal(spool_oldest(s, &e), 1);
+		assert_int_equal(spool_reject(s, &e), 0);
+	}
+	snprintf(path, sizeof(path), "%s/rejected", f->dir);
+	assert_int_equal(count_files(path), 3);
+	/* the newest three (serials 3..5) */
+	for (uint64_t serial = 1; serial <= 5; serial++) {
+		struct spool_entry gone = { .serial = serial, .epoch = 7, .seq = serial };
+		char name[80];
+
+		spool_entry_name(&gone, name, sizeof(name));
+		snprintf(path, sizeof(path), "%s/rejected/%s", f->dir, name);
+		assert_int_equal(access(path, F_OK) == 0, serial >= 3);
+	}
+	spool_close(s);
+}
+
 /* Until it is published, a report is durable but the sender cannot see it. */
 static void test_unpublished_is_held(void **state)
 {
@@ -307,6 +337,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bounds_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounds_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reject, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reject_bounded, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
