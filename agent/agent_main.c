@@ -40,7 +40,7 @@
 #include "spool.h"
 #include "state.h"
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, hangup;
 
 /* Fault injection for the crash tests: TRUEMETER_CRASH_POINT=WHERE:N makes
  * the N-th window die at WHERE ("sealed", "spooled", "saved") like a power
@@ -82,8 +82,10 @@ struct agent {
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		hangup = 1;
+	else
+		stopping = 1;
 }
 
 static void usage(FILE *f)
@@ -415,6 +417,13 @@ static void run_loop(struct agent *a)
 
 		if (!sleep_until(end))
 			break;
+		if (hangup) {
+			/* its default action would end the agent, and systemd does
+			 * not restart a unit that SIGHUP ended */
+			hangup = 0;
+			log_info("SIGHUP: the agent reloads nothing; restart it to apply a "
+				 "changed config (the pinned counts carry over)");
+		}
 		if (start <= 0 || start >= end)
 			start = end - iv;        /* first window, or the clock went back */
 		do_window(a, start, end);
@@ -555,6 +564,7 @@ static int agent_run(struct agent *a)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	err = agent_setup(a);
 	if (err)
@@ -573,11 +583,12 @@ static int agent_run(struct agent *a)
 			return err;
 	}
 	drop_privileges(a);
-	/* the sender and nng's threads inherit a blocked SIGTERM/SIGINT, so
+	/* the sender and nng's threads inherit a blocked SIGTERM/SIGINT/SIGHUP, so
 	 * the signal always lands here and interrupts the window sleep */
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	err = sender_start(&a->conf, a->spool, &a->sender);
 	pthread_sigmask(SIG_UNBLOCK, &block, NULL);

@@ -33,6 +33,11 @@ start_agent
 wait_until 20 stored 2 || { nok "no reports stored"; exit 1; }
 check "a reporting agent: no metering gap" "" "$(gap_status)"
 check "truemeter agents: reporting" reporting "$(status)"
+# a stray SIGHUP does not end the agent (systemd would not restart it)
+kill -HUP "$AG_PID"
+hup_logged() { grep -q 'SIGHUP: the agent reloads nothing' "$TMP/agent.log"; }
+if wait_until 10 hup_logged && kill -0 "$AG_PID" 2>/dev/null; then
+	ok "SIGHUP: the agent says so and runs on"; else nok "SIGHUP ended the agent"; fi
 
 kill_agent TERM
 if wait_until 20 gap_is open; then ok "agent stopped: metering_gap open"; else
