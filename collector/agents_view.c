@@ -21,8 +21,7 @@ enum agent_state agents_view_state(const struct store_agent *a, int64_t now_ms,
 {
 	if (a->retired_ms)
 		return AGENT_RETIRED;
-	if (quiet_ms > 0 && now_ms - a->window_end_ms >= quiet_ms &&
-	    now_ms - from_ms >= quiet_ms)
+	if (quiet_ms > 0 && now_ms - a->heard_ms >= quiet_ms && now_ms - from_ms >= quiet_ms)
 		return AGENT_SILENT;
 	return AGENT_REPORTING;
 }

@@ -16,8 +16,9 @@ enum agent_state { AGENT_REPORTING, AGENT_SILENT, AGENT_RETIRED };
  * (0: never), and no less than gap_min, which holds back shorter gaps. */
 int64_t agents_view_quiet(int64_t silent_after_ms, int64_t gap_min_ms);
 
-/* a at now_ms: retired, or silent when nothing came for quiet_ms since its
- * last window and since from_ms (0: no such bound); quiet_ms 0: never
+/* a at now_ms: retired, or silent when the collector has received nothing
+ * from it for quiet_ms (by the collector's clock: an agent's may be off),
+ * and nothing since from_ms (0: no such bound); quiet_ms 0: never
  * silent. */
 enum agent_state agents_view_state(const struct store_agent *a, int64_t now_ms,
 				   int64_t quiet_ms, int64_t from_ms);

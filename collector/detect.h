@@ -23,9 +23,10 @@
  * usage_anomaly    see anomaly.h; over the last anomaly_recent_h hours.
  * metering_gap     a stored gap (missing reports or a broken chain) of at
  *                  least gap_min_ms overlaps the period, or an agent in
- *                  service (not retired) has sent no report for
- *                  silent_after_ms (and gap_min_ms), also counted from
- *                  silent_from_ms, and its silence overlaps the period
+ *                  service (not retired) has had no report received for
+ *                  silent_after_ms (and gap_min_ms; agents_view_state()),
+ *                  also counted from silent_from_ms, and its silence
+ *                  (from its last window's end) overlaps the period
  *                  (listed from its last window's end, with no end: it
  *                  goes when reports cover the time, or the agent is
  *                  retired); tenant and metric "*", leak 0, severity

@@ -99,6 +99,7 @@ struct store_agent {
 	uint64_t map_overflow, event_drops, spool_drops;
 	const char *hooks_missing;              /* comma-separated, "" for none */
 	int64_t retired_ms;                     /* taken out of service, else 0 */
+	int64_t heard_ms;                       /* any report last received */
 };
 typedef int (*store_agent_cb)(const struct store_agent *a, void *arg);
 int store_agents(struct store *s, store_agent_cb cb, void *arg);
@@ -110,6 +111,10 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg);
  * matches, -ENOTUNIQ when several do. */
 int store_agent_retire(struct store *s, const char *prefix, int64_t now_ms,
 		       char hex[REPORT_PK_HEX_LEN + 1], int64_t *retired_ms);
+
+/* Reports stored from now on are stamped as received at ms (0: the wall
+ * clock again): for tools and tests that store reports of the past. */
+void store_set_clock(struct store *s, int64_t ms);
 
 /* Counters for /metrics and tests. */
 struct store_stats {

@@ -3,6 +3,7 @@
 #include "store_sqlite.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,8 @@ static const char *const store_schema_v3 =
 	"  window_end_ms INTEGER NOT NULL,"  /* its window end and seq */
 	"  seq INTEGER NOT NULL) WITHOUT ROWID;"
 	"DELETE FROM agent_latest;"
-	"INSERT INTO agent_latest SELECT n.agent, n.c, r.id, r.window_end_ms, r.seq FROM"
+	"INSERT INTO agent_latest (agent, reports, report_id, window_end_ms, seq)"
+	"  SELECT n.agent, n.c, r.id, r.window_end_ms, r.seq FROM"
 	"  (SELECT agent, COUNT(*) AS c FROM reports GROUP BY agent) n JOIN reports r"
 	"  ON r.id = (SELECT x.id FROM reports x WHERE x.agent = n.agent"
 	"  ORDER BY x.window_end_ms DESC, x.seq DESC LIMIT 1);"
@@ -125,13 +127,28 @@ static const char *const store_schema_v3 =
 
 /* Version 4: agents taken out of service (`truemeter agents retire`): no
  * longer expected to report, so their silence is no metering gap.  A
- * report from one puts it back in service. */
+ * report from one puts it back in service.  And when the collector last
+ * heard from each agent, by its own clock (an agent's clock may be off, and
+ * its latest window is not always its latest report). */
 static const char *const store_schema_v4 =
 	"CREATE TABLE IF NOT EXISTS agent_retired ("
 	"  agent TEXT PRIMARY KEY,"
 	"  retired_ms INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE TRIGGER IF NOT EXISTS agent_retired_back AFTER INSERT ON reports BEGIN"
 	"  DELETE FROM agent_retired WHERE agent = NEW.agent;"
+	"END;"
+	"UPDATE agent_latest SET heard_ms ="
+	"  (SELECT MAX(r.received_ms) FROM reports r WHERE r.agent = agent_latest.agent);"
+	"DROP TRIGGER IF EXISTS agent_latest_add;"
+	"CREATE TRIGGER agent_latest_add AFTER INSERT ON reports BEGIN"
+	"  INSERT INTO agent_latest VALUES (NEW.agent, 1, NEW.id, NEW.window_end_ms, NEW.seq,"
+	"    NEW.received_ms)"
+	"  ON CONFLICT DO UPDATE SET reports = reports + 1,"
+	"    report_id = CASE WHEN " LATER_THAN_STORED " THEN excluded.report_id"
+	"      ELSE report_id END,"
+	"    seq = CASE WHEN " LATER_THAN_STORED " THEN excluded.seq ELSE seq END,"
+	"    window_end_ms = MAX(window_end_ms, excluded.window_end_ms),"
+	"    heard_ms = MAX(heard_ms, excluded.heard_ms);"
 	"END;";
 
 static int db_error(struct store *s, const char *what)
@@ -175,6 +192,21 @@ int store_sqlite_prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
+static bool column_exists(struct store *s, const char *table, const char *column)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
 static int store_migrate(struct store *s)
 {
 	sqlite3_stmt *st = NULL;
@@ -209,6 +241,9 @@ static int store_migrate(struct store *s)
 		err = store_sqlite_exec(s, store_schema_v2);
 	if (!err && version < 3)
 		err = store_sqlite_exec(s, store_schema_v3);
+	if (!err && version < 4 && !column_exists(s, "agent_latest", "heard_ms"))
+		err = store_sqlite_exec(s, "ALTER TABLE agent_latest ADD COLUMN"
+					" heard_ms INTEGER NOT NULL DEFAULT 0;");
 	if (!err && version < 4)
 		err = store_sqlite_exec(s, store_schema_v4);
 	if (!err)
@@ -399,7 +434,7 @@ static int insert_report(struct store *s, const Truemeter__Report *r,
 	sqlite3_bind_blob(st, 7, r->prev_digest.data ? (const void *)r->prev_digest.data : "",
 			  (int)r->prev_digest.len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, r->hostname ? r->hostname : "", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 9, period_now_ms());
+	sqlite3_bind_int64(st, 9, s->clock_ms ? s->clock_ms : period_now_ms());
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)r->n_rows);
 	sqlite3_bind_int64(st, 11, h ? (sqlite3_int64)h->map_overflow : 0);
 	sqlite3_bind_int64(st, 12, h ? (sqlite3_int64)h->event_drops : 0);
@@ -490,7 +525,7 @@ static int insert_gap(struct store *s, const Truemeter__Report *r, const char *h
 	sqlite3_bind_int64(st, 5, from_ms);
 	sqlite3_bind_int64(st, 6, r->window_start_ms);
 	sqlite3_bind_text(st, 7, reason ? reason : "reports missing", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, period_now_ms());
+	sqlite3_bind_int64(st, 8, s->clock_ms ? s->clock_ms : period_now_ms());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = db_error(s, "insert gap");
 cleanup:
@@ -697,7 +732,7 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 
 	err = store_sqlite_prepare(s, "SELECT r.agent, r.hostname, a.reports, r.window_end_ms,"
 				   " r.received_ms, r.map_overflow, r.event_drops, r.spool_drops,"
-				   " r.hooks_missing, COALESCE(x.retired_ms, 0)"
+				   " r.hooks_missing, COALESCE(x.retired_ms, 0), a.heard_ms"
 				   " FROM agent_latest a JOIN reports r ON r.id = a.report_id"
 				   " LEFT JOIN agent_retired x ON x.agent = a.agent"
 				   " ORDER BY a.agent", &st);
@@ -715,6 +750,7 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 			.spool_drops = (uint64_t)sqlite3_column_int64(st, 7),
 			.hooks_missing = (const char *)sqlite3_column_text(st, 8),
 			.retired_ms = sqlite3_column_int64(st, 9),
+			.heard_ms = sqlite3_column_int64(st, 10),
 		};
 
 		err = cb(&a, arg);
@@ -851,4 +887,10 @@ int store_stats_get(struct store *s, struct store_stats *stats)
 	if (!err)
 		err = count_rows(s, "SELECT COALESCE(MAX(rowid), 0) FROM gaps", &stats->gaps);
 	return err;
+}
+
+void store_set_clock(struct store *s, int64_t ms)
+{
+	if (s)
+		s->clock_ms = ms;
 }

@@ -13,6 +13,7 @@ struct store {
 	char *path;
 	sqlite3_stmt *put_report;       /* cached for ingest */
 	sqlite3_stmt *put_usage;
+	int64_t clock_ms;               /* store_set_clock(); 0: the wall clock */
 };
 
 /* Runs SQL without results; logs and returns -EIO on failure. */

@@ -49,6 +49,7 @@ int main(int argc, char **argv)
 	row.value = strtoull(argv[5], NULL, 10);
 	r.n_rows = 1;
 	r.rows = rows;
+	store_set_clock(s, r.window_end_ms);    /* received as its window ended */
 	if (store_report_put(s, &r, digest, 1, 0, NULL) != STORE_PUT_NEW) {
 		fprintf(stderr, "usage_put: store failed\n");
 		store_close(s);

@@ -51,6 +51,7 @@ struct tstore {
 	char path[64];
 	struct store *s;
 	uint64_t seq;
+	int64_t received_ms;            /* when reports arrive; 0: as their window ends */
 };
 
 static inline struct store *tstore_open(struct tstore *t)
@@ -110,7 +111,9 @@ static inline int tstore_usage_from(struct tstore *t, uint8_t who, const char *t
 	row.value = value;
 	r.n_rows = 1;
 	r.rows = rows;
+	store_set_clock(t->s, t->received_ms ? t->received_ms : end_ms);
 	rc = store_report_put(t->s, &r, digest, 1, 0, NULL);
+	store_set_clock(t->s, 0);
 	return rc == STORE_PUT_NEW ? 0 : -1;
 }
 
@@ -128,6 +131,7 @@ static inline int tstore_gap(struct tstore *t, int64_t start_ms, int64_t end_ms)
 	char *strings[1] = { "" };
 	Truemeter__Report r = TRUEMETER__REPORT__INIT;
 	uint64_t from;
+	int rc;
 
 	memset(agent, 'A', sizeof(agent));
 	from = t->seq + 1;
@@ -142,8 +146,10 @@ static inline int tstore_gap(struct tstore *t, int64_t start_ms, int64_t end_ms)
 	r.window_end_ms = end_ms;
 	r.n_strings = 1;
 	r.strings = strings;
-	return store_report_put(t->s, &r, digest, from, t->seq - 1, "reports missing") ==
-	       STORE_PUT_NEW ? 0 : -1;
+	store_set_clock(t->s, t->received_ms ? t->received_ms : end_ms);
+	rc = store_report_put(t->s, &r, digest, from, t->seq - 1, "reports missing");
+	store_set_clock(t->s, 0);
+	return rc == STORE_PUT_NEW ? 0 : -1;
 }
 
 #endif

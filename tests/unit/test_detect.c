@@ -486,6 +486,24 @@ static void test_silent_agent(void **state)
 	assert_null(find(f, "metering_gap", "*"));
 }
 
+/* Silence is judged by the collector's clock: an agent whose clock runs
+ * 8 days slow, but whose reports keep arriving, is not silent. */
+static void test_silent_agent_slow_clock(void **state)
+{
+	struct fx *f = *state;
+	int64_t now = f->nov + 10 * DAYMS;
+
+	f->c.silent_after_ms = 600000;
+	f->t.received_ms = now - 60000;                 /* received a minute ago */
+	assert_int_equal(tstore_usage_from(&f->t, 'S', "acme", METRIC_API_REQUESTS,
+					   f->nov + DAYMS, f->nov + DAYMS + 10000, 1), 0);
+	f->t.received_ms = 0;
+	run(f, now);
+	assert_null(find(f, "metering_gap", "*"));
+	run(f, now + 540001);                           /* 10 minutes since */
+	assert_non_null(find(f, "metering_gap", "*"));
+}
+
 /* gap_min also holds back a silence shorter than it; and a collector that
  * just started gives spooled reports silent_after to arrive. */
 static void test_silent_agent_held_back(void **state)
@@ -529,6 +547,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dedup_update_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_agent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_silent_agent_held_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_agent_slow_clock, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

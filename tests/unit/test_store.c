@@ -494,22 +494,33 @@ static void test_migrate_agents_from_v2(void **state)
 
 struct retired_query {
 	const char *prefix;
-	int64_t ms;
+	int64_t ms, heard_ms;
 };
 
 static int retired_cb(const struct store_agent *a, void *arg)
 {
 	struct retired_query *q = arg;
 
-	if (strncmp(a->agent_hex, q->prefix, strlen(q->prefix)) == 0)
+	if (strncmp(a->agent_hex, q->prefix, strlen(q->prefix)) == 0) {
 		q->ms = a->retired_ms;
+		q->heard_ms = a->heard_ms;
+	}
 	return 0;
+}
+
+/* heard_ms of the agent whose key starts with prefix, -1 if none */
+static int64_t heard_of(struct fixture *f, const char *prefix)
+{
+	struct retired_query q = { prefix, -1, -1 };
+
+	assert_int_equal(store_agents(f->s, retired_cb, &q), 0);
+	return q.heard_ms;
 }
 
 /* retired_ms of the agent whose key starts with prefix, -1 if none */
 static int64_t retired_of(struct fixture *f, const char *prefix)
 {
-	struct retired_query q = { prefix, -1 };
+	struct retired_query q = { prefix, -1, -1 };
 
 	assert_int_equal(store_agents(f->s, retired_cb, &q), 0);
 	return q.ms;
@@ -524,7 +535,15 @@ static void test_retire(void **state)
 	char hex[REPORT_PK_HEX_LEN + 1];
 	int64_t since;
 
+	store_set_clock(f->s, 50000);
 	put_agents(f);
+	/* heard: when the latest report arrived, not its window's time (a
+	 * report of an earlier window arriving later counts) */
+	assert_int_equal(heard_of(f, "abab"), 50000);
+	store_set_clock(f->s, 90000);
+	put_health(f, 0xab, 9, 1000, 0, NULL, "web-1");
+	store_set_clock(f->s, 0);
+	assert_int_equal(heard_of(f, "abab"), 90000);
 	assert_int_equal(store_agent_retire(f->s, "ffff", 1000, hex, &since), -ENOENT);
 	assert_int_equal(store_agent_retire(f->s, "abab", 1000, hex, &since), 0);
 	assert_int_equal(strlen(hex), REPORT_PK_HEX_LEN);
@@ -549,12 +568,18 @@ static void test_migrate_retired_from_v3(void **state)
 	char hex[REPORT_PK_HEX_LEN + 1];
 	int64_t since;
 
+	store_set_clock(f->s, 77000);
 	put_agents(f);
+	store_set_clock(f->s, 0);
+	/* as version 3 left it: no retired agents, no heard_ms */
 	assert_int_equal(store_sqlite_exec(f->s, "DROP TRIGGER agent_retired_back;"
-					   "DROP TABLE agent_retired; PRAGMA user_version = 3;"), 0);
+					   "DROP TABLE agent_retired; DROP TRIGGER agent_latest_add;"
+					   "ALTER TABLE agent_latest DROP COLUMN heard_ms;"
+					   "PRAGMA user_version = 3;"), 0);
 	store_close(f->s);
 	assert_int_equal(store_open(f->path, &f->s), 0);
 	check_agents(f);
+	assert_int_equal(heard_of(f, "abab"), 77000);   /* from the reports received */
 	assert_int_equal(store_agent_retire(f->s, "0101", 1000, hex, &since), 0);
 	assert_int_equal(retired_of(f, "0101"), 1000);
 	put_health(f, 0x01, 2, 6000, 0, NULL, "db-1");
