@@ -41,7 +41,7 @@ const char *agents_view_state_name(enum agent_state st)
 struct agent_row {
 	char agent[17];                 /* the first 8 bytes of its key, hex */
 	char hostname[64];
-	uint64_t v[5];                  /* in the order of gauges[] below */
+	uint64_t v[6];                  /* in the order of gauges[] below */
 	enum agent_state st;
 };
 
@@ -58,6 +58,8 @@ static const struct {
 	  "attach (its latest report)." },
 	{ "truemeter_agent_last_window_end_seconds", "End of the agent's latest "
 	  "stored report window, unix seconds." },
+	{ "truemeter_agent_last_heard_seconds", "When the collector last received "
+	  "a report from the agent, by its own clock, unix seconds." },
 };
 
 struct rows_ctx {
@@ -97,6 +99,7 @@ static int add_row(const struct store_agent *a, void *arg)
 	r->v[2] = a->spool_drops;
 	r->v[3] = count_names(a->hooks_missing);
 	r->v[4] = (uint64_t)(a->window_end_ms / 1000);
+	r->v[5] = (uint64_t)(a->heard_ms / 1000);
 	r->st = agents_view_state(a, c->now_ms, c->quiet_ms, c->from_ms);
 	return 0;
 }

@@ -42,7 +42,7 @@ static const char *agent_status(const struct store_agent *a, const struct listin
 static int print_agent(const struct store_agent *a, void *arg)
 {
 	const struct listing *l = arg;
-	char last[32], retired[32];
+	char last[32], heard[32], retired[32];
 	json_object *j;
 
 	period_format_time(a->window_end_ms, last, sizeof(last));
@@ -58,6 +58,8 @@ static int print_agent(const struct store_agent *a, void *arg)
 	json_object_object_add(j, "hostname", json_object_new_string(a->hostname));
 	json_object_object_add(j, "reports", json_object_new_int64((int64_t)a->reports));
 	json_object_object_add(j, "last_window_end", json_object_new_string(last));
+	period_format_time(a->heard_ms, heard, sizeof(heard));
+	json_object_object_add(j, "last_heard", json_object_new_string(heard));
 	json_object_object_add(j, "status", json_object_new_string(agent_status(a, l)));
 	if (a->retired_ms)
 		period_format_time(a->retired_ms, retired, sizeof(retired));

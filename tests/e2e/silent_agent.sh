@@ -94,6 +94,10 @@ port=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/collect
 check "/metrics after a restart: the agent's last window, before any report" "$last" \
 	"$(curl -s "http://127.0.0.1:${port:-0}/metrics" |
 		sed -n "s/^truemeter_agent_last_window_end_seconds{.*hostname=\"$ID\"} //p")"
+check "/metrics: and when its last report was received" \
+	"$(q "SELECT MAX(received_ms) / 1000 FROM reports")" \
+	"$(curl -s "http://127.0.0.1:${port:-0}/metrics" |
+		sed -n "s/^truemeter_agent_last_heard_seconds{.*hostname=\"$ID\"} //p")"
 silent_metric() { [ "$(agents_metric)" = "0 1 0" ]; }
 if wait_until 20 silent_metric; then ok "/metrics after a restart: silent"; else
 	nok "/metrics after a restart: $(agents_metric)"; fi
