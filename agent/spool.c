@@ -383,7 +383,6 @@ int spool_find(struct spool *s, uint64_t epoch, uint64_t seq, struct spool_entry
 	return found;
 }
 
-/* Moves an entry's file into sub/ and drops it from the index. */
 /* corrupt/ and rejected/ hold reports for a person to look at, never to
  * send: at most ASIDE_MAX files, and no more bytes than the spool itself
  * may hold; the oldest (lowest serial, first in name order) go first. */
@@ -450,6 +449,7 @@ static void prune_aside(struct spool *s, const char *sub)
 	free(v);
 }
 
+/* Moves an entry's file into sub/ and drops it from the index. */
 static int move_aside(struct spool *s, const struct spool_entry *e, const char *sub)
 {
 	char from[PATH_MAX], to[PATH_MAX];

@@ -10,9 +10,10 @@
  * verified on every read: a corrupt file is moved to DIR/corrupt/ and
  * counted, never sent and never fatal.  Rejected reports go to
  * DIR/rejected/.  Both keep the newest 1,000 files within max_bytes (a
- * revoked agent's every report is rejected).  The spool is bounded by bytes and by report count; making
- * room drops the oldest reports and returns how many (the agent counts them
- * into its cumulative health.spool_drops).
+ * revoked agent's every report is rejected).  The spool is bounded by
+ * bytes and by report count; making room drops the oldest reports and
+ * returns how many (the agent counts them into its cumulative
+ * health.spool_drops).
  *
  * Thread safety: every function may be called from any thread (the agent's
  * main loop adds, the sender thread reads and removes).

@@ -11,6 +11,7 @@
  * not reported for [reconcile] silent_after is "silent" (a metering gap);
  * `retire` takes a decommissioned one out of service (by its key or a
  * unique prefix of it), until it reports again. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -82,10 +83,9 @@ static bool key_prefix_ok(char *p)
 	if (n < 4 || n > REPORT_PK_HEX_LEN)
 		return false;
 	for (char *c = p; *c; c++) {
-		if (*c >= 'A' && *c <= 'F')
-			*c = (char)(*c - 'A' + 'a');
-		else if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+		if (!isxdigit((unsigned char)*c))
 			return false;
+		*c = (char)tolower((unsigned char)*c);
 	}
 	return true;
 }

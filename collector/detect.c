@@ -378,6 +378,7 @@ struct gap_ctx {
 	struct detect_ctx *d;
 	json_object *list;
 	int64_t total_ms;
+	int64_t quiet_ms;            /* agents_view_quiet() of the settings */
 	int silent;
 };
 
@@ -415,11 +416,11 @@ static int silent_cb(const struct store_agent *a, void *arg)
 {
 	struct gap_ctx *gc = arg;
 	const struct detect_ctx *d = gc->d;
-	int64_t quiet = agents_view_quiet(d->c->silent_after_ms, d->c->gap_min_ms);
 	json_object *o;
 	char t[32];
 
-	if (agents_view_state(a, d->now_ms, quiet, d->c->silent_from_ms) != AGENT_SILENT ||
+	if (agents_view_state(a, d->now_ms, gc->quiet_ms,
+			      d->c->silent_from_ms) != AGENT_SILENT ||
 	    a->window_end_ms >= d->end_ms || d->now_ms <= d->start_ms)
 		return 0;
 	o = json_object_new_object();
@@ -439,7 +440,10 @@ static int silent_cb(const struct store_agent *a, void *arg)
 
 int detect_gaps(struct detect_ctx *d)
 {
-	struct gap_ctx gc = { .d = d, .list = json_object_new_array() };
+	struct gap_ctx gc = {
+		.d = d, .list = json_object_new_array(),
+		.quiet_ms = agents_view_quiet(d->c->silent_after_ms, d->c->gap_min_ms),
+	};
 	struct reconcile_row r = {
 		.tenant = "*", .metric = 0, .period = d->period, .start_ms = d->start_ms,
 		.end_ms = d->end_ms, .currency = "", .expected_amount = -1,

@@ -492,14 +492,14 @@ static void test_migrate_agents_from_v2(void **state)
 	check_agents(f);
 }
 
-struct retired_query {
+struct agent_query {
 	const char *prefix;
 	int64_t ms, heard_ms;
 };
 
-static int retired_cb(const struct store_agent *a, void *arg)
+static int agent_query_cb(const struct store_agent *a, void *arg)
 {
-	struct retired_query *q = arg;
+	struct agent_query *q = arg;
 
 	if (strncmp(a->agent_hex, q->prefix, strlen(q->prefix)) == 0) {
 		q->ms = a->retired_ms;
@@ -511,23 +511,24 @@ static int retired_cb(const struct store_agent *a, void *arg)
 /* heard_ms of the agent whose key starts with prefix, -1 if none */
 static int64_t heard_of(struct fixture *f, const char *prefix)
 {
-	struct retired_query q = { prefix, -1, -1 };
+	struct agent_query q = { prefix, -1, -1 };
 
-	assert_int_equal(store_agents(f->s, retired_cb, &q), 0);
+	assert_int_equal(store_agents(f->s, agent_query_cb, &q), 0);
 	return q.heard_ms;
 }
 
 /* retired_ms of the agent whose key starts with prefix, -1 if none */
 static int64_t retired_of(struct fixture *f, const char *prefix)
 {
-	struct retired_query q = { prefix, -1, -1 };
+	struct agent_query q = { prefix, -1, -1 };
 
-	assert_int_equal(store_agents(f->s, retired_cb, &q), 0);
+	assert_int_equal(store_agents(f->s, agent_query_cb, &q), 0);
 	return q.ms;
 }
 
-/* A retired agent stays retired from the first retirement on, names
- * what matched, and is back in service with its next report; a prefix that
+/* When an agent was last heard from is the latest receipt of any report.
+ * A retired agent stays retired from the first retirement on, names what
+ * matched, and is back in service with its next report; a prefix that
  * matches none or several retires nothing. */
 static void test_retire(void **state)
 {
