@@ -153,6 +153,9 @@ static int take_baseline(struct agent *a)
 	err = delta_set(a->st.baseline, rows, n);
 	if (err)
 		goto cleanup;
+	a->st.lost.map_overflow = h.map_overflow;
+	a->st.lost.event_drops = h.event_drops;
+	a->st.lost_known = true;
 	a->st.window_end_ms = period_now_ms();
 	err = state_save(a->state_path, &a->st);
 	if (err)
@@ -287,6 +290,8 @@ static int spool_part(struct agent *a, int64_t start, int64_t end,
 	uint8_t *env = NULL, digest[REPORT_DIGEST_LEN];
 	size_t envlen = 0, fit = 0, size = 0;
 	uint64_t dropped = 0;
+	struct state_losses lost = state_losses_since(&a->st, h->map_overflow,
+						      h->event_drops);
 	struct reportbuild_in in = {
 		.agent_id = a->key.pk, .epoch = a->st.epoch, .seq = a->st.seq + 1,
 		.window_start_ms = start, .window_end_ms = end,
@@ -294,6 +299,8 @@ static int spool_part(struct agent *a, int64_t start, int64_t end,
 		.hostname = a->hostname, .health = h,
 		.deltas = deltas, .n_deltas = nd,
 		.spool_drops = a->st.spool_drops,
+		.map_overflow_window = lost.map_overflow,
+		.event_drops_window = lost.event_drops,
 	};
 	int err;
 
@@ -339,6 +346,9 @@ static int spool_part(struct agent *a, int64_t start, int64_t end,
 	if (err)
 		goto cleanup;
 	*taken = fit;
+	a->st.lost.map_overflow = h->map_overflow;
+	a->st.lost.event_drops = h->event_drops;
+	a->st.lost_known = true;
 	a->st.seq = in.seq;
 	memcpy(a->st.last_digest, digest, REPORT_DIGEST_LEN);
 	a->st.window_end_ms = end;

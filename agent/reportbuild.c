@@ -107,6 +107,8 @@ static int build_health(const struct reportbuild_in *in, Truemeter__Report *r)
 	r->health = h;
 	h->spool_drops = in->spool_drops;
 	h->spool_bytes = in->spool_bytes;
+	h->map_overflow_window = in->map_overflow_window;
+	h->event_drops_window = in->event_drops_window;
 	if (!in->health)
 		return 0;
 	h->map_overflow = in->health->map_overflow;

@@ -24,6 +24,8 @@ struct reportbuild_in {
 	size_t n_deltas;
 	const struct meter_health *health;       /* NULL = none */
 	uint64_t spool_drops, spool_bytes;
+	/* the meter's losses in this window (state_losses_since()) */
+	uint64_t map_overflow_window, event_drops_window;
 	const uint8_t *prev_digest;              /* NULL for seq 1 */
 	const char *hostname;
 };

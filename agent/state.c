@@ -11,11 +11,15 @@
 #include "reportbuild.h"
 
 /* Layout (little-endian): magic[8] epoch seq window_end spool_drops
- * digest[32] n_rows, then n_rows x (tenant[64] metric(u32) route[64]
- * method[12] status(u8) value(u64)), then BLAKE2b-256 of all before it. */
-static const char state_magic[8] = { 'T', 'M', 'S', 'T', 'A', 'T', 'E', '1' };
+ * map_overflow event_drops digest[32] n_rows, then n_rows x (tenant[64]
+ * metric(u32) route[64] method[12] status(u8) value(u64)), then
+ * BLAKE2b-256 of all before it.  Version 1 files (written before the loss
+ * counters were kept) lack map_overflow and event_drops and still load. */
+static const char state_magic[8] = { 'T', 'M', 'S', 'T', 'A', 'T', 'E', '2' };
+static const char state_magic_v1[8] = { 'T', 'M', 'S', 'T', 'A', 'T', 'E', '1' };
 
-#define HDR_LEN (8 + 8 * 4 + REPORT_DIGEST_LEN + 8)
+#define HDR_LEN (8 + 8 * 6 + REPORT_DIGEST_LEN + 8)
+#define HDR_LEN_V1 (HDR_LEN - 16)
 #define ROW_LEN (METER_TENANT_LEN + 4 + METER_ROUTE_LEN + METER_METHOD_LEN + 1 + 8)
 #define MAX_ROWS (1u << 22)
 
@@ -52,6 +56,23 @@ int state_init(struct agent_state *st)
 	return delta_new(&st->baseline);
 }
 
+static uint64_t counter_since(uint64_t now, uint64_t then)
+{
+	return now >= then ? now - then : now;
+}
+
+struct state_losses state_losses_since(const struct agent_state *st,
+				       uint64_t map_overflow, uint64_t event_drops)
+{
+	struct state_losses l = { 0, 0 };
+
+	if (st->lost_known) {
+		l.map_overflow = counter_since(map_overflow, st->lost.map_overflow);
+		l.event_drops = counter_since(event_drops, st->lost.event_drops);
+	}
+	return l;
+}
+
 void state_free(struct agent_state *st)
 {
 	delta_free(st->baseline);
@@ -79,6 +100,8 @@ int state_save(const char *path, const struct agent_state *st)
 	p = put64(p, st->seq);
 	p = put64(p, (uint64_t)st->window_end_ms);
 	p = put64(p, st->spool_drops);
+	p = put64(p, st->lost.map_overflow);
+	p = put64(p, st->lost.event_drops);
 	p = put(p, st->last_digest, REPORT_DIGEST_LEN);
 	p = put64(p, n);
 	for (size_t i = 0; i < n; i++) {
@@ -138,7 +161,7 @@ int state_load(const char *path, struct agent_state *st)
 	const uint8_t *p;
 	uint8_t sum[32];
 	uint64_t n, wend;
-	size_t len;
+	size_t len, hdr = HDR_LEN;
 	int err;
 
 	memset(st, 0, sizeof(*st));
@@ -150,7 +173,11 @@ int state_load(const char *path, struct agent_state *st)
 	if (err)
 		goto cleanup;
 	err = -EBADMSG;
-	if (len < HDR_LEN + 32 || memcmp(buf, state_magic, 8) != 0)
+	if (len >= 8 && memcmp(buf, state_magic_v1, 8) == 0)
+		hdr = HDR_LEN_V1;
+	else if (len < 8 || memcmp(buf, state_magic, 8) != 0)
+		goto cleanup;
+	if (len < hdr + 32)
 		goto cleanup;
 	crypto_generichash(sum, 32, (uint8_t *)buf, len - 32, NULL, 0);
 	if (sodium_memcmp(sum, buf + len - 32, 32) != 0)
@@ -161,10 +188,15 @@ int state_load(const char *path, struct agent_state *st)
 	p = get64(p, &wend);
 	st->window_end_ms = (int64_t)wend;
 	p = get64(p, &st->spool_drops);
+	if (hdr == HDR_LEN) {
+		p = get64(p, &st->lost.map_overflow);
+		p = get64(p, &st->lost.event_drops);
+		st->lost_known = true;
+	}
 	memcpy(st->last_digest, p, REPORT_DIGEST_LEN);
 	p += REPORT_DIGEST_LEN;
 	p = get64(p, &n);
-	if (n > MAX_ROWS || len != HDR_LEN + n * ROW_LEN + 32)
+	if (n > MAX_ROWS || len != hdr + n * ROW_LEN + 32)
 		goto cleanup;
 	err = delta_new(&st->baseline);
 	if (err)
@@ -214,6 +246,11 @@ static int roll_forward_one(struct agent_state *st, const uint8_t *pk,
 	st->window_end_ms = r->window_end_ms;
 	if (r->health && r->health->spool_drops > st->spool_drops)
 		st->spool_drops = r->health->spool_drops;
+	if (r->health) {
+		st->lost.map_overflow = r->health->map_overflow;
+		st->lost.event_drops = r->health->event_drops;
+		st->lost_known = true;
+	}
 	log_info("recovered report seq %" PRIu64 " from the spool (the agent "
 		 "stopped before saving its state)", r->seq);
 cleanup:

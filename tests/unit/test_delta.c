@@ -1,5 +1,5 @@
-/* Baseline and deltas, the state file, and crash roll-forward from the
- * spool. */
+/* Baseline and deltas, the state file, the meter's losses per window, and
+ * crash roll-forward from the spool. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,9 @@ static void test_state_file(void **state)
 	a.seq = 42;
 	a.window_end_ms = 1764000000000;
 	a.spool_drops = 3;
+	a.lost.map_overflow = 7;
+	a.lost.event_drops = 1ULL << 35;
+	a.lost_known = true;
 	memset(a.last_digest, 0x5a, sizeof(a.last_digest));
 	r[0] = row("acme", METRIC_API_REQUESTS, "/v1/*", "GET", 2, 99);
 	r[1] = row("globex", METRIC_NET_RX_BYTES, "", "", 0, 1ULL << 40);
@@ -166,6 +170,9 @@ static void test_state_file(void **state)
 	assert_int_equal(b.seq, 42);
 	assert_int_equal(b.window_end_ms, 1764000000000);
 	assert_int_equal(b.spool_drops, 3);
+	assert_true(b.lost_known);
+	assert_int_equal(b.lost.map_overflow, 7);
+	assert_int_equal(b.lost.event_drops, 1ULL << 35);
 	assert_memory_equal(b.last_digest, a.last_digest, sizeof(a.last_digest));
 	assert_int_equal(delta_count(b.baseline), 2);
 	assert_int_equal(base_of(b.baseline, r[0]), 99);
@@ -182,10 +189,110 @@ static void test_state_file(void **state)
 	state_free(&a);
 }
 
-/* What the agent does for one window, minus the state save. */
+static uint8_t *le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		*p++ = (uint8_t)(v >> (8 * i));
+	return p;
+}
+
+/* A state file of version 1, written before the loss counters were kept:
+ * it loads, with the losses unknown, and the next save is version 2. */
+static void test_state_file_v1(void **state)
+{
+	struct fixture *f = *state;
+	struct meter_row r = row("acme", METRIC_API_REQUESTS, "/a", "GET", 2, 0);
+	uint8_t buf[8 + 8 * 4 + 32 + 8 + METER_TENANT_LEN + 4 + METER_ROUTE_LEN +
+		    METER_METHOD_LEN + 1 + 8 + 32] = { 0 }, *p = buf;
+	struct agent_state a;
+	FILE *fp;
+
+	memcpy(p, "TMSTATE1", 8);
+	p = le64(p + 8, 0xe90c);                       /* epoch */
+	p = le64(p, 5);                                /* seq */
+	p = le64(p, 1764000000000);                    /* window end */
+	p = le64(p, 2);                                /* spool drops */
+	memset(p, 0xab, 32);                           /* digest */
+	p = le64(p + 32, 1);                           /* one row */
+	memcpy(p, r.tenant, strlen(r.tenant));
+	p += METER_TENANT_LEN;
+	*p = METRIC_API_REQUESTS;
+	p += 4;
+	memcpy(p, r.route, strlen(r.route));
+	p += METER_ROUTE_LEN;
+	memcpy(p, r.method, strlen(r.method));
+	p += METER_METHOD_LEN;
+	*p++ = 2;
+	p = le64(p, 640);
+	assert_int_equal(p + 32 - buf, sizeof(buf));
+	crypto_generichash(p, 32, buf, (size_t)(p - buf), NULL, 0);
+	fp = fopen(f->state, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, sizeof(buf), fp), sizeof(buf));
+	fclose(fp);
+
+	assert_int_equal(state_load(f->state, &a), 0);
+	assert_int_equal(a.epoch, 0xe90c);
+	assert_int_equal(a.seq, 5);
+	assert_int_equal(a.spool_drops, 2);
+	assert_int_equal(base_of(a.baseline, r), 640);
+	assert_false(a.lost_known);
+	/* unknown: the first window declares none, whatever the counters say */
+	assert_int_equal(state_losses_since(&a, 9, 9).map_overflow, 0);
+	assert_int_equal(state_losses_since(&a, 9, 9).event_drops, 0);
+	a.lost.event_drops = 9;
+	a.lost_known = true;
+	assert_int_equal(state_save(f->state, &a), 0);
+	state_free(&a);
+	assert_int_equal(state_load(f->state, &a), 0);
+	assert_true(a.lost_known);
+	assert_int_equal(a.lost.event_drops, 9);
+	assert_int_equal(base_of(a.baseline, r), 640);
+	state_free(&a);
+
+	/* the old magic with the new length is no v1 file */
+	buf[7] = '2';
+	crypto_generichash(buf + sizeof(buf) - 32, 32, buf, sizeof(buf) - 32, NULL, 0);
+	fp = fopen(f->state, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, sizeof(buf), fp), sizeof(buf));
+	fclose(fp);
+	assert_int_equal(state_load(f->state, &a), -EBADMSG);
+}
+
+/* A window's losses: what the cumulative counters gained since the last
+ * report; all of a counter that went down (its maps created afresh). */
+static void test_losses_since(void **state)
+{
+	struct agent_state a;
+	struct state_losses l;
+
+	(void)state;
+	assert_int_equal(state_init(&a), 0);
+	assert_false(a.lost_known);
+	a.lost.map_overflow = 10;
+	a.lost.event_drops = 100;
+	a.lost_known = true;
+	l = state_losses_since(&a, 10, 100);
+	assert_int_equal(l.map_overflow, 0);
+	assert_int_equal(l.event_drops, 0);
+	l = state_losses_since(&a, 13, 250);
+	assert_int_equal(l.map_overflow, 3);
+	assert_int_equal(l.event_drops, 150);
+	l = state_losses_since(&a, 4, 100);            /* overflow restarted */
+	assert_int_equal(l.map_overflow, 4);
+	assert_int_equal(l.event_drops, 0);
+	l = state_losses_since(&a, UINT64_MAX, 0);
+	assert_int_equal(l.map_overflow, UINT64_MAX - 10);
+	assert_int_equal(l.event_drops, 0);
+	state_free(&a);
+}
+
+/* What the agent does for one window, minus the state save; drops is the
+ * spool's, lost the meter's cumulative {map_overflow, event_drops}. */
 static void spool_window(struct agent_state *st, const struct report_key *key,
 			 struct spool *sp, const struct meter_row *cur, size_t n,
-			 uint64_t drops)
+			 uint64_t drops, const uint64_t lost[2])
 {
 	struct meter_row *d;
 	size_t nd, len;
@@ -198,7 +305,12 @@ static void spool_window(struct agent_state *st, const struct report_key *key,
 		.prev_digest = st->seq ? st->last_digest : NULL,
 		.spool_drops = drops, .hostname = "h",
 	};
+	struct meter_health h = { .map_overflow = lost[0], .event_drops = lost[1] };
+	struct state_losses l = state_losses_since(st, lost[0], lost[1]);
 
+	in.health = &h;
+	in.map_overflow_window = l.map_overflow;
+	in.event_drops_window = l.event_drops;
 	assert_int_equal(delta_compute(st->baseline, cur, n, &d, &nd), 0);
 	in.deltas = d;
 	in.n_deltas = nd;
@@ -210,6 +322,9 @@ static void spool_window(struct agent_state *st, const struct report_key *key,
 	st->window_end_ms = in.window_end_ms;
 	memcpy(st->last_digest, digest, REPORT_DIGEST_LEN);
 	st->spool_drops = drops;
+	st->lost.map_overflow = lost[0];
+	st->lost.event_drops = lost[1];
+	st->lost_known = true;
 	reportbuild_free(r);
 	free(env);
 	free(d);
@@ -223,6 +338,7 @@ static void test_roll_forward(void **state)
 	struct spool *sp;
 	struct meter_row cur[2];
 	char kp[160], pp[160];
+	const uint64_t none[2] = { 0, 0 }, some[2] = { 2, 30 };
 
 	snprintf(kp, sizeof(kp), "%s/k", f->dir);
 	snprintf(pp, sizeof(pp), "%s/k.pub", f->dir);
@@ -237,14 +353,14 @@ static void test_roll_forward(void **state)
 
 	/* window 1 saved normally */
 	cur[0].value = 130;
-	spool_window(&live, &key, sp, cur, 2, 0);
+	spool_window(&live, &key, sp, cur, 2, 0, none);
 	assert_int_equal(state_save(f->state, &live), 0);
 	/* windows 2 and 3 spooled, then the agent "dies" before saving */
 	cur[0].value = 170;
 	cur[1].value = 9000;
-	spool_window(&live, &key, sp, cur, 2, 0);
+	spool_window(&live, &key, sp, cur, 2, 0, none);
 	cur[0].value = 171;
-	spool_window(&live, &key, sp, cur, 2, 4);
+	spool_window(&live, &key, sp, cur, 2, 4, some);
 
 	assert_int_equal(state_load(f->state, &disk), 0);
 	assert_int_equal(disk.seq, 1);
@@ -253,6 +369,9 @@ static void test_roll_forward(void **state)
 	assert_int_equal(disk.seq, 3);
 	assert_int_equal(disk.window_end_ms, live.window_end_ms);
 	assert_int_equal(disk.spool_drops, 4);
+	assert_true(disk.lost_known);
+	assert_int_equal(disk.lost.map_overflow, 2);
+	assert_int_equal(disk.lost.event_drops, 30);
 	assert_memory_equal(disk.last_digest, live.last_digest, REPORT_DIGEST_LEN);
 	assert_int_equal(base_of(disk.baseline, cur[0]), 171);
 	assert_int_equal(base_of(disk.baseline, cur[1]), 9000);
@@ -281,6 +400,8 @@ int main(void)
 		cmocka_unit_test(test_deltas),
 		cmocka_unit_test(test_many_keys),
 		cmocka_unit_test_setup_teardown(test_state_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_state_file_v1, setup, teardown),
+		cmocka_unit_test(test_losses_since),
 		cmocka_unit_test_setup_teardown(test_roll_forward, setup, teardown),
 	};
 

@@ -41,6 +41,7 @@ static void test_interning(void **state)
 		.agent_id = pk, .epoch = 9, .seq = 1, .window_start_ms = 1000,
 		.window_end_ms = 2000, .deltas = d, .n_deltas = 5, .health = &h,
 		.spool_drops = 3, .spool_bytes = 4096, .hostname = "web-1",
+		.map_overflow_window = 1, .event_drops_window = 1,
 	};
 
 	d[0] = row("acme", METRIC_API_REQUESTS, "/v1/items/*", "GET", 2, 10);
@@ -77,6 +78,9 @@ static void test_interning(void **state)
 	assert_int_equal(r->health->spool_drops, 3);
 	assert_int_equal(r->health->spool_bytes, 4096);
 	assert_int_equal(r->health->map_overflow, 2);
+	assert_int_equal(r->health->event_drops, 1);
+	assert_int_equal(r->health->map_overflow_window, 1);
+	assert_int_equal(r->health->event_drops_window, 1);
 	assert_int_equal(r->health->n_hooks_attached, 1);
 	assert_string_equal(r->health->hooks_missing[0], "xdp");
 
