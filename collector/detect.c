@@ -74,6 +74,26 @@ static json_object *evidence(const struct reconcile_row *r)
 	return ev;
 }
 
+static int lost_cb(const struct store_loss *l, void *arg)
+{
+	*(uint64_t *)arg += l->map_overflow + l->event_drops;
+	return 0;
+}
+
+/* Events every agent's meter lost in the period, read once per period. */
+static int lost_events(struct detect_ctx *d, uint64_t *n)
+{
+	int rc = 0;
+
+	if (!d->lost_read) {
+		d->lost_events = 0;
+		rc = store_losses(d->s, d->start_ms, d->end_ms, lost_cb, &d->lost_events);
+		d->lost_read = rc == 0;
+	}
+	*n = d->lost_events;
+	return rc;
+}
+
 int detect_row(struct detect_ctx *d, const struct reconcile_row *r)
 {
 	const struct reconcile_conf *c = d->c;
@@ -110,10 +130,19 @@ int detect_row(struct detect_ctx *d, const struct reconcile_row *r)
 			       r->billed_expected - r->expected_amount :
 			       prorate(r, r->billed - r->metered);
 
+		uint64_t lost;
+
+		rc = lost_events(d, &lost);
+		if (rc)
+			return rc;
 		ev = evidence(r);
 		json_object_object_add(ev, "overbilled_quantity",
 				       json_object_new_uint64(r->billed - r->metered));
 		json_object_object_add(ev, "tolerance_bp", json_object_new_int64(c->tolerance_bp));
+		/* Not overcharged, maybe: the requests lost were used but not
+		 * counted (the metering_gap alert names the hosts). */
+		if (lost)
+			json_object_object_add(ev, "meter_lost_events", json_object_new_uint64(lost));
 		rc = add_alert(d, ALERT_OVERBILLED, r, leak, ev);
 	}
 	if (!rc && r->billed_expected >= 0) {
@@ -380,6 +409,8 @@ struct gap_ctx {
 	int64_t total_ms;
 	int64_t quiet_ms;            /* agents_view_quiet() of the settings */
 	int silent;
+	int lossy;                   /* agents whose meter lost events */
+	uint64_t lost;               /* ... how many in all */
 };
 
 static int gap_cb(const struct store_gap *g, void *arg)
@@ -438,6 +469,37 @@ static int silent_cb(const struct store_agent *a, void *arg)
 	return 0;
 }
 
+/* An agent whose meter lost events in the period (a full map, bytes it
+ * could not parse or see): the usage it reported is short by requests no
+ * one can count now.  Listed with the span of the windows that lost any. */
+static int loss_cb(const struct store_loss *l, void *arg)
+{
+	struct gap_ctx *gc = arg;
+	uint64_t n = l->map_overflow + l->event_drops;
+	json_object *o;
+	char t[32];
+
+	if (n < (uint64_t)gc->d->c->loss_min)
+		return 0;
+	o = json_object_new_object();
+	json_object_object_add(o, "agent", json_object_new_string(l->agent_hex));
+	json_object_object_add(o, "hostname", json_object_new_string(l->hostname));
+	period_format_time(l->from_ms, t, sizeof(t));
+	json_object_object_add(o, "from", json_object_new_string(t));
+	period_format_time(l->to_ms, t, sizeof(t));
+	json_object_object_add(o, "to", json_object_new_string(t));
+	json_object_object_add(o, "reason", json_object_new_string("meter lost events"));
+	json_object_object_add(o, "map_overflow", json_object_new_uint64(l->map_overflow));
+	json_object_object_add(o, "event_drops", json_object_new_uint64(l->event_drops));
+	if (gc->lossy < 100)
+		json_object_array_add(gc->list, o);
+	else
+		json_object_put(o);
+	gc->lossy++;
+	gc->lost += n;
+	return 0;
+}
+
 int detect_gaps(struct detect_ctx *d)
 {
 	struct gap_ctx gc = {
@@ -455,6 +517,8 @@ int detect_gaps(struct detect_ctx *d)
 	rc = store_gaps(d->s, d->start_ms, d->end_ms, gap_cb, &gc);
 	if (!rc && d->c->silent_after_ms > 0)
 		rc = store_agents(d->s, silent_cb, &gc);
+	if (!rc && d->c->loss_min > 0)
+		rc = store_losses(d->s, d->start_ms, d->end_ms, loss_cb, &gc);
 	if (rc || json_object_array_length(gc.list) == 0) {
 		json_object_put(gc.list);
 		return rc;
@@ -464,6 +528,8 @@ int detect_gaps(struct detect_ctx *d)
 	/* the stored gaps' time; silent agents' time is still running */
 	json_object_object_add(ev, "unverifiable_s", json_object_new_int64(gc.total_ms / 1000));
 	json_object_object_add(ev, "silent_agents", json_object_new_int(gc.silent));
+	json_object_object_add(ev, "lossy_agents", json_object_new_int(gc.lossy));
+	json_object_object_add(ev, "lost_events", json_object_new_uint64(gc.lost));
 	return add_alert(d, ALERT_METERING_GAP, &r, 0, ev);
 }
 

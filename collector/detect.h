@@ -12,6 +12,8 @@
  * overbilled       same, billed - metered > tolerance (billed > 0 with
  *                  nothing metered counts).  leak = pricing(billed) -
  *                  pricing(metered): what the customer was overcharged.
+ *                  When the meters lost events in the period, the
+ *                  evidence says how many: metered may be short.
  * price_mismatch   a billing record exists (open or closed), the tenant is
  *                  priced, and |billed_amount - pricing(billed)| >
  *                  price_tolerance, or the currencies differ.
@@ -29,8 +31,10 @@
  *                  (from its last window's end) overlaps the period
  *                  (listed from its last window's end, with no end: it
  *                  goes when reports cover the time, or the agent is
- *                  retired); tenant and metric "*", leak 0, severity
- *                  "warning". */
+ *                  retired), or an agent's reports with windows in the
+ *                  period declare at least loss_min events lost by its
+ *                  meter (map overflow, event drops: usage undercounted);
+ *                  tenant and metric "*", leak 0, severity "warning". */
 #ifndef TM_DETECT_H
 #define TM_DETECT_H
 
@@ -45,6 +49,8 @@ struct detect_ctx {
 	struct alert_set *out;
 	char **live;                 /* sorted tenants with a live subscription */
 	size_t nlive;
+	bool lost_read;              /* lost_events read from the store */
+	uint64_t lost_events;        /* what the meters lost in the period */
 };
 
 /* Loads the sorted list of tenants with a live (not ended) subscription. */

@@ -95,6 +95,7 @@ static const struct conf_key keys[] = {
 	{ "reconcile", "gap_min", CONF_DURATION, OFF(gap_min_ms), 0, 0, 86400000 },
 	{ "reconcile", "silent_after", CONF_DURATION, OFF(silent_after_ms), 0, 0,
 	  31LL * 86400000 },
+	{ "reconcile", "loss_min", CONF_INT, OFF(loss_min), 0, 0, INT64_MAX / 2 },
 	{ "alerts", "webhook_url", CONF_STRING, STR(alerts_webhook_url) },
 	{ "alerts", "exec", CONF_STRING, STR(alerts_exec) },
 	{ "alerts", "warning", CONF_INT, OFF(alerts_warning), 0, 0, INT64_MAX / 2 },
@@ -127,6 +128,7 @@ void judge_conf_defaults(struct judge_conf *c)
 	c->anomaly = true;
 	c->anomaly_interval_ms = 300000;
 	c->silent_after_ms = 600000;
+	c->loss_min = 1;
 	c->anomaly_z_milli = 6000;
 	c->anomaly_min_rel_pct = 50;
 	c->alerts_warning = 1000;
@@ -210,4 +212,5 @@ void judge_conf_reconcile(const struct judge_conf *c, struct reconcile_conf *rc)
 	rc->anomaly.min_rel = (double)c->anomaly_min_rel_pct / 100;
 	rc->gap_min_ms = c->gap_min_ms;
 	rc->silent_after_ms = c->silent_after_ms;
+	rc->loss_min = c->loss_min;
 }

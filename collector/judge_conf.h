@@ -43,6 +43,7 @@ struct judge_conf {
 	int64_t anomaly_min_rel_pct;
 	int64_t gap_min_ms;
 	int64_t silent_after_ms;          /* 0: silent agents raise nothing */
+	int64_t loss_min;                 /* 0: meter losses raise nothing */
 	/* [alerts] */
 	char alerts_webhook_url[512];
 	char alerts_exec[512];

@@ -27,6 +27,7 @@ void reconcile_conf_default(struct reconcile_conf *c)
 	c->anomaly_history_h = 5 * 168;
 	c->anomaly_recent_h = 24;
 	c->gap_min_ms = 0;
+	c->loss_min = 1;
 }
 
 /* ---- usage per tenant x metric ------------------------------------------------- */

@@ -37,6 +37,9 @@ struct reconcile_conf {
 	int64_t silent_from_ms;      /* ... counted from no earlier than this:
 				      * the collector's start, before which
 				      * reports waited in the agents' spools */
+	int64_t loss_min;            /* events an agent's meter lost in the
+				      * period that make it a metering gap;
+				      * 0: off */
 };
 void reconcile_conf_default(struct reconcile_conf *c);
 

@@ -88,6 +88,20 @@ typedef int (*store_gap_cb)(const struct store_gap *g, void *arg);
 int store_gaps(struct store *s, int64_t from_ms, int64_t to_ms,
 	       store_gap_cb cb, void *arg);
 
+/* Per agent, the events its meter lost (map full, bytes it could not
+ * parse or see) in the windows of its reports overlapping [from_ms,
+ * to_ms), as the reports declared them; only agents with losses, by key.
+ * from_ms and to_ms span the windows that had any. */
+struct store_loss {
+	const char *agent_hex;
+	const char *hostname;
+	int64_t from_ms, to_ms;
+	uint64_t map_overflow, event_drops;
+};
+typedef int (*store_loss_cb)(const struct store_loss *l, void *arg);
+int store_losses(struct store *s, int64_t from_ms, int64_t to_ms,
+		 store_loss_cb cb, void *arg);
+
 /* Every agent that has stored a report, by key: how many, and what its
  * latest one (latest window, the last of a window split in several)
  * declared.  Strings are borrowed for the callback only. */

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "period.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 static const char *const store_schema =
 	"CREATE TABLE IF NOT EXISTS reports ("
@@ -151,6 +151,14 @@ static const char *const store_schema_v4 =
 	"    heard_ms = MAX(heard_ms, excluded.heard_ms);"
 	"END;";
 
+/* Version 5: the events each report says the meter lost in its window
+ * (columns map_overflow_window and event_drops_window, added by
+ * store_migrate()), indexed only where there were any: a period's losses
+ * are read without visiting its loss-free reports. */
+static const char *const store_schema_v5 =
+	"CREATE INDEX IF NOT EXISTS reports_with_losses ON reports (window_end_ms)"
+	"  WHERE map_overflow_window > 0 OR event_drops_window > 0;";
+
 static int db_error(struct store *s, const char *what)
 {
 	log_warn("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
@@ -207,6 +215,18 @@ static bool column_exists(struct store *s, const char *table, const char *column
 	return found;
 }
 
+/* A counter column (INTEGER NOT NULL DEFAULT 0), unless it is there */
+static int add_column(struct store *s, const char *table, const char *column)
+{
+	char sql[160];
+
+	if (column_exists(s, table, column))
+		return 0;
+	snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s INTEGER NOT NULL DEFAULT 0;",
+		 table, column);
+	return store_sqlite_exec(s, sql);
+}
+
 static int store_migrate(struct store *s)
 {
 	sqlite3_stmt *st = NULL;
@@ -241,11 +261,16 @@ static int store_migrate(struct store *s)
 		err = store_sqlite_exec(s, store_schema_v2);
 	if (!err && version < 3)
 		err = store_sqlite_exec(s, store_schema_v3);
-	if (!err && version < 4 && !column_exists(s, "agent_latest", "heard_ms"))
-		err = store_sqlite_exec(s, "ALTER TABLE agent_latest ADD COLUMN"
-					" heard_ms INTEGER NOT NULL DEFAULT 0;");
+	if (!err && version < 4)
+		err = add_column(s, "agent_latest", "heard_ms");
 	if (!err && version < 4)
 		err = store_sqlite_exec(s, store_schema_v4);
+	if (!err && version < 5)
+		err = add_column(s, "reports", "map_overflow_window");
+	if (!err && version < 5)
+		err = add_column(s, "reports", "event_drops_window");
+	if (!err && version < 5)
+		err = store_sqlite_exec(s, store_schema_v5);
 	if (!err)
 		err = store_sqlite_exec(s, "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION));
 	if (!err)
@@ -287,8 +312,9 @@ int store_open(const char *path, struct store **out)
 	err = store_sqlite_prepare(s,
 		"INSERT INTO reports (agent, epoch, seq, window_start_ms, window_end_ms,"
 		" digest, prev_digest, hostname, received_ms, n_rows, map_overflow,"
-		" event_drops, spool_drops, hooks_attached, hooks_missing, envelope)"
-		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s->put_report);
+		" event_drops, spool_drops, hooks_attached, hooks_missing, envelope,"
+		" map_overflow_window, event_drops_window)"
+		" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", &s->put_report);
 	if (err)
 		goto cleanup;
 	err = store_sqlite_prepare(s,
@@ -445,6 +471,8 @@ static int insert_report(struct store *s, const Truemeter__Report *r,
 		sqlite3_bind_blob(st, 16, env->data, (int)env->len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 16);
+	sqlite3_bind_int64(st, 17, h ? (sqlite3_int64)h->map_overflow_window : 0);
+	sqlite3_bind_int64(st, 18, h ? (sqlite3_int64)h->event_drops_window : 0);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		err = db_error(s, "insert report");
@@ -720,6 +748,46 @@ int store_gaps(struct store *s, int64_t from_ms, int64_t to_ms,
 	}
 	if (rc != SQLITE_DONE)
 		err = db_error(s, "gap query");
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_losses(struct store *s, int64_t from_ms, int64_t to_ms,
+		 store_loss_cb cb, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	int err, rc;
+
+	/* Left to itself the planner walks every report in agent order to
+	 * save the GROUP BY's sort; the WHERE repeats the index's condition,
+	 * which lets it be named. */
+	err = store_sqlite_prepare(s, "SELECT agent, MAX(hostname), MIN(window_start_ms),"
+				   " MAX(window_end_ms), SUM(map_overflow_window),"
+				   " SUM(event_drops_window) FROM reports"
+				   " INDEXED BY reports_with_losses WHERE (map_overflow_window > 0 OR event_drops_window > 0)"
+				   " AND window_end_ms > ? AND window_start_ms < ?"
+				   " GROUP BY agent ORDER BY agent", &st);
+	if (err)
+		goto cleanup;
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_loss l = {
+			.agent_hex = (const char *)sqlite3_column_text(st, 0),
+			.hostname = (const char *)sqlite3_column_text(st, 1),
+			.from_ms = sqlite3_column_int64(st, 2),
+			.to_ms = sqlite3_column_int64(st, 3),
+			.map_overflow = (uint64_t)sqlite3_column_int64(st, 4),
+			.event_drops = (uint64_t)sqlite3_column_int64(st, 5),
+		};
+
+		err = cb(&l, arg);
+		if (err)
+			goto cleanup;
+	}
+	if (rc != SQLITE_DONE)
+		err = db_error(s, "loss query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;

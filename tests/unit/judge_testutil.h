@@ -52,6 +52,8 @@ struct tstore {
 	struct store *s;
 	uint64_t seq;
 	int64_t received_ms;            /* when reports arrive; 0: as their window ends */
+	uint64_t lost[2];               /* map overflow and event drops the
+					 * next reports declare in their windows */
 };
 
 static inline struct store *tstore_open(struct tstore *t)
@@ -92,6 +94,7 @@ static inline int tstore_usage_from(struct tstore *t, uint8_t who, const char *t
 	char *strings[2] = { "", (char *)tenant };
 	Truemeter__UsageRow row = TRUEMETER__USAGE_ROW__INIT, *rows[1] = { &row };
 	Truemeter__Report r = TRUEMETER__REPORT__INIT;
+	Truemeter__Health h = TRUEMETER__HEALTH__INIT;
 	int rc;
 
 	memset(agent, who, sizeof(agent));
@@ -111,6 +114,9 @@ static inline int tstore_usage_from(struct tstore *t, uint8_t who, const char *t
 	row.value = value;
 	r.n_rows = 1;
 	r.rows = rows;
+	h.map_overflow_window = t->lost[0];
+	h.event_drops_window = t->lost[1];
+	r.health = &h;
 	store_set_clock(t->s, t->received_ms ? t->received_ms : end_ms);
 	rc = store_report_put(t->s, &r, digest, 1, 0, NULL);
 	store_set_clock(t->s, 0);

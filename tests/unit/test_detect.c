@@ -196,9 +196,19 @@ static void test_overbilled(void **state)
 	run(f, f->dec + 2 * DAYMS);
 	expect(f, "overbilled", "acme", 1000, 1200, 10000, 12000, 2000);
 	assert_null(find(f, "underbilled", "acme"));
+	assert_null(strstr(find(f, "overbilled", "acme")->evidence, "meter_lost_events"));
 	/* open period: usage may still catch up, no verdict on quantities */
 	run(f, f->nov + 20 * DAYMS);
 	assert_null(find(f, "overbilled", "acme"));
+	/* a meter that lost events in the period: the evidence says so */
+	f->t.lost[0] = 150;
+	f->t.lost[1] = 2;
+	assert_int_equal(tstore_usage_from(&f->t, 'B', "globex", METRIC_API_REQUESTS,
+					   f->nov + DAYMS, f->nov + DAYMS + 10000, 5), 0);
+	run(f, f->dec + 2 * DAYMS);
+	expect(f, "overbilled", "acme", 1000, 1200, 10000, 12000, 2000);
+	assert_non_null(strstr(find(f, "overbilled", "acme")->evidence,
+			       "\"meter_lost_events\":152"));
 }
 
 static void test_price_mismatch(void **state)
@@ -292,6 +302,52 @@ static void test_metering_gap(void **state)
 	assert_string_equal(a->metric, "*");
 	assert_string_equal(a->severity, "warning");
 	assert_non_null(strstr(a->evidence, "\"from_seq\":2"));
+}
+
+/* Events an agent's meter lost (declared per window in its reports) make
+ * the period unverifiable from loss_min on, per agent; 0 turns it off. */
+static void test_meter_losses(void **state)
+{
+	struct fx *f = *state;
+	int64_t now = f->nov + 14 * DAYMS;
+	const struct store_alert *a;
+
+	f->c.loss_min = 4;
+	f->t.lost[1] = 3;
+	assert_int_equal(tstore_usage_from(&f->t, 'A', "acme", METRIC_API_REQUESTS,
+					   f->nov + DAYMS, f->nov + DAYMS + 10000, 5), 0);
+	f->t.lost[1] = 0;
+	usage(f, "acme", f->nov + 2 * DAYMS, 10);       /* none lost */
+	f->t.lost[0] = 9;                               /* December's */
+	assert_int_equal(tstore_usage_from(&f->t, 'A', "acme", METRIC_API_REQUESTS,
+					   f->dec, f->dec + 10000, 5), 0);
+	f->t.lost[0] = 2;                               /* another agent's */
+	assert_int_equal(tstore_usage_from(&f->t, 'B', "acme", METRIC_API_REQUESTS,
+					   f->nov + DAYMS, f->nov + DAYMS + 10000, 5), 0);
+	f->t.lost[0] = 0;
+	run(f, now);
+	assert_null(find(f, "metering_gap", "*"));      /* 3 and 2: below 4 */
+	f->t.lost[0] = 1;
+	assert_int_equal(tstore_usage_from(&f->t, 'A', "acme", METRIC_API_REQUESTS,
+					   f->nov + 3 * DAYMS, f->nov + 3 * DAYMS + 10000, 5), 0);
+	f->t.lost[0] = 0;
+	run(f, now);
+	a = find(f, "metering_gap", "*");
+	assert_non_null(a);
+	assert_int_equal(a->leak, 0);
+	assert_string_equal(a->severity, "warning");
+	assert_non_null(strstr(a->evidence, "\"agent\":\"4141"));
+	assert_null(strstr(a->evidence, "\"agent\":\"4242"));
+	assert_non_null(strstr(a->evidence, "\"from\":\"2026-11-02T00:00:00Z\","
+			       "\"to\":\"2026-11-04T00:00:10Z\",\"reason\":\"meter lost events\","
+			       "\"map_overflow\":1,\"event_drops\":3}"));
+	assert_non_null(strstr(a->evidence, "\"lossy_agents\":1,\"lost_events\":4"));
+	f->c.loss_min = 1;
+	run(f, now);
+	assert_non_null(strstr(find(f, "metering_gap", "*")->evidence, "\"lossy_agents\":2"));
+	f->c.loss_min = 0;
+	run(f, now);
+	assert_null(find(f, "metering_gap", "*"));
 }
 
 /* Five weeks of a daily pattern; a spike in the last day fires; silent
@@ -541,6 +597,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_alert_with_active_subscription, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_while_unpaid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metering_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_meter_losses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_anomaly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_anomaly_on_regular_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_anomaly_silence, setup, teardown),

@@ -391,9 +391,11 @@ static void test_migrate_from_v1(void **state)
 }
 
 /* A report without rows from the agent whose key is all `who` bytes,
- * declaring drops and missing hooks. */
-static void put_health(struct fixture *f, uint8_t who, uint64_t seq, int64_t end_ms,
-		       uint64_t drops, char *missing, char *hostname)
+ * declaring cumulative drops, missing hooks and the events its meter lost
+ * in its window (lost[0] map overflow, lost[1] event drops). */
+static void put_report_health(struct fixture *f, uint8_t who, uint64_t seq, int64_t end_ms,
+			      uint64_t drops, char *missing, char *hostname,
+			      const uint64_t lost[2])
 {
 	Truemeter__Report r;
 	Truemeter__Health h;
@@ -416,9 +418,20 @@ static void put_health(struct fixture *f, uint8_t who, uint64_t seq, int64_t end
 	h.map_overflow = drops * 10;
 	h.hooks_missing = missing ? &missing : NULL;
 	h.n_hooks_missing = missing ? 1 : 0;
+	h.map_overflow_window = lost[0];
+	h.event_drops_window = lost[1];
 	r.health = &h;
 	memset(digest, (int)(seq * 16 + who), sizeof(digest));
 	assert_int_equal(store_report_put(f->s, &r, digest, 1, 0, ""), STORE_PUT_NEW);
+}
+
+/* The same with no losses in the window. */
+static void put_health(struct fixture *f, uint8_t who, uint64_t seq, int64_t end_ms,
+		       uint64_t drops, char *missing, char *hostname)
+{
+	const uint64_t none[2] = { 0, 0 };
+
+	put_report_health(f, who, seq, end_ms, drops, missing, hostname, none);
 }
 
 struct agents_seen {
@@ -587,6 +600,85 @@ static void test_migrate_retired_from_v3(void **state)
 	assert_int_equal(retired_of(f, "0101"), 0);
 }
 
+struct losses_seen {
+	int n;
+	char line[3][160];
+};
+
+static int loss_cb(const struct store_loss *l, void *arg)
+{
+	struct losses_seen *seen = arg;
+
+	assert_true(seen->n < 3);
+	snprintf(seen->line[seen->n++], sizeof(seen->line[0]), "%.4s %s %lld-%lld %llu %llu",
+		 l->agent_hex, l->hostname, (long long)l->from_ms, (long long)l->to_ms,
+		 (unsigned long long)l->map_overflow, (unsigned long long)l->event_drops);
+	return 0;
+}
+
+static struct losses_seen losses(struct fixture *f, int64_t from_ms, int64_t to_ms)
+{
+	struct losses_seen seen = { 0 };
+
+	assert_int_equal(store_losses(f->s, from_ms, to_ms, loss_cb, &seen), 0);
+	return seen;
+}
+
+/* Reports with losses in their windows: web-1 lost events in two of three
+ * windows, db-1 in one. */
+static void put_losses(struct fixture *f)
+{
+	const uint64_t none[2] = { 0, 0 }, a[2] = { 2, 3 }, b[2] = { 0, 5 }, c[2] = { 0, 1 };
+
+	put_report_health(f, 0xab, 1, 10000, 0, NULL, "web-1", none);
+	put_report_health(f, 0xab, 2, 20000, 5, NULL, "web-1", a);
+	put_report_health(f, 0xab, 3, 30000, 10, NULL, "web-1", b);
+	put_report_health(f, 0x01, 1, 5000, 1, NULL, "db-1", c);
+}
+
+/* Per agent, what its reports with windows in the range declared lost,
+ * and the span of the windows that lost any. */
+static void test_losses(void **state)
+{
+	struct fixture *f = *state;
+	struct losses_seen seen;
+
+	assert_int_equal(losses(f, 0, 100000).n, 0);
+	put_losses(f);
+	seen = losses(f, 0, 100000);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.line[0], "0101 db-1 -5000-5000 0 1");
+	assert_string_equal(seen.line[1], "abab web-1 10000-30000 2 8");
+	seen = losses(f, 20000, 100000);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.line[0], "abab web-1 20000-30000 0 5");
+	assert_int_equal(losses(f, 30000, 100000).n, 0);       /* windows end at 30000 */
+	assert_int_equal(losses(f, -100000, -5000).n, 0);
+}
+
+/* A version 4 database (no losses per window) gets the columns and their
+ * index on open; its reports declared none. */
+static void test_migrate_losses_from_v4(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t some[2] = { 4, 0 };
+	struct losses_seen seen;
+
+	put_agents(f);
+	assert_int_equal(store_sqlite_exec(f->s, "DROP INDEX reports_with_losses;"
+					   "ALTER TABLE reports DROP COLUMN map_overflow_window;"
+					   "ALTER TABLE reports DROP COLUMN event_drops_window;"
+					   "PRAGMA user_version = 4;"), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	check_agents(f);
+	assert_int_equal(losses(f, 0, 100000).n, 0);
+	put_report_health(f, 0x01, 2, 15000, 4, NULL, "db-1", some);
+	seen = losses(f, 0, 100000);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.line[0], "0101 db-1 5000-15000 4 0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +692,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_retired_from_v3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_losses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_losses_from_v4, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
