@@ -249,6 +249,11 @@ static int verify_one(struct verify_ctx *v, const uint8_t *env, size_t len, size
 		memcpy(l->prev, r->prev_digest.data, REPORT_DIGEST_LEN);
 	v->n_links++;
 	res->verified++;
+	if (r->health && (r->health->map_overflow_window || r->health->event_drops_window)) {
+		res->lossy_reports++;
+		res->lost_map_overflow += r->health->map_overflow_window;
+		res->lost_event_drops += r->health->event_drops_window;
+	}
 	for (size_t i = 0; i < r->n_rows && !rc; i++) {
 		const Truemeter__UsageRow *u = r->rows[i];
 
@@ -515,6 +520,11 @@ int audit_verify(const char *path, const uint8_t (*keys)[REPORT_PK_LEN],
 	if (err)
 		goto cleanup;
 	check_chains(v.links, v.n_links, res);
+	if (res->lossy_reports)
+		problem(res, "%zu reports declare events their meter lost (map overflow %llu, "
+			"event drops %llu): the usage below is short by the requests in them",
+			res->lossy_reports, (unsigned long long)res->lost_map_overflow,
+			(unsigned long long)res->lost_event_drops);
 	merge_totals(res);
 cleanup:
 	fclose(f);

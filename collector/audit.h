@@ -35,6 +35,10 @@ struct audit_result {
 	size_t bad_signatures, untrusted, duplicates, chain_breaks;
 	size_t gaps;             /* runs of missing seqs inside a chain */
 	size_t agents;           /* distinct (agent, epoch) chains */
+	/* events the verified reports declare their meters lost in their
+	 * windows: the usage totals are short by what they were */
+	size_t lossy_reports;
+	uint64_t lost_map_overflow, lost_event_drops;
 	struct audit_total *totals;   /* usage from verified reports */
 	size_t n_totals;
 	char **problems;         /* one readable line per finding */

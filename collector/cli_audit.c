@@ -156,6 +156,9 @@ static void print_json(const struct audit_result *r, const char *verdict)
 	json_object_object_add(o, "duplicates", json_object_new_int64((int64_t)r->duplicates));
 	json_object_object_add(o, "chain_breaks", json_object_new_int64((int64_t)r->chain_breaks));
 	json_object_object_add(o, "gaps", json_object_new_int64((int64_t)r->gaps));
+	json_object_object_add(o, "lossy_reports", json_object_new_int64((int64_t)r->lossy_reports));
+	json_object_object_add(o, "lost_map_overflow", json_object_new_uint64(r->lost_map_overflow));
+	json_object_object_add(o, "lost_event_drops", json_object_new_uint64(r->lost_event_drops));
 	for (size_t i = 0; i < r->n_totals; i++) {
 		json_object *u = json_object_new_object();
 		const char *m = metric_name(r->totals[i].metric);
@@ -178,7 +181,7 @@ static int verify_usage(FILE *f)
 	fprintf(f, "usage: truemeter audit verify FILE [--key PUBFILE|HEX]... "
 		"[--keys-dir DIR] [--json]\n"
 		"exit status: 0 verified and complete, 1 verification failed, "
-		"3 verified but reports are missing (gaps)\n");
+		"3 verified but incomplete (reports missing, or events their meter lost)\n");
 	return 2;
 }
 
@@ -237,7 +240,7 @@ static int audit_verify_cmd(const struct cli_env *env, int argc, char **argv)
 	if (res.bad_signatures || res.untrusted || res.duplicates || res.chain_breaks) {
 		verdict = "failed";
 		rc = 1;
-	} else if (res.gaps) {
+	} else if (res.gaps || res.lossy_reports) {
 		verdict = "incomplete";
 		rc = 3;
 	} else {

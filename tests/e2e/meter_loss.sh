@@ -6,7 +6,8 @@
 # raises metering_gap ("meter lost events", with the agent's host and how
 # many) on stdout and the exec sink.  The count equals the agent's own
 # cumulative counter, and counted + lost = sent.  Losses while the agent is
-# down are declared after its restart, and none twice.
+# down are declared after its restart, and none twice.  `audit verify`
+# finds them in the signed reports: verified, but incomplete.
 # san: yes
 NAME=loss
 INTERVAL=200ms
@@ -92,4 +93,11 @@ if wait_until 20 gap_shows "$ID $((lost + 5)) 0 $((lost + 5))"; then
 kill_agent TERM
 kill_collector TERM
 
+# an auditor sees the same from the signed reports alone
+"$B/truemeter" -d "$DB" audit export --period "$(date -u +%Y-%m)" -o "$TMP/audit.tmb" >/dev/null
+"$B/truemeter" audit verify "$TMP/audit.tmb" --key "$TMP/keys/agent.pub" --json > "$TMP/audit.json"
+rc=$?
+check "audit verify: verified but incomplete, the losses from the signed reports" \
+	"3 incomplete $((lost + 5)) 0" \
+	"$rc $(jq -r '"\(.verdict) \(.lost_map_overflow) \(.lost_event_drops)"' "$TMP/audit.json")"
 exit 0

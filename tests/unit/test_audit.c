@@ -216,6 +216,51 @@ static void test_missing_report_is_a_gap(void **state)
 	audit_result_free(&r);
 }
 
+/* Reports that declare events their meter lost: verified, but the usage
+ * is short by them, and the findings say how much. */
+static void test_declared_losses(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t prev[REPORT_DIGEST_LEN];
+	char *strings[] = { "", "acme" };
+	struct audit_result r;
+
+	for (int seq = 1; seq <= 4; seq++) {
+		Truemeter__Report rep;
+		Truemeter__Health h;
+		Truemeter__UsageRow row, *rows[1] = { &row };
+
+		truemeter__report__init(&rep);
+		truemeter__health__init(&h);
+		truemeter__usage_row__init(&row);
+		rep.strings = strings;
+		rep.n_strings = 2;
+		rep.rows = rows;
+		rep.n_rows = 1;
+		row.tenant = 1;
+		row.metric = TRUEMETER__METRIC__API_REQUESTS;
+		row.value = 10;
+		h.map_overflow = h.event_drops = 99;           /* cumulative: not summed */
+		h.map_overflow_window = seq == 2 ? 3 : 0;
+		h.event_drops_window = seq == 4 ? 5 : 0;
+		rep.health = &h;
+		put_in_chain(f, &f->key, &rep, 9, seq, prev, 1);
+	}
+	export_all(f, 4);
+	assert_int_equal(audit_verify(f->bundle, (const uint8_t (*)[32])&f->key.pk, 1, &r), 0);
+	assert_int_equal(r.verified, 4);
+	assert_int_equal(r.gaps + r.chain_breaks + r.bad_signatures, 0);
+	assert_int_equal(r.lossy_reports, 2);
+	assert_int_equal(r.lost_map_overflow, 3);
+	assert_int_equal(r.lost_event_drops, 5);
+	assert_int_equal(r.n_problems, 1);
+	assert_non_null(strstr(r.problems[0], "2 reports declare events their meter lost "
+			       "(map overflow 3, event drops 5)"));
+	assert_int_equal(r.n_totals, 1);
+	assert_int_equal(r.totals[0].value, 40);
+	audit_result_free(&r);
+}
+
 static void test_broken_link_detected(void **state)
 {
 	struct fixture *f = *state;
@@ -423,6 +468,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_chain_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_is_one_bundle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_report_is_a_gap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_declared_losses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_broken_link_detected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_untrusted_and_tampered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_file, setup, teardown),
