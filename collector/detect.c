@@ -413,6 +413,24 @@ struct gap_ctx {
 	uint64_t lost;               /* ... how many in all */
 };
 
+/* An agent's entry in the gap list: its host, since when, until when
+ * (to_ms < 0: no end yet) and why. */
+static json_object *agent_entry(const char *agent_hex, const char *hostname,
+				int64_t from_ms, int64_t to_ms, const char *reason)
+{
+	json_object *o = json_object_new_object();
+	char t[32];
+
+	json_object_object_add(o, "agent", json_object_new_string(agent_hex));
+	json_object_object_add(o, "hostname", json_object_new_string(hostname));
+	period_format_time(from_ms, t, sizeof(t));
+	json_object_object_add(o, "from", json_object_new_string(t));
+	period_format_time(to_ms, t, sizeof(t));
+	json_object_object_add(o, "to", to_ms < 0 ? NULL : json_object_new_string(t));
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	return o;
+}
+
 static int gap_cb(const struct store_gap *g, void *arg)
 {
 	struct gap_ctx *gc = arg;
@@ -448,19 +466,12 @@ static int silent_cb(const struct store_agent *a, void *arg)
 	struct gap_ctx *gc = arg;
 	const struct detect_ctx *d = gc->d;
 	json_object *o;
-	char t[32];
 
 	if (agents_view_state(a, d->now_ms, gc->quiet_ms,
 			      d->c->silent_from_ms) != AGENT_SILENT ||
 	    a->window_end_ms >= d->end_ms || d->now_ms <= d->start_ms)
 		return 0;
-	o = json_object_new_object();
-	json_object_object_add(o, "agent", json_object_new_string(a->agent_hex));
-	json_object_object_add(o, "hostname", json_object_new_string(a->hostname));
-	period_format_time(a->window_end_ms, t, sizeof(t));
-	json_object_object_add(o, "from", json_object_new_string(t));
-	json_object_object_add(o, "to", NULL);
-	json_object_object_add(o, "reason", json_object_new_string("agent silent"));
+	o = agent_entry(a->agent_hex, a->hostname, a->window_end_ms, -1, "agent silent");
 	if (gc->silent < 100)
 		json_object_array_add(gc->list, o);
 	else
@@ -477,18 +488,10 @@ static int loss_cb(const struct store_loss *l, void *arg)
 	struct gap_ctx *gc = arg;
 	uint64_t n = l->map_overflow + l->event_drops;
 	json_object *o;
-	char t[32];
 
 	if (n < (uint64_t)gc->d->c->loss_min)
 		return 0;
-	o = json_object_new_object();
-	json_object_object_add(o, "agent", json_object_new_string(l->agent_hex));
-	json_object_object_add(o, "hostname", json_object_new_string(l->hostname));
-	period_format_time(l->from_ms, t, sizeof(t));
-	json_object_object_add(o, "from", json_object_new_string(t));
-	period_format_time(l->to_ms, t, sizeof(t));
-	json_object_object_add(o, "to", json_object_new_string(t));
-	json_object_object_add(o, "reason", json_object_new_string("meter lost events"));
+	o = agent_entry(l->agent_hex, l->hostname, l->from_ms, l->to_ms, "meter lost events");
 	json_object_object_add(o, "map_overflow", json_object_new_uint64(l->map_overflow));
 	json_object_object_add(o, "event_drops", json_object_new_uint64(l->event_drops));
 	if (gc->lossy < 100)

@@ -83,27 +83,36 @@ static void put_in_chain(struct fixture *f, const struct report_key *k, Truemete
 	free(env);
 }
 
+static char *acme_strings[] = { "", "acme" };
+
+/* r with one row (*row, listed in rows[0]): `per` api_requests for "acme" */
+static void acme_report(Truemeter__Report *r, Truemeter__UsageRow *row,
+			Truemeter__UsageRow **rows, uint64_t per)
+{
+	truemeter__report__init(r);
+	truemeter__usage_row__init(row);
+	rows[0] = row;
+	r->strings = acme_strings;
+	r->n_strings = 2;
+	r->rows = rows;
+	r->n_rows = 1;
+	row->tenant = 1;
+	row->metric = TRUEMETER__METRIC__API_REQUESTS;
+	row->value = per;
+}
+
 /* Stores reports seq 1..n (skipping `skip`), each with `per` api_requests
  * for tenant "acme", chained with real signatures. */
 static void store_chain(struct fixture *f, const struct report_key *k, int n,
 			int skip, uint64_t per, int break_at)
 {
 	uint8_t prev[REPORT_DIGEST_LEN];
-	char *strings[] = { "", "acme" };
 
 	for (int seq = 1; seq <= n; seq++) {
 		Truemeter__Report r;
-		Truemeter__UsageRow row, *rows[1] = { &row };
+		Truemeter__UsageRow row, *rows[1];
 
-		truemeter__report__init(&r);
-		truemeter__usage_row__init(&row);
-		r.strings = strings;
-		r.n_strings = 2;
-		r.rows = rows;
-		r.n_rows = 1;
-		row.tenant = 1;
-		row.metric = TRUEMETER__METRIC__API_REQUESTS;
-		row.value = per;
+		acme_report(&r, &row, rows, per);
 		if (seq > 1 && seq == break_at)
 			prev[0] ^= 1;
 		put_in_chain(f, k, &r, 9, seq, prev, seq != skip);
@@ -222,24 +231,15 @@ static void test_declared_losses(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t prev[REPORT_DIGEST_LEN];
-	char *strings[] = { "", "acme" };
 	struct audit_result r;
 
 	for (int seq = 1; seq <= 4; seq++) {
 		Truemeter__Report rep;
 		Truemeter__Health h;
-		Truemeter__UsageRow row, *rows[1] = { &row };
+		Truemeter__UsageRow row, *rows[1];
 
-		truemeter__report__init(&rep);
+		acme_report(&rep, &row, rows, 10);
 		truemeter__health__init(&h);
-		truemeter__usage_row__init(&row);
-		rep.strings = strings;
-		rep.n_strings = 2;
-		rep.rows = rows;
-		rep.n_rows = 1;
-		row.tenant = 1;
-		row.metric = TRUEMETER__METRIC__API_REQUESTS;
-		row.value = 10;
 		h.map_overflow = h.event_drops = 99;           /* cumulative: not summed */
 		h.map_overflow_window = seq == 2 ? 3 : 0;
 		h.event_drops_window = seq == 4 ? 5 : 0;
