@@ -435,6 +435,14 @@ struct signed_env {
 	size_t len;
 };
 
+/* A declared count as SQLite's signed integer: anything above INT64_MAX
+ * (no meter loses that many; a broken agent might say so) stays huge
+ * instead of turning negative. */
+static sqlite3_int64 clamp_count(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
 static int insert_report(struct store *s, const Truemeter__Report *r,
 			 const uint8_t digest[REPORT_DIGEST_LEN], const char *hex,
 			 const struct signed_env *env, sqlite3_int64 *id)
@@ -471,8 +479,8 @@ static int insert_report(struct store *s, const Truemeter__Report *r,
 		sqlite3_bind_blob(st, 16, env->data, (int)env->len, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 16);
-	sqlite3_bind_int64(st, 17, h ? (sqlite3_int64)h->map_overflow_window : 0);
-	sqlite3_bind_int64(st, 18, h ? (sqlite3_int64)h->event_drops_window : 0);
+	sqlite3_bind_int64(st, 17, h ? clamp_count(h->map_overflow_window) : 0);
+	sqlite3_bind_int64(st, 18, h ? clamp_count(h->event_drops_window) : 0);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		err = db_error(s, "insert report");
@@ -753,6 +761,13 @@ cleanup:
 	return err;
 }
 
+/* TOTAL()'s double back to a count: exact below 2^53, saturated above
+ * 2^63 */
+static uint64_t total_count(double v)
+{
+	return v >= 9223372036854775807.0 ? INT64_MAX : (uint64_t)v;
+}
+
 int store_losses(struct store *s, int64_t from_ms, int64_t to_ms,
 		 store_loss_cb cb, void *arg)
 {
@@ -761,10 +776,12 @@ int store_losses(struct store *s, int64_t from_ms, int64_t to_ms,
 
 	/* Left to itself the planner walks every report in agent order to
 	 * save the GROUP BY's sort; the WHERE repeats the index's condition,
-	 * which lets it be named. */
+	 * which lets it be named.  TOTAL, not SUM: a sum past INT64_MAX (only
+	 * a broken agent declares such counts) must not fail the query, and
+	 * with it every reconciliation of the period. */
 	err = store_sqlite_prepare(s, "SELECT agent, MAX(hostname), MIN(window_start_ms),"
-				   " MAX(window_end_ms), SUM(map_overflow_window),"
-				   " SUM(event_drops_window) FROM reports"
+				   " MAX(window_end_ms), TOTAL(map_overflow_window),"
+				   " TOTAL(event_drops_window) FROM reports"
 				   " INDEXED BY reports_with_losses WHERE (map_overflow_window > 0 OR event_drops_window > 0)"
 				   " AND window_end_ms > ? AND window_start_ms < ?"
 				   " GROUP BY agent ORDER BY agent", &st);
@@ -778,8 +795,8 @@ int store_losses(struct store *s, int64_t from_ms, int64_t to_ms,
 			.hostname = (const char *)sqlite3_column_text(st, 1),
 			.from_ms = sqlite3_column_int64(st, 2),
 			.to_ms = sqlite3_column_int64(st, 3),
-			.map_overflow = (uint64_t)sqlite3_column_int64(st, 4),
-			.event_drops = (uint64_t)sqlite3_column_int64(st, 5),
+			.map_overflow = total_count(sqlite3_column_double(st, 4)),
+			.event_drops = total_count(sqlite3_column_double(st, 5)),
 		};
 
 		err = cb(&l, arg);

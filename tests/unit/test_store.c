@@ -654,6 +654,18 @@ static void test_losses(void **state)
 	assert_string_equal(seen.line[0], "abab web-1 20000-30000 0 5");
 	assert_int_equal(losses(f, 30000, 100000).n, 0);       /* windows end at 30000 */
 	assert_int_equal(losses(f, -100000, -5000).n, 0);
+
+	/* absurd counts (a broken agent's) saturate; summing them fails nothing */
+	{
+		const uint64_t huge[2] = { UINT64_MAX, (uint64_t)INT64_MAX };
+
+		put_report_health(f, 0x77, 1, 50000, 0, NULL, "bad", huge);
+		put_report_health(f, 0x77, 2, 60000, 0, NULL, "bad", huge);
+		seen = losses(f, 40000, 100000);
+		assert_int_equal(seen.n, 1);
+		assert_string_equal(seen.line[0], "7777 bad 40000-60000 9223372036854775807 "
+				    "9223372036854775807");
+	}
 }
 
 /* A version 4 database (no losses per window) gets the columns and their
