@@ -24,8 +24,15 @@ sed -i "s|^pin_dir = .*|&\nmax_entries = 64|" "$TMP/agent.conf"
 printf '[http]\nports = %s\ntenant_header = X-Tenant-Id\n' "$HPORT" >> "$TMP/agent.conf"
 
 nginx_conf "$TMP" "$(nginx_ok_server "$HPORT")"
+# nginx's master stops its worker on TERM (pipe_cleanup's KILL would
+# orphan the worker)
+NGINX_PID=
+loss_cleanup() {
+	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+	pipe_cleanup
+}
+trap loss_cleanup EXIT
 nginx_start "$TMP" 2>"$TMP/nginx.err" || { nok "$(cat "$TMP/nginx.err")"; exit 1; }
-PIDS=$NGINX_PID
 
 stored() { [ "$(q 'SELECT COUNT(*) FROM reports')" -gt "$1" ]; }
 requests() { # FROM TO: one request from each tenant tFROM..tTO
