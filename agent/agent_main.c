@@ -153,9 +153,7 @@ static int take_baseline(struct agent *a)
 	err = delta_set(a->st.baseline, rows, n);
 	if (err)
 		goto cleanup;
-	a->st.lost.map_overflow = h.map_overflow;
-	a->st.lost.event_drops = h.event_drops;
-	a->st.lost_known = true;
+	state_losses_declared(&a->st, h.map_overflow, h.event_drops);
 	a->st.window_end_ms = period_now_ms();
 	err = state_save(a->state_path, &a->st);
 	if (err)
@@ -346,9 +344,7 @@ static int spool_part(struct agent *a, int64_t start, int64_t end,
 	if (err)
 		goto cleanup;
 	*taken = fit;
-	a->st.lost.map_overflow = h->map_overflow;
-	a->st.lost.event_drops = h->event_drops;
-	a->st.lost_known = true;
+	state_losses_declared(&a->st, h->map_overflow, h->event_drops);
 	a->st.seq = in.seq;
 	memcpy(a->st.last_digest, digest, REPORT_DIGEST_LEN);
 	a->st.window_end_ms = end;

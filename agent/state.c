@@ -73,6 +73,14 @@ struct state_losses state_losses_since(const struct agent_state *st,
 	return l;
 }
 
+void state_losses_declared(struct agent_state *st, uint64_t map_overflow,
+			   uint64_t event_drops)
+{
+	st->lost.map_overflow = map_overflow;
+	st->lost.event_drops = event_drops;
+	st->lost_known = true;
+}
+
 void state_free(struct agent_state *st)
 {
 	delta_free(st->baseline);
@@ -246,11 +254,8 @@ static int roll_forward_one(struct agent_state *st, const uint8_t *pk,
 	st->window_end_ms = r->window_end_ms;
 	if (r->health && r->health->spool_drops > st->spool_drops)
 		st->spool_drops = r->health->spool_drops;
-	if (r->health) {
-		st->lost.map_overflow = r->health->map_overflow;
-		st->lost.event_drops = r->health->event_drops;
-		st->lost_known = true;
-	}
+	if (r->health)
+		state_losses_declared(st, r->health->map_overflow, r->health->event_drops);
 	log_info("recovered report seq %" PRIu64 " from the spool (the agent "
 		 "stopped before saving its state)", r->seq);
 cleanup:

@@ -46,6 +46,10 @@ void state_free(struct agent_state *st);
  * last report's counters are unknown. */
 struct state_losses state_losses_since(const struct agent_state *st,
 				       uint64_t map_overflow, uint64_t event_drops);
+/* The meter's cumulative loss counters as a report now declares them: the
+ * next report's losses count from here. */
+void state_losses_declared(struct agent_state *st, uint64_t map_overflow,
+			   uint64_t event_drops);
 
 /* Crash roll-forward: while the spool holds this key's report with
  * seq = st->seq + 1 of st->epoch (the agent died after spooling it but

@@ -129,7 +129,6 @@ int detect_row(struct detect_ctx *d, const struct reconcile_row *r)
 		int64_t leak = r->expected_amount >= 0 && r->billed_expected >= 0 ?
 			       r->billed_expected - r->expected_amount :
 			       prorate(r, r->billed - r->metered);
-
 		uint64_t lost;
 
 		rc = lost_events(d, &lost);

@@ -322,9 +322,7 @@ static void spool_window(struct agent_state *st, const struct report_key *key,
 	st->window_end_ms = in.window_end_ms;
 	memcpy(st->last_digest, digest, REPORT_DIGEST_LEN);
 	st->spool_drops = drops;
-	st->lost.map_overflow = lost[0];
-	st->lost.event_drops = lost[1];
-	st->lost_known = true;
+	state_losses_declared(st, lost[0], lost[1]);
 	reportbuild_free(r);
 	free(env);
 	free(d);
