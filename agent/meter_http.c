@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -317,6 +318,30 @@ static void unpin_links(const char *dir)
 	for_each_link(dir, unpin_link, NULL);
 }
 
+/* name as the request parser compares it a word at a time (bpf/http.h).
+ * Left to the hash (words 0): a name too long, and the two framing
+ * headers, which the parser must classify as such first. */
+static void hdr_words(const char *name, struct http_hdr_words *out)
+{
+	size_t len = strlen(name);
+
+	memset(out, 0, sizeof(*out));
+	if (!len || len + 1 > 8 * HTTP_HDR_WORDS || !strcasecmp(name, "content-length") ||
+	    !strcasecmp(name, "transfer-encoding"))
+		return;
+	for (size_t k = 0; k <= len; k++) {
+		unsigned char c = k < len ? fnv_lower_byte(name[k]) : ':';
+		unsigned int shift = 8 * (k % 8);
+
+		out->want[k / 8] |= (uint64_t)c << shift;
+		out->mask[k / 8] |= 0xffULL << shift;
+		if (c >= 'a' && c <= 'z')
+			out->fold[k / 8] |= 0x20ULL << shift;
+	}
+	out->words = len / 8 + 1;
+	out->len = len;
+}
+
 static int set_rodata(struct http_bpf *skel, const struct meter_conf *conf)
 {
 	struct http_bpf__rodata *ro = skel->rodata;
@@ -339,6 +364,8 @@ static int set_rodata(struct http_bpf *skel, const struct meter_conf *conf)
 	ro->key_hdr_hash = fnv_lower(conf->api_key_header);
 	ro->tenant_hdr_c0 = (uint8_t)(fnv_lower_byte(conf->tenant_header[0]));
 	ro->key_hdr_c0 = (uint8_t)(fnv_lower_byte(conf->api_key_header[0]));
+	hdr_words(conf->tenant_header, &ro->tenant_hdr_words);
+	hdr_words(conf->api_key_header, &ro->key_hdr_words);
 	ro->cl_hdr_hash = fnv_lower("content-length");
 	ro->te_hdr_hash = fnv_lower("transfer-encoding");
 	ro->max_socks = conf->max_connections;

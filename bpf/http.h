@@ -23,6 +23,19 @@ enum http_method {
  * one segment) or "**" (last only: zero or more segments). */
 enum http_seg_kind { HTTP_SEG_LIT = 0, HTTP_SEG_ONE = 1, HTTP_SEG_REST = 2 };
 
+/* A configured header name as the request head parser compares it, 8
+ * bytes at a time: word i of the line matches when
+ * ((word | fold[i]) & mask[i]) == want[i].  words 0: it hashes the name. */
+#define HTTP_HDR_WORDS 4        /* names of up to 31 bytes, then ':' */
+
+struct http_hdr_words {
+	__u64 want[HTTP_HDR_WORDS];     /* the name lower-cased, then ':' */
+	__u64 fold[HTTP_HDR_WORDS];     /* 0x20 in the bytes that are letters */
+	__u64 mask[HTTP_HDR_WORDS];     /* 0xff in the bytes that count */
+	__u32 words;
+	__u32 len;                      /* of the name, without ':' */
+};
+
 struct http_route {
 	__u64 hash[HTTP_MAX_SEGS];
 	__u8 kind[HTTP_MAX_SEGS];

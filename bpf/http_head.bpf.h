@@ -92,6 +92,27 @@ static __always_inline __u32 skip_blanks(struct scratch *sc, __u32 pos, __u32 en
 #define W_ENCODIN_OR 0x2020202020202000ULL
 #define W_G 0x3a67ULL                           /* "g:" */
 #define W_G_OR 0x20ULL
+#define W_HTTP11 0x312e312f50545448ULL          /* "HTTP/1.1" */
+#define W_HTTP10 0x302e312f50545448ULL          /* "HTTP/1.0" */
+
+/* Is the header name at pos, ':' included, the configured name n?  A word
+ * at a time, case-folded: no hashing byte by byte for the tenant or key
+ * header of every request.  0 also when n is left to the hash. */
+static __always_inline int name_is(struct scratch *sc, __u32 pos, __u32 end,
+				   const volatile struct http_hdr_words *n)
+{
+	if (!n->words)
+		return 0;
+	for (__u32 i = 0; i < HTTP_HDR_WORDS; i++) {
+		if (i >= n->words)
+			break;
+		if (pos + 8 * (i + 1) > end)
+			return 0;
+		if (((word_at(sc, pos + 8 * i) | n->fold[i]) & n->mask[i]) != n->want[i])
+			return 0;
+	}
+	return 1;
+}
 
 /* Header name at pos: (length << 8) | kind when a ':' ends it, H_OTHER
  * when the name cannot matter (its line is skipped), -1 to give up.
@@ -123,6 +144,12 @@ __noinline int head_name(struct scratch *sc, __u32 pos, __u32 end, int dir)
 			return H_OTHER;
 	} else if (!name_candidate(b, dir)) {
 		return H_OTHER;
+	}
+	if (dir == DIR_REQ) {
+		if (use_tenant_hdr && b == tenant_hdr_c0 && name_is(sc, pos, end, &tenant_hdr_words))
+			return (tenant_hdr_words.len << 8) | H_TENANT;
+		if (use_key_hdr && b == key_hdr_c0 && name_is(sc, pos, end, &key_hdr_words))
+			return (key_hdr_words.len << 8) | H_KEY;
 	}
 	hash = fnv(HTTP_FNV_OFFSET, b);
 	for (j = 1; j < 32; j++) {
@@ -383,7 +410,14 @@ __noinline int head_resp(struct scratch *sc, struct conn *c, __u64 pos, __u64 en
 	e = &c->q[c->head & FIFO_MASK];
 	if (c->head == c->tail && !(e->flags & E_STARTED))
 		return 0;               /* orphan: parse_byte() knows */
-	for (i = 0; i < 16; i++) {
+	i = 0;
+	if (pos + 9 <= end && end <= WIN) {     /* the usual version, in one word */
+		__u64 w = word_at(sc, pos);
+
+		if (w == W_HTTP11 || w == W_HTTP10)
+			i = 8;
+	}
+	for (; i < 16; i++) {
 		if (pos + i >= end)
 			return 0;
 		b = hbyte(sc, pos + i);

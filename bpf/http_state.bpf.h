@@ -25,6 +25,8 @@ const volatile __u64 cl_hdr_hash = 0;       /* "content-length" */
 const volatile __u64 te_hdr_hash = 0;       /* "transfer-encoding" */
 const volatile __u8 tenant_hdr_c0 = 0;      /* first byte, lower-case */
 const volatile __u8 key_hdr_c0 = 0;
+const volatile struct http_hdr_words tenant_hdr_words = {};
+const volatile struct http_hdr_words key_hdr_words = {};
 const volatile __s64 max_socks = 65536;     /* [meter] max_connections */
 const volatile __u32 max_counters = 16384;  /* [meter] max_entries */
 

@@ -246,6 +246,9 @@ static void make_request(struct buf *b, struct pending *p, bool http10)
 	     method, target, http10 ? 0 : 1);
 	if (http10)
 		putf(b, "Connection: keep-alive\r\n");
+	/* names that start as the tenant and key headers do: only theirs count */
+	if (!pick(3))
+		putf(b, "X-Tenant-Ids: decoy\r\nx-tenant-i: decoy\r\nX-Api-Keys: decoy\r\n");
 	if (who < 6) {
 		const char *t = tenants[who % 3];
 
