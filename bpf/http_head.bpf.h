@@ -33,18 +33,48 @@ static __always_inline __u8 hbyte(struct scratch *sc, __u64 pos)
 	return sc->buf[pos & (2 * WIN - 1)];
 }
 
+/* Index of the lowest flagged byte of a SWAR match mask (branch-free:
+ * isolate the lowest bit, then a multiply moves its byte index to the top). */
+static __always_inline __u32 first_byte(__u64 m)
+{
+	return (((m & -m) >> 7) * 0x0001020304050607ULL) >> 56;
+}
+
+/* The '\n' bytes among the last 1-7 of the window, from pos (end - 8 <
+ * pos < end), flagged as nl_bytes() does from bit 0 on for pos: the
+ * window's last word, the bytes before pos set to 0xff first, which are no
+ * '\n' and lend no borrow to the bytes after them (a match flagged there
+ * could be false). */
+static __always_inline __u64 nl_tail(struct scratch *sc, __u32 pos, __u32 end)
+{
+	__u32 skip = 8 * (pos + 8 - end);
+
+	return nl_bytes(word_at(sc, end - 8) | ((1ULL << skip) - 1)) >> skip;
+}
+
 /* Offset just past the '\n' ending the line at pos, or 0 if the window
- * holds no '\n' after pos.  Whole words first, then single bytes. */
+ * holds no '\n' after pos.  A word at a time; single bytes only in a
+ * window shorter than a word. */
 __noinline int line_end(struct scratch *sc, __u32 pos, __u32 end)
 {
+	__u64 m;
 	__u32 i;
 
 	if (!sc || end > WIN)
 		return 0;
 	for (i = 0; i < WIN / 8; i++) {
-		if (pos + 8 > end || nl_bytes(word_at(sc, pos)))
+		if (pos + 8 > end)
 			break;
+		m = nl_bytes(word_at(sc, pos));
+		if (m)
+			return pos + first_byte(m) + 1;
 		pos += 8;
+	}
+	if (pos >= end || pos + 8 <= end)
+		return 0;
+	if (end >= 8) {
+		m = nl_tail(sc, pos, end);
+		return m ? pos + first_byte(m) + 1 : 0;
 	}
 	for (i = 0; i < 8; i++) {
 		if (pos + i >= end)
@@ -255,13 +285,6 @@ __noinline int head_value(struct scratch *sc, struct req_ent *e, struct head_out
 	return eol_at(sc, skip_blanks(sc, pos, end), end);
 }
 
-/* Index of the lowest flagged byte of a SWAR match mask (branch-free:
- * isolate the lowest bit, then a multiply moves its byte index to the top). */
-static __always_inline __u32 first_byte(__u64 m)
-{
-	return (((m & -m) >> 7) * 0x0001020304050607ULL) >> 56;
-}
-
 /* Header lines from pos, a line start, through the blank line, a word at a
  * time: a name that may matter is looked at where its line starts, every
  * other line is skipped to its '\n'.  Returns the offset after the blank
@@ -303,10 +326,12 @@ __noinline int head_scan(struct scratch *sc, struct req_ent *e, struct head_out 
 			}
 		}
 		if (pos + 8 > end) {            /* the last few bytes */
-			next = line_end(sc, pos, end);
-			if (!next)
+			if (end < 8)
 				return 0;
-			pos = next;
+			m = nl_tail(sc, pos, end);
+			if (!m)
+				return 0;
+			pos += first_byte(m) + 1;
 			at_start = 1;
 			continue;
 		}
