@@ -46,6 +46,10 @@
 # on the same host; the figures are named with a "_proxy" suffix.  The
 # meter parses the client side only, but its programs run for every socket
 # read and write on the host, the upstream ones too.
+# PINNED=1 (tests/bench/http_overhead_pinned.sh): the nginx worker on CPU 1
+# and wrk (one thread) on CPU 0, so that nginx is CPU-bound on a core of its
+# own and neither takes the other's core: the ratio is then the share of a
+# busy worker's requests/s that the meter costs; figures get "_pinned".
 # HOOKS=syscall: the meter on its syscall-exit hook (kernels without the
 # socket tracepoints); the figures get a "_syscall" suffix.
 # Throughput runs have kernel.bpf_stats_enabled=0 (the stats themselves
@@ -68,8 +72,10 @@ UPORT=$((PORT + 2000))
 CPORT=$((PORT + 4000))  # the collector the agent reports to
 PROXY=${PROXY:-0}
 HOOKS=${HOOKS:-auto}    # the meter's [http] hooks
+PINNED=${PINNED:-0}
 S=
 [ "$PROXY" = 1 ] && S=_proxy
+[ "$PINNED" = 1 ] && S=${S}_pinned
 [ "$HOOKS" = syscall ] && S=${S}_syscall
 NGINX_PID=
 AGENT_PID=
@@ -118,6 +124,13 @@ else
 	SERVERS=$(nginx_ok_server "$PORT")
 fi
 nginx_conf "$TMP" "$SERVERS"
+WRK="wrk -t2"
+[ "$PINNED" = 1 ] && [ "$(nproc)" -lt 2 ] &&
+	{ echo "# skipped: PINNED=1 needs two cores, this machine has $(nproc)"; exit 0; }
+if [ "$PINNED" = 1 ]; then     # CPU 1 (mask 10) for the worker, CPU 0 for wrk
+	sed -i 's/^worker_processes 1;$/&\nworker_cpu_affinity 10;/' "$TMP/nginx.conf"
+	WRK="taskset -c 0 wrk -t1"
+fi
 
 start_nginx() { # a fresh nginx: NGINX_PID, WORKER
 	nginx_start "$TMP" || exit 1
@@ -151,7 +164,7 @@ wrk.path = "/v1/items/1"
 EOF
 
 run_wrk() { # -> requests/s and total requests in $TMP/wrk.out
-	wrk -t2 -c50 -d"${SECS}s" -s "$TMP/hdr.lua" "http://127.0.0.1:$PORT/" >"$TMP/wrk.out" 2>&1
+	$WRK -c50 -d"${SECS}s" -s "$TMP/hdr.lua" "http://127.0.0.1:$PORT/" >"$TMP/wrk.out" 2>&1
 	RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.out")
 	REQS=$(awk '/requests in/ { print $1 }' "$TMP/wrk.out")
 	[ -n "$RPS" ] && [ -n "$REQS" ] || { echo "wrk failed: $(cat "$TMP/wrk.out")" >&2; exit 1; }
