@@ -163,6 +163,38 @@ cleanup:
 	return err;
 }
 
+static bool counts_from_zero(const struct meter_row *key, void *meter)
+{
+	return meter_counts_from_zero(meter, key);
+}
+
+/* Continued state, but counters the meter made afresh (pins do not survive
+ * a reboot): their baseline is 0, or counts made after the meter loaded
+ * would be taken for the old ones as long as they stay below them, and
+ * under-reported by the old value once they grow past.  Saved at once, so
+ * a crash before the next report does not bring the old baseline back
+ * beside counters that no longer look new. */
+static int restart_baseline(struct agent *a)
+{
+	size_t n = delta_zero_if(a->st.baseline, counts_from_zero, a->meter);
+	bool losses = meter_losses_from_zero(a->meter) && a->st.lost_known &&
+		      (a->st.lost.map_overflow || a->st.lost.event_drops);
+	int err;
+
+	if (!n && !losses)
+		return 0;
+	if (n)
+		log_warn("%zu counters were made afresh since the last report (a "
+			 "reboot, or a changed layout or route list): counting them "
+			 "from zero", n);
+	if (losses)
+		state_losses_declared(&a->st, 0, 0);
+	err = state_save(a->state_path, &a->st);
+	if (err)
+		log_warn("cannot save state %s: %s", a->state_path, strerror(-err));
+	return err;
+}
+
 /* ---- privileges ----------------------------------------------------------- */
 
 static int set_caps(const cap_value_t *keep, int n, bool permitted_too)
@@ -583,11 +615,9 @@ static int agent_run(struct agent *a)
 		log_warn("cannot start the meter: %s", strerror(-err));
 		return err;
 	}
-	if (fresh) {
-		err = take_baseline(a);
-		if (err)
-			return err;
-	}
+	err = fresh ? take_baseline(a) : restart_baseline(a);
+	if (err)
+		return err;
 	drop_privileges(a);
 	/* the sender and nng's threads inherit a blocked SIGTERM/SIGINT/SIGHUP, so
 	 * the signal always lands here and interrupts the window sleep */

@@ -204,6 +204,20 @@ int delta_set(struct delta_table *t, const struct meter_row *rows, size_t n)
 	return update(t, rows, n, false);
 }
 
+size_t delta_zero_if(struct delta_table *t,
+		     bool (*from_zero)(const struct meter_row *key, void *ctx), void *ctx)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->cap; i++) {
+		if (!t->used[i] || !t->slots[i].value || !from_zero(&t->slots[i], ctx))
+			continue;
+		t->slots[i].value = 0;
+		n++;
+	}
+	return n;
+}
+
 int delta_rows(const struct delta_table *t, struct meter_row **rows, size_t *n)
 {
 	struct meter_row *v = malloc((t->n ? t->n : 1) * sizeof(*v));

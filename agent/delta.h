@@ -11,6 +11,7 @@
 #ifndef TM_DELTA_H
 #define TM_DELTA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,12 @@ int delta_apply(struct delta_table *t, const struct meter_row *rows, size_t n);
 
 /* baseline[key] = value for every row: the first read of a fresh agent. */
 int delta_set(struct delta_table *t, const struct meter_row *rows, size_t n);
+
+/* baseline[key] = 0 for every key that from_zero(key, ctx) says counts
+ * from zero again (its counter was made afresh); returns how many keys
+ * had a value to lose. */
+size_t delta_zero_if(struct delta_table *t,
+		     bool (*from_zero)(const struct meter_row *key, void *ctx), void *ctx);
 
 /* Every baseline entry, in no particular order; *rows malloc'd. */
 int delta_rows(const struct delta_table *t, struct meter_row **rows, size_t *n);

@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "meter_parts.h"
+#include "metric.h"
 
 struct meter {
 	struct meter_conf conf;
@@ -230,6 +231,28 @@ int meter_read(struct meter *m, struct meter_row **rows_out, size_t *n,
 cleanup:
 	free(rows.v);
 	return err;
+}
+
+bool meter_counts_from_zero(const struct meter *m, const struct meter_row *key)
+{
+	switch (key->metric) {
+	case METRIC_API_REQUESTS:
+	case METRIC_API_REQUEST_BYTES:
+	case METRIC_API_RESPONSE_BYTES:
+		return m->http && meter_http_from_zero(m->http);
+	case METRIC_NET_RX_BYTES:
+	case METRIC_NET_TX_BYTES:
+	case METRIC_CPU_NS:
+	case METRIC_TCP_CONNECTIONS:
+		return m->cgroup && meter_cgroup_from_zero(m->cgroup, key->tenant);
+	}
+	return false;
+}
+
+bool meter_losses_from_zero(const struct meter *m)
+{
+	return (!m->http || meter_http_losses_from_zero(m->http)) &&
+	       (!m->cgroup || meter_cgroup_losses_from_zero(m->cgroup));
 }
 
 void meter_close(struct meter *m)

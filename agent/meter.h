@@ -54,6 +54,17 @@ int meter_open(const struct meter_conf *conf, struct meter **out);
 int meter_read(struct meter *m, struct meter_row **rows, size_t *n,
 	       struct meter_health *health);
 
+/* Does key's counter (its tenant and metric) count from zero since this
+ * meter opened: did its map, or its cgroup or CIDR tenant's slot, hold
+ * nothing when the meter loaded?  So it is after a reboot (pins do not
+ * survive one), or when a changed layout or route list made the counters
+ * afresh.  A baseline kept from before does not apply to such a counter:
+ * all it will hold is new. */
+bool meter_counts_from_zero(const struct meter *m, const struct meter_row *key);
+/* The same for the loss counters in meter_health: true when every part's
+ * held nothing. */
+bool meter_losses_from_zero(const struct meter *m);
+
 void meter_close(struct meter *m);
 
 #endif

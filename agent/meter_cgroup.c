@@ -93,6 +93,8 @@ struct meter_cgroup {
 	struct tenant_lpm6 k6[METER_CONF_MAX_CIDRS];
 	__u32 v4[METER_CONF_MAX_CIDRS], v6[METER_CONF_MAX_CIDRS];  /* ... tenants */
 	size_t n4, n6;
+	bool from_zero[TENANT_MAX_TENANTS];    /* given a new slot at open */
+	bool losses_from_zero;          /* overflow held nothing at open */
 	int counters_fd, overflow_fd;   /* owned; -1 if closed */
 	int cgroups_fd, levels_fd;      /* owned: cgroup id -> tenant, levels */
 	int ncpus;
@@ -577,10 +579,23 @@ static int assign_slots(struct meter_cgroup *m, int names_fd)
 			if (bpf_map_update_elem(names_fd, &i, &names[i], BPF_ANY) < 0)
 				return -errno;
 			log_info("tenant '%s' metered from now on (slot %u)", m->names[t], i);
+			m->from_zero[t] = true;
 		}
 		m->slot[t] = i;
 	}
 	return 0;
+}
+
+static bool overflow_empty(struct meter_cgroup *m)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(m->overflow_fd, &zero, m->percpu) < 0)
+		return false;
+	for (int c = 0; c < m->ncpus; c++)
+		if (m->percpu[c])
+			return false;
+	return true;
 }
 
 /* Maps are pinned by now: sync settings and keep the counter fds. */
@@ -595,6 +610,8 @@ static int use_pins(struct meter_cgroup *m)
 		err = meter_open_pinned(m->dir, "counters", &m->counters_fd);
 	if (!err)
 		err = meter_open_pinned(m->dir, "overflow", &m->overflow_fd);
+	if (!err)
+		m->losses_from_zero = overflow_empty(m);
 	if (!err)
 		err = meter_open_pinned(m->dir, "cgroup_tenants", &m->cgroups_fd);
 	if (!err)
@@ -973,6 +990,19 @@ int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
 		for (int c = 0; c < m->ncpus; c++)
 			h->map_overflow += m->percpu[c];
 	return 0;
+}
+
+bool meter_cgroup_from_zero(const struct meter_cgroup *m, const char *tenant)
+{
+	for (size_t t = 0; t < m->n_tenants; t++)
+		if (strcmp(m->names[t], tenant) == 0)
+			return m->from_zero[t];
+	return false;
+}
+
+bool meter_cgroup_losses_from_zero(const struct meter_cgroup *m)
+{
+	return m->losses_from_zero;
 }
 
 void meter_cgroup_close(struct meter_cgroup *m)

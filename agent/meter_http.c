@@ -45,6 +45,8 @@ struct meter_http {
 	size_t n_links;
 	int slots_fd, vals_fd, stats_fd;        /* owned */
 	uint64_t unmetered_logged;      /* HTTP_STAT_DROP_UNMETERED when last logged */
+	bool from_zero;                 /* the counters held nothing at load */
+	bool losses_from_zero;          /* nor did the loss counters */
 	char dir[512];                  /* <pin_dir>/http */
 	time_t drain_logged;            /* when a drain in progress was last logged */
 	int64_t drain_max_ms;           /* [http] drain_max */
@@ -696,6 +698,41 @@ static int reuse_pins(struct http_bpf *skel, const char *dir)
 	return err;
 }
 
+/* Do the loaded counters hold nothing (m->from_zero), and the loss
+ * counters (m->losses_from_zero)?  Maps just created do; so do reused ones
+ * that never counted. */
+static int check_empty(struct meter_http *m)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t nslots = 1, *stats = NULL;
+	uint32_t zero = 0;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	stats = calloc(ncpu, sizeof(*stats));
+	if (!stats)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.http_nslots), &zero, &nslots)) {
+		err = -errno;
+		goto cleanup;
+	}
+	m->from_zero = nslots == 0;
+	m->losses_from_zero = true;
+	for (uint32_t slot = 0; slot < HTTP_STAT_SLOTS && m->losses_from_zero; slot++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.http_stats), &slot, stats)) {
+			err = -errno;
+			goto cleanup;
+		}
+		for (int c = 0; c < ncpu; c++)
+			if (stats[c])
+				m->losses_from_zero = false;
+	}
+cleanup:
+	free(stats);
+	return err;
+}
+
 /* Loads, attaches and pins the new programs.  Programs sharing the
  * connection state know which bytes they parsed (its stream positions):
  * the new programs attach beside the old ones, which parse each I/O first
@@ -724,6 +761,8 @@ static int load_attach(struct meter_http *m, const struct meter_conf *conf,
 		*old_stopped = true;
 	}
 	err = migrate_old_counts(m->skel, p->dir, conf);   /* nothing counts into it now */
+	if (!err)
+		err = check_empty(m);
 	if (!err)
 		err = write_meta(m->skel, conf, 0, p->obj_hash);   /* invalid until every link is pinned */
 	if (!err)
@@ -792,6 +831,16 @@ static int reuse_pinned(struct meter_http *m, const char *dir, struct meter_heal
 		meter_health_hook(h, name, true);
 	}
 	return 0;
+}
+
+bool meter_http_from_zero(const struct meter_http *m)
+{
+	return m->from_zero;
+}
+
+bool meter_http_losses_from_zero(const struct meter_http *m)
+{
+	return m->losses_from_zero;
 }
 
 int meter_http_open(const struct meter_conf *conf, struct meter_health *h,

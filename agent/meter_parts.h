@@ -40,6 +40,11 @@ int meter_http_open(const struct meter_conf *conf, struct meter_health *h,
 int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 		    struct meter_health *h);
 void meter_http_close(struct meter_http *m);
+/* Did the HTTP counters (or its loss counters) hold nothing when this open
+ * loaded them: created afresh, or never counted?  Then whatever they hold
+ * later was counted since. */
+bool meter_http_from_zero(const struct meter_http *m);
+bool meter_http_losses_from_zero(const struct meter_http *m);
 /* Removes everything the HTTP meter pinned under pin_dir/http (its links
  * detach, its counters are gone).  For the agent's detach command. */
 int meter_http_unpin(const char *pin_dir);
@@ -57,6 +62,10 @@ int meter_cgroup_open(const struct meter_conf *conf, struct meter_health *h,
 int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
 		      struct meter_health *h);
 void meter_cgroup_close(struct meter_cgroup *m);
+/* The same for a configured tenant's counters (it got a slot of its own at
+ * this open: none was named for it) and for the overflow counter. */
+bool meter_cgroup_from_zero(const struct meter_cgroup *m, const char *tenant);
+bool meter_cgroup_losses_from_zero(const struct meter_cgroup *m);
 /* Removes everything the cgroup meter pinned under pin_dir/tenant (its
  * links detach, its counters are gone).  For the agent's detach command. */
 int meter_cgroup_unpin(const char *pin_dir);

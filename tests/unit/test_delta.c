@@ -92,6 +92,41 @@ static void test_deltas(void **state)
 	delta_free(t);
 }
 
+static bool http_from_zero(const struct meter_row *key, void *ctx)
+{
+	(*(int *)ctx)++;
+	return key->metric == METRIC_API_REQUESTS;
+}
+
+/* Counters made afresh: their keys' baseline goes to 0, so all they count
+ * is new, even past the old value; the other keys keep theirs. */
+static void test_zero_if(void **state)
+{
+	struct delta_table *t;
+	struct meter_row cur[3], *d;
+	size_t nd;
+	int asked = 0;
+
+	assert_int_equal(delta_new(&t), 0);
+	cur[0] = row("acme", METRIC_API_REQUESTS, "other", "GET", 2, 10);
+	cur[1] = row("acme", METRIC_CPU_NS, "", "", 0, 1000);
+	cur[2] = row("acme", METRIC_API_REQUESTS, "other", "POST", 2, 0);
+	assert_int_equal(delta_set(t, cur, 3), 0);
+	/* one key with a value to lose; the zero one is not counted */
+	assert_int_equal(delta_zero_if(t, http_from_zero, &asked), 1);
+	assert_int_equal(asked, 2);
+	assert_int_equal(base_of(t, cur[0]), 0);
+	assert_int_equal(base_of(t, cur[1]), 1000);
+	cur[0].value = 12;
+	cur[1].value = 1200;
+	assert_int_equal(delta_compute(t, cur, 2, &d, &nd), 0);
+	assert_int_equal(nd, 2);
+	assert_int_equal(d[0].value, 12);
+	assert_int_equal(d[1].value, 200);
+	free(d);
+	delta_free(t);
+}
+
 static void test_many_keys(void **state)
 {
 	struct delta_table *t;
@@ -396,6 +431,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_deltas),
+		cmocka_unit_test(test_zero_if),
 		cmocka_unit_test(test_many_keys),
 		cmocka_unit_test_setup_teardown(test_state_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_file_v1, setup, teardown),
