@@ -57,9 +57,9 @@ static const struct {
 	{ "truemeter_agent_hooks_missing", "Meter hooks the agent could not "
 	  "attach (its latest report)." },
 	{ "truemeter_agent_last_window_end_seconds", "End of the agent's latest "
-	  "stored report window, unix seconds." },
+	  "stored report window, unix seconds (0: none yet)." },
 	{ "truemeter_agent_last_heard_seconds", "When the collector last received "
-	  "a report from the agent, by its own clock, unix seconds." },
+	  "a report from the agent, by its own clock, unix seconds (0: none yet)." },
 };
 
 struct rows_ctx {
@@ -98,8 +98,9 @@ static int add_row(const struct store_agent *a, void *arg)
 	r->v[1] = a->map_overflow;
 	r->v[2] = a->spool_drops;
 	r->v[3] = count_names(a->hooks_missing);
-	r->v[4] = (uint64_t)(a->window_end_ms / 1000);
-	r->v[5] = (uint64_t)(a->heard_ms / 1000);
+	/* 0: enrolled, never reported */
+	r->v[4] = a->reports ? (uint64_t)(a->window_end_ms / 1000) : 0;
+	r->v[5] = a->reports ? (uint64_t)(a->heard_ms / 1000) : 0;
 	r->st = agents_view_state(a, c->now_ms, c->quiet_ms, c->from_ms);
 	return 0;
 }
@@ -129,8 +130,8 @@ int agents_view_metrics(FILE *f, struct store *s, int64_t now_ms, int64_t quiet_
 		goto cleanup;
 	for (size_t i = 0; i < c.n; i++)
 		n[c.v[i].st]++;
-	fputs("# HELP truemeter_agents Agents that have stored reports, by status "
-	      "(silent: a metering gap).\n# TYPE truemeter_agents gauge\n", f);
+	fputs("# HELP truemeter_agents Agents enrolled or that have stored reports, by "
+	      "status (silent: a metering gap).\n# TYPE truemeter_agents gauge\n", f);
 	for (int st = AGENT_REPORTING; st <= AGENT_RETIRED; st++)
 		fprintf(f, "truemeter_agents{status=\"%s\"} %" PRIu64 "\n",
 			agents_view_state_name((enum agent_state)st), n[st]);
@@ -160,7 +161,10 @@ static int html_row(const struct store_agent *a, void *arg)
 	bool lossy = a->event_drops || a->map_overflow || a->spool_drops || *a->hooks_missing;
 	char end[32];
 
-	period_format_time(a->window_end_ms, end, sizeof(end));
+	if (a->reports)
+		period_format_time(a->window_end_ms, end, sizeof(end));
+	else
+		snprintf(end, sizeof(end), "never reported");
 	fprintf(h->f, "<tr class=\"%s\"><td>%.16s</td><td>",
 		st == AGENT_SILENT || lossy ? "warn" : "ok", a->agent_hex);
 	httpd_html_escape(h->f, a->hostname);

@@ -1,6 +1,7 @@
 /* truemeter agents: every agent that has stored reports, with what its
  * latest report declared about the meter's own health, and whether it is
- * still reporting.
+ * still reporting; and every agent enrolled that has not reported (silent
+ * once silent_after has passed since it was enrolled).
  *
  *   truemeter agents [--json] [--at TIME]
  *   truemeter agents retire AGENT
@@ -43,10 +44,14 @@ static const char *agent_status(const struct store_agent *a, const struct listin
 static int print_agent(const struct store_agent *a, void *arg)
 {
 	const struct listing *l = arg;
-	char last[32], heard[32], retired[32];
+	char last[32], heard[32], retired[32], enrolled[32];
 	json_object *j;
 
-	period_format_time(a->window_end_ms, last, sizeof(last));
+	/* enrolled, never reported: no window, nothing heard */
+	if (a->reports)
+		period_format_time(a->window_end_ms, last, sizeof(last));
+	else
+		snprintf(last, sizeof(last), "-");
 	if (!l->json) {
 		printf("%-16.16s %-20s %-20s %-9s %9" PRIu64 " %11" PRIu64 " %12" PRIu64
 		       " %11" PRIu64 " %s\n", a->agent_hex, a->hostname, last,
@@ -58,9 +63,15 @@ static int print_agent(const struct store_agent *a, void *arg)
 	json_object_object_add(j, "agent", json_object_new_string(a->agent_hex));
 	json_object_object_add(j, "hostname", json_object_new_string(a->hostname));
 	json_object_object_add(j, "reports", json_object_new_int64((int64_t)a->reports));
-	json_object_object_add(j, "last_window_end", json_object_new_string(last));
+	json_object_object_add(j, "last_window_end", a->reports ?
+			       json_object_new_string(last) : NULL);
 	period_format_time(a->heard_ms, heard, sizeof(heard));
-	json_object_object_add(j, "last_heard", json_object_new_string(heard));
+	json_object_object_add(j, "last_heard", a->reports ?
+			       json_object_new_string(heard) : NULL);
+	if (a->enrolled_ms)
+		period_format_time(a->enrolled_ms, enrolled, sizeof(enrolled));
+	json_object_object_add(j, "enrolled", a->enrolled_ms ?
+			       json_object_new_string(enrolled) : NULL);
 	json_object_object_add(j, "status", json_object_new_string(agent_status(a, l)));
 	if (a->retired_ms)
 		period_format_time(a->retired_ms, retired, sizeof(retired));

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <systemd/sd-daemon.h>
@@ -20,6 +21,7 @@
 #include "enrol.h"
 #include "judge.h"
 #include "log.h"
+#include "period.h"
 #include "receiver.h"
 #include "store.h"
 
@@ -86,11 +88,34 @@ static void usage(FILE *f)
 		"-q  warnings only\n");
 }
 
+/* The store's copy of the enrolled keys (store_enrolled_sync()), so that
+ * an agent enrolled that never reports is seen as silent.  On the main
+ * thread's own store connection: the receiver's is used by its threads. */
+static void sync_enrolled(struct enrol *enrol, struct store *store)
+{
+	char (*hex)[REPORT_PK_HEX_LEN + 1] = NULL;
+	size_t n = 0;
+	int err;
+
+	err = enrol_keys_hex(enrol, &hex, &n);
+	if (!err)
+		err = store_enrolled_sync(store, (const char (*)[REPORT_PK_HEX_LEN + 1])hex,
+					  n, period_now_ms());
+	if (err)
+		log_warn("cannot record the enrolled keys in the store: %s", strerror(-err));
+	free(hex);
+}
+
+/* Every minute the enrolment directory is read again and the store's copy
+ * follows it, also while no report arrives to make the receiver look. */
+#define ENROL_SYNC_S 60
+
 static int run(const struct collector_settings *s)
 {
 	const struct collector_conf *c = &s->collector;
 	struct receiver_stats st;
-	struct store *store = NULL;
+	struct store *store = NULL, *main_store = NULL;
+	struct timespec sync_every = { .tv_sec = ENROL_SYNC_S };
 	struct enrol *enrol = NULL;
 	struct receiver *recv = NULL;
 	struct judge *judge = NULL;
@@ -114,6 +139,10 @@ static int run(const struct collector_settings *s)
 	if (err)
 		goto cleanup;
 	log_info("%zu agent keys enrolled", enrol_count(enrol));
+	err = store_open(c->database, &main_store);
+	if (err)
+		goto cleanup;
+	sync_enrolled(enrol, main_store);
 	err = receiver_new(store, enrol, (size_t)c->max_message, &recv);
 	if (err)
 		goto cleanup;
@@ -129,13 +158,19 @@ static int run(const struct collector_settings *s)
 	/* a Type=notify unit is started once reports can arrive */
 	sd_notify(0, "READY=1");
 	for (;;) {
-		sigwait(&set, &sig);
+		sig = sigtimedwait(&set, NULL, &sync_every);
+		if (sig < 0) {          /* the minute passed (or EINTR) */
+			enrol_reload(enrol);
+			sync_enrolled(enrol, main_store);
+			continue;
+		}
 		if (sig != SIGHUP)
 			break;
 		sd_notify(0, "RELOADING=1");
 		log_info("SIGHUP: reloading the enrolled keys, the pricing catalog and mappings");
 		enrol_reload(enrol);
 		log_info("%zu agent keys enrolled", enrol_count(enrol));
+		sync_enrolled(enrol, main_store);
 		judge_reload(judge);
 		sd_notify(0, "READY=1");
 	}
@@ -151,6 +186,7 @@ cleanup:
 	}
 	receiver_free(recv);
 	enrol_free(enrol);
+	store_close(main_store);
 	store_close(store);
 	return err;
 }

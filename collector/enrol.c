@@ -178,6 +178,25 @@ int enrol_reload(struct enrol *e)
 	return err;
 }
 
+int enrol_keys_hex(struct enrol *e, char (**hex)[REPORT_PK_HEX_LEN + 1], size_t *n)
+{
+	char (*v)[REPORT_PK_HEX_LEN + 1] = NULL;
+	int err = 0;
+
+	pthread_mutex_lock(&e->lock);
+	if (e->set.n) {
+		v = malloc(e->set.n * sizeof(*v));
+		if (!v)
+			err = -ENOMEM;
+	}
+	for (size_t i = 0; v && i < e->set.n; i++)
+		report_hex(e->set.keys[i], REPORT_PK_LEN, v[i]);
+	*n = v ? e->set.n : 0;
+	pthread_mutex_unlock(&e->lock);
+	*hex = v;
+	return err;
+}
+
 size_t enrol_count(struct enrol *e)
 {
 	size_t n;

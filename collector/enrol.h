@@ -29,5 +29,8 @@ bool enrol_check(struct enrol *e, const uint8_t pk[REPORT_PK_LEN]);
  * unchanged). */
 int enrol_reload(struct enrol *e);
 size_t enrol_count(struct enrol *e);
+/* The enrolled keys now, in lower-case hex: *hex is malloc'd (the caller
+ * frees it; NULL when *n is 0). */
+int enrol_keys_hex(struct enrol *e, char (**hex)[REPORT_PK_HEX_LEN + 1], size_t *n);
 
 #endif

@@ -104,7 +104,9 @@ int store_losses(struct store *s, int64_t from_ms, int64_t to_ms,
 
 /* Every agent that has stored a report, by key: how many, and what its
  * latest one (latest window, the last of a window split in several)
- * declared.  Strings are borrowed for the callback only. */
+ * declared; and every enrolled agent that has not (reports 0, received_ms
+ * 0, hostname "", window_end_ms and heard_ms when it was enrolled: see
+ * store_enrolled_sync()).  Strings are borrowed for the callback only. */
 struct store_agent {
 	const char *agent_hex;
 	const char *hostname;
@@ -114,9 +116,17 @@ struct store_agent {
 	const char *hooks_missing;              /* comma-separated, "" for none */
 	int64_t retired_ms;                     /* taken out of service, else 0 */
 	int64_t heard_ms;                       /* any report last received */
+	int64_t enrolled_ms;                    /* key first enrolled, else 0 */
 };
 typedef int (*store_agent_cb)(const struct store_agent *a, void *arg);
 int store_agents(struct store *s, store_agent_cb cb, void *arg);
+
+/* Makes hex[0..n) (lower-case hex keys) the enrolled agents: a key new to
+ * the store is known from now_ms, one no longer in the set is forgotten.
+ * store_agents() lists an enrolled agent that never reported, as of when
+ * it was enrolled (window_end_ms and heard_ms), with no reports. */
+int store_enrolled_sync(struct store *s, const char (*hex)[REPORT_PK_HEX_LEN + 1],
+			size_t n, int64_t now_ms);
 
 /* Takes the one agent whose key (lower-case hex) starts with prefix out of
  * service as of now_ms: its silence is then no metering gap, until it

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "period.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 static const char *const store_schema =
 	"CREATE TABLE IF NOT EXISTS reports ("
@@ -159,6 +159,15 @@ static const char *const store_schema_v5 =
 	"CREATE INDEX IF NOT EXISTS reports_with_losses ON reports (window_end_ms)"
 	"  WHERE map_overflow_window > 0 OR event_drops_window > 0;";
 
+/* Version 6: the enrolled keys, and since when the collector has known
+ * each (store_enrolled_sync()): an agent enrolled that never reports is as
+ * silent as one that stopped, from when it was enrolled. */
+static const char *const store_schema_v6 =
+	"CREATE TABLE IF NOT EXISTS agent_enrolled ("
+	"  agent TEXT PRIMARY KEY,"
+	"  enrolled_ms INTEGER NOT NULL,"
+	"  present INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;";
+
 static int db_error(struct store *s, const char *what)
 {
 	log_warn("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
@@ -271,6 +280,8 @@ static int store_migrate(struct store *s)
 		err = add_column(s, "reports", "event_drops_window");
 	if (!err && version < 5)
 		err = store_sqlite_exec(s, store_schema_v5);
+	if (!err && version < 6)
+		err = store_sqlite_exec(s, store_schema_v6);
 	if (!err)
 		err = store_sqlite_exec(s, "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION));
 	if (!err)
@@ -817,10 +828,18 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 
 	err = store_sqlite_prepare(s, "SELECT r.agent, r.hostname, a.reports, r.window_end_ms,"
 				   " r.received_ms, r.map_overflow, r.event_drops, r.spool_drops,"
-				   " r.hooks_missing, COALESCE(x.retired_ms, 0), a.heard_ms"
+				   " r.hooks_missing, COALESCE(x.retired_ms, 0), a.heard_ms,"
+				   " COALESCE(e.enrolled_ms, 0)"
 				   " FROM agent_latest a JOIN reports r ON r.id = a.report_id"
 				   " LEFT JOIN agent_retired x ON x.agent = a.agent"
-				   " ORDER BY a.agent", &st);
+				   " LEFT JOIN agent_enrolled e ON e.agent = a.agent"
+				   " UNION ALL"
+				   /* enrolled, never reported: nothing metered since */
+				   " SELECT e.agent, '', 0, e.enrolled_ms, 0, 0, 0, 0, '',"
+				   " COALESCE(x.retired_ms, 0), e.enrolled_ms, e.enrolled_ms"
+				   " FROM agent_enrolled e LEFT JOIN agent_retired x ON x.agent = e.agent"
+				   " WHERE NOT EXISTS (SELECT 1 FROM agent_latest a WHERE a.agent = e.agent)"
+				   " ORDER BY 1", &st);
 	if (err)
 		goto cleanup;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -836,6 +855,7 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 			.hooks_missing = (const char *)sqlite3_column_text(st, 8),
 			.retired_ms = sqlite3_column_int64(st, 9),
 			.heard_ms = sqlite3_column_int64(st, 10),
+			.enrolled_ms = sqlite3_column_int64(st, 11),
 		};
 
 		err = cb(&a, arg);
@@ -859,7 +879,9 @@ static int agents_matching(struct store *s, const char *prefix,
 
 	*n = 0;
 	err = store_sqlite_prepare(s, "SELECT agent FROM agent_latest"
-				   " WHERE substr(agent, 1, length(?1)) = ?1 ORDER BY agent LIMIT 2",
+				   " WHERE substr(agent, 1, length(?1)) = ?1 UNION"
+				   " SELECT agent FROM agent_enrolled"
+				   " WHERE substr(agent, 1, length(?1)) = ?1 ORDER BY 1 LIMIT 2",
 				   &st);
 	if (err)
 		goto cleanup;
@@ -907,6 +929,41 @@ int store_agent_retire(struct store *s, const char *prefix, int64_t now_ms,
 	st = NULL;
 	err = store_sqlite_commit(s);
 cleanup:
+	sqlite3_finalize(st);
+	if (err)
+		store_sqlite_rollback(s);
+	return err;
+}
+
+/* One key of the set: known since now_ms if new, present either way. */
+static int enrolled_put(struct store *s, sqlite3_stmt *st, const char *hex, int64_t now_ms)
+{
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, now_ms);
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(s, "enrolled key");
+}
+
+int store_enrolled_sync(struct store *s, const char (*hex)[REPORT_PK_HEX_LEN + 1],
+			size_t n, int64_t now_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int err;
+
+	err = store_sqlite_begin(s);
+	if (err)
+		return err;
+	err = store_sqlite_exec(s, "UPDATE agent_enrolled SET present = 0");
+	if (!err)
+		err = store_sqlite_prepare(s, "INSERT INTO agent_enrolled (agent, enrolled_ms)"
+					   " VALUES (?1, ?2) ON CONFLICT DO UPDATE SET present = 1",
+					   &st);
+	for (size_t i = 0; i < n && !err; i++)
+		err = enrolled_put(s, st, hex[i], now_ms);
+	if (!err)
+		err = store_sqlite_exec(s, "DELETE FROM agent_enrolled WHERE present = 0");
+	if (!err)
+		err = store_sqlite_commit(s);
 	sqlite3_finalize(st);
 	if (err)
 		store_sqlite_rollback(s);

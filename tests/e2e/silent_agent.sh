@@ -6,7 +6,9 @@
 # the dashboard and /metrics say "silent".  The agent comes back, its
 # reports cover the time: the alert is resolved.  Retired with `truemeter
 # agents retire`, a stopped agent raises nothing; its next report puts it
-# back in service.  A restarted collector still lists it on /metrics.
+# back in service.  A restarted collector still lists it on /metrics.  An
+# agent enrolled that never reports is silent too, from its enrolment, until
+# its key is taken out of the enrolled keys.
 # san: yes
 NAME=sil
 INTERVAL=200ms
@@ -101,5 +103,32 @@ check "/metrics: and when its last report was received" \
 silent_metric() { [ "$(agents_metric)" = "0 1 0" ]; }
 if wait_until 20 silent_metric; then ok "/metrics after a restart: silent"; else
 	nok "/metrics after a restart: $(agents_metric)"; fi
+
+# an agent enrolled that never reports is as silent, from its enrolment
+"$B/truemeter-agent" keygen "$TMP/never.key" "$TMP/keys/never.pub" > /dev/null
+kill -HUP "$COL_PID"
+never=$(tr -d '\n' < "$TMP/keys/never.pub")
+never_field() { # jq filter: of the never-reporting agent in `truemeter agents`
+	"$B/truemeter" -c "$TMP/collector.conf" agents --json |
+		jq -r "select(.agent == \"$never\") | $1"
+}
+never_silent() { [ "$(never_field .status)" = silent ]; }
+if wait_until 20 never_silent; then ok "an agent enrolled that never reported: silent"
+else nok "an agent enrolled that never reported: '$(never_field .status)'"; fi
+check "listed with no reports, no window, since its enrolment" "0 null null true" \
+	"$(never_field '"\(.reports) \(.last_window_end) \(.last_heard) \(.enrolled != null)"')"
+never_in_gap() {
+	q "SELECT evidence FROM alert WHERE kind = 'metering_gap' AND status = 'open'" |
+		jq -e ".gaps[] | select(.agent == \"$never\" and .reason == \"agent silent\")" \
+		> /dev/null
+}
+if wait_until 20 never_in_gap; then ok "metering_gap lists it as silent"
+else nok "metering_gap does not list it: $(q "SELECT evidence FROM alert WHERE kind = 'metering_gap'")"; fi
+check "/metrics: two agents silent" "0 2 0" "$(agents_metric)"
+rm "$TMP/keys/never.pub"
+kill -HUP "$COL_PID"
+never_gone() { [ -z "$(never_field .status)" ]; }
+if wait_until 10 never_gone; then ok "no longer enrolled: no longer listed"
+else nok "no longer enrolled, still listed: $(never_field .status)"; fi
 kill_collector TERM
 exit 0

@@ -491,6 +491,53 @@ static void test_agents(void **state)
 	}
 }
 
+/* Enrolled agents that never reported are listed, as of their enrolment,
+ * with no reports; once one reports it is listed once, from its reports.
+ * A key no longer enrolled is forgotten; one not yet reported can retire. */
+static void test_enrolled_agents(void **state)
+{
+	struct fixture *f = *state;
+	char hex[2][REPORT_PK_HEX_LEN + 1], out[REPORT_PK_HEX_LEN + 1];
+	struct agents_seen seen = { 0 };
+	int64_t since;
+
+	memset(hex[0], 0, sizeof(hex[0]));
+	memset(hex[1], 0, sizeof(hex[1]));
+	for (int i = 0; i < REPORT_PK_HEX_LEN; i += 2) {
+		memcpy(hex[0] + i, "ab", 2);
+		memcpy(hex[1] + i, "cd", 2);
+	}
+	put_health(f, 0xab, 1, 10000, 0, NULL, "web-1");
+	assert_int_equal(store_enrolled_sync(f->s, (const char (*)[REPORT_PK_HEX_LEN + 1])hex,
+					     2, 7000), 0);
+	/* known since it was first enrolled */
+	assert_int_equal(store_enrolled_sync(f->s, (const char (*)[REPORT_PK_HEX_LEN + 1])hex,
+					     2, 9000), 0);
+	assert_int_equal(store_agents(f->s, agent_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.line[0], "abab web-1 1 10000 0 0 []");
+	assert_string_equal(seen.line[1], "cdcd  0 7000 0 0 []");
+	assert_int_equal(store_agent_retire(f->s, "cdcd", 9500, out, &since), 0);
+	assert_string_equal(out, hex[1]);
+	assert_int_equal(since, 9500);
+
+	/* no longer enrolled: forgotten */
+	assert_int_equal(store_enrolled_sync(f->s, (const char (*)[REPORT_PK_HEX_LEN + 1])hex,
+					     1, 9900), 0);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_agents(f->s, agent_cb, &seen), 0);
+	assert_int_equal(seen.n, 1);
+
+	/* enrolled again, and reporting: listed once, from its report */
+	assert_int_equal(store_enrolled_sync(f->s, (const char (*)[REPORT_PK_HEX_LEN + 1])hex,
+					     2, 10000), 0);
+	put_health(f, 0xcd, 1, 12000, 0, NULL, "db-2");
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(store_agents(f->s, agent_cb, &seen), 0);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.line[1], "cdcd db-2 1 12000 0 0 []");
+}
+
 /* A version 2 database (agents found by scanning every report) gets its
  * per-agent table built from the reports already stored on open. */
 static void test_migrate_agents_from_v2(void **state)
@@ -702,6 +749,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_agents_from_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enrolled_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_retired_from_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_losses, setup, teardown),
