@@ -144,13 +144,39 @@ static __always_inline int name_is(struct scratch *sc, __u32 pos, __u32 end,
 	return 1;
 }
 
+#define NAME_UNDECIDED (-2)
+
+/* A name starting with b ('c' or 't', lower-cased) at pos, 24 bytes of the
+ * window after it: Content-Length and Transfer-Encoding by words, as
+ * head_name() returns them; H_OTHER for any other that cannot matter in
+ * direction dir, NAME_UNDECIDED for one that may be a configured request
+ * header. */
+static __always_inline int framing_name(struct scratch *sc, __u32 pos, __u8 b, int dir)
+{
+	__u64 w = word_at(sc, pos);
+
+	if ((w | W_CONTENT_OR) == W_CONTENT) {
+		w = word_at(sc, pos + 8);
+		if (((w | W_LENGTH_OR) & 0x00ffffffffffffffULL) == W_LENGTH)
+			return (14 << 8) | H_CL;
+	} else if ((w | W_TRANSFER_OR) == W_TRANSFER &&
+		   (word_at(sc, pos + 8) | W_ENCODIN_OR) == W_ENCODIN &&
+		   ((word_at(sc, pos + 16) | W_G_OR) & 0xffff) == W_G) {
+		return (17 << 8) | H_TE;
+	}
+	if (dir != DIR_REQ ||
+	    !((use_tenant_hdr && b == tenant_hdr_c0) || (use_key_hdr && b == key_hdr_c0)))
+		return H_OTHER;
+	return NAME_UNDECIDED;
+}
+
 /* Header name at pos: (length << 8) | kind when a ':' ends it, H_OTHER
  * when the name cannot matter (its line is skipped), -1 to give up.
  * Content-Length and Transfer-Encoding by words; the configured tenant and
  * key headers by their hash. */
 __noinline int head_name(struct scratch *sc, __u32 pos, __u32 end, int dir)
 {
-	__u64 hash, w;
+	__u64 hash;
 	__u32 j;
 	__u8 b;
 
@@ -158,20 +184,10 @@ __noinline int head_name(struct scratch *sc, __u32 pos, __u32 end, int dir)
 		return -1;
 	b = lower(hbyte(sc, pos));
 	if (pos + 24 <= end && (b == 'c' || b == 't')) {
-		w = word_at(sc, pos);
-		if ((w | W_CONTENT_OR) == W_CONTENT) {
-			w = word_at(sc, pos + 8);
-			if (((w | W_LENGTH_OR) & 0x00ffffffffffffffULL) == W_LENGTH)
-				return (14 << 8) | H_CL;
-		} else if ((w | W_TRANSFER_OR) == W_TRANSFER &&
-			   (word_at(sc, pos + 8) | W_ENCODIN_OR) == W_ENCODIN &&
-			   ((word_at(sc, pos + 16) | W_G_OR) & 0xffff) == W_G) {
-			return (17 << 8) | H_TE;
-		}
-		/* any other name only matters if it is a configured one */
-		if (dir != DIR_REQ ||
-		    !((use_tenant_hdr && b == tenant_hdr_c0) || (use_key_hdr && b == key_hdr_c0)))
-			return H_OTHER;
+		int k = framing_name(sc, pos, b, dir);
+
+		if (k != NAME_UNDECIDED)
+			return k;
 	} else if (!name_candidate(b, dir)) {
 		return H_OTHER;
 	}
@@ -311,7 +327,12 @@ __noinline int head_scan(struct scratch *sc, struct req_ent *e, struct head_out 
 				return eol_at(sc, pos, end);
 			at_start = 0;
 			if (name_candidate(lower(b), o->dir)) {
-				name = head_name(sc, pos, end, o->dir);
+				/* a response's candidates are told by words here,
+				 * without the call (a call is dear: README) */
+				if (o->dir == DIR_RESP && pos + 24 <= end)
+					name = framing_name(sc, pos, lower(b), DIR_RESP);
+				else
+					name = head_name(sc, pos, end, o->dir);
 				if (name < 0)
 					return 0;
 				if ((name & 0xff) != H_OTHER) {
