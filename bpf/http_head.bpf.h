@@ -327,10 +327,15 @@ __noinline int head_scan(struct scratch *sc, struct req_ent *e, struct head_out 
 				return eol_at(sc, pos, end);
 			at_start = 0;
 			if (name_candidate(lower(b), o->dir)) {
-				/* a response's candidates are told by words here,
-				 * without the call (a call is dear: README) */
+				/* a response's candidates, and the request's
+				 * tenant header, are told by words here, without
+				 * the call (a call is dear: README) */
 				if (o->dir == DIR_RESP && pos + 24 <= end)
 					name = framing_name(sc, pos, lower(b), DIR_RESP);
+				else if (o->dir == DIR_REQ && use_tenant_hdr &&
+					 lower(b) == tenant_hdr_c0 &&
+					 name_is(sc, pos, end, &tenant_hdr_words))
+					name = (tenant_hdr_words.len << 8) | H_TENANT;
 				else
 					name = head_name(sc, pos, end, o->dir);
 				if (name < 0)
