@@ -514,7 +514,7 @@ __noinline int head_resp(struct scratch *sc, struct conn *c, __u64 pos, __u64 en
 }
 
 /* A message head from pos, where a message starts: bytes taken, or 0. */
-__noinline int head(struct scratch *sc, struct conn *c, __u64 pos, __u64 end, int dir)
+static __always_inline int head(struct scratch *sc, struct conn *c, __u64 pos, __u64 end, int dir)
 {
 	__u8 b;
 

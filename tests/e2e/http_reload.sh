@@ -158,7 +158,7 @@ printf '[agent]\nkey = %s/none.key\n[collector]\nurl = tcp://127.0.0.1:1\n' "$TM
 start_nginx
 "$DUMP" -c "$TMP/a.conf" </dev/null 2>"$TMP/load.err" && ok "meter loaded" ||
 	nok "meter did not load: $(cat "$TMP/load.err")"
-start_wrk 3 reload
+start_wrk 5 reload   # outlasts the reload's load (≈2.5 s here)
 sleep 1
 "$DUMP" -v -c "$TMP/b.conf" </dev/null 2>"$TMP/reload.err"
 if grep -q 'loading afresh' "$TMP/reload.err"; then
@@ -221,7 +221,7 @@ check "no rows under another route or method after the gap" 0 "$(other_rows gap 
 # metered connection: one curl request makes nginx's worker one.
 "$DUMP" -c "$TMP/b.conf" -u 2>/dev/null
 start_nginx
-start_wrk 3 before
+start_wrk 8 before   # outlasts both loads (≈2.5 s each here): the drops are seen after them
 sleep 0.5
 "$DUMP" -c "$TMP/b.conf" </dev/null 2>"$TMP/load3.err" &&
 	ok "meter loaded while wrk's connections were open" ||
@@ -346,7 +346,7 @@ fi
 exact_as_nginx cut2 "$TMP/s5.txt" "a drain ended early, on the new build's connections"
 
 # the same at once, by the agent's command
-start_wrk 4 cut3
+start_wrk 8 cut3   # outlasts the upgrade's load (≈2.5 s here) and the end-drain
 sleep 1
 upgrade "$TMP/b.conf" "$TMP/upgrade6.err" ||
 	nok "no drain at the second upgrade: $(cat "$TMP/upgrade6.err")"
