@@ -251,8 +251,11 @@ bool meter_counts_from_zero(const struct meter *m, const struct meter_row *key)
 
 bool meter_losses_from_zero(const struct meter *m)
 {
-	return (!m->http || meter_http_losses_from_zero(m->http)) &&
-	       (!m->cgroup || meter_cgroup_losses_from_zero(m->cgroup));
+	/* a configured part that did not open may still hold its losses */
+	bool http = m->conf.n_ports != 0, cgroup = m->conf.n_cgroups || m->conf.n_cidrs;
+
+	return (!http || (m->http && meter_http_losses_from_zero(m->http))) &&
+	       (!cgroup || (m->cgroup && meter_cgroup_losses_from_zero(m->cgroup)));
 }
 
 void meter_close(struct meter *m)

@@ -61,8 +61,8 @@ int meter_read(struct meter *m, struct meter_row **rows, size_t *n,
  * afresh.  A baseline kept from before does not apply to such a counter:
  * all it will hold is new. */
 bool meter_counts_from_zero(const struct meter *m, const struct meter_row *key);
-/* The same for the loss counters in meter_health: true when every part's
- * held nothing. */
+/* The same for the loss counters in meter_health: true when every
+ * configured part opened and its loss counters held nothing. */
 bool meter_losses_from_zero(const struct meter *m);
 
 void meter_close(struct meter *m);
