@@ -2,6 +2,7 @@
 #include "judge.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -180,6 +181,8 @@ static int tick_locked(struct judge *j, int64_t now)
 		rc = rc < 0 ? rc : 0;
 		alert_set_free(&set);
 	}
+	if (store_collector_alive(j->s, now))
+		log_warn("reconcile: cannot record the collector's sign of life");
 	j->ticks++;
 	j->last_tick_ms = now;
 	j->last_tick_dur_ms = mono_ms() - t0;
@@ -310,6 +313,25 @@ static int start_parts(struct judge *j)
 	return 0;
 }
 
+/* Agents' silence counts from the collector's start, as reports spooled
+ * while it was down arrive now; but a restart soon after the last run's
+ * last tick continues that run's count, or a collector that keeps
+ * restarting would never see an agent fall silent. */
+static void up_since(struct judge *j)
+{
+	int64_t now = period_now_ms();
+	int64_t quiet = agents_view_quiet(j->conf.silent_after_ms, j->conf.gap_min_ms);
+	int rc = store_collector_up(j->s, now, quiet, &j->rc.silent_from_ms);
+
+	if (rc) {
+		log_warn("judge: cannot record the collector's start: %s", strerror(-rc));
+		j->rc.silent_from_ms = now;
+	} else if (j->rc.silent_from_ms < now) {
+		log_info("judge: up since %" PRId64 " ms ago, across a short downtime: agents' "
+			 "silence counts from then", now - j->rc.silent_from_ms);
+	}
+}
+
 int judge_open(const struct judge_conf *conf, const char *db_path, struct judge **out)
 {
 	struct judge *j = calloc(1, sizeof(*j));
@@ -323,7 +345,6 @@ int judge_open(const struct judge_conf *conf, const char *db_path, struct judge 
 	pthread_mutex_init(&j->tick_mu, NULL);
 	pthread_cond_init(&j->cv, NULL);
 	judge_conf_reconcile(conf, &j->rc);
-	j->rc.silent_from_ms = period_now_ms();      /* reports spooled meanwhile come now */
 	j->db_path = strdup(db_path);
 	if (!j->db_path) {
 		rc = -ENOMEM;
@@ -336,6 +357,7 @@ int judge_open(const struct judge_conf *conf, const char *db_path, struct judge 
 		log_warn("judge: cannot open the store %s: %s", db_path, strerror(-rc));
 		goto cleanup;
 	}
+	up_since(j);
 	rc = load_catalog(j);
 	if (rc && conf->pricing_catalog[0])
 		goto cleanup;     /* a configured catalog must load */

@@ -36,7 +36,9 @@ struct reconcile_conf {
 				      * this long is a metering gap; 0: off */
 	int64_t silent_from_ms;      /* ... counted from no earlier than this:
 				      * the collector's start, before which
-				      * reports waited in the agents' spools */
+				      * reports waited in the agents' spools
+				      * (an earlier run's, across a short
+				      * downtime: store_collector_up()) */
 	int64_t loss_min;            /* events an agent's meter lost in the
 				      * period that make it a metering gap;
 				      * 0: off */

@@ -128,6 +128,16 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg);
 int store_enrolled_sync(struct store *s, const char (*hex)[REPORT_PK_HEX_LEN + 1],
 			size_t n, int64_t now_ms);
 
+/* The collector starts at now_ms: *since_ms gets when its run of uptime
+ * began, which a restart within max_down_ms of its last sign of life
+ * (store_collector_alive()) continues, so agents' silence is not counted
+ * afresh at every restart of a collector that keeps restarting; else
+ * now_ms.  Recorded for the next start. */
+int store_collector_up(struct store *s, int64_t now_ms, int64_t max_down_ms,
+		       int64_t *since_ms);
+/* The running collector's sign of life, at every reconcile tick. */
+int store_collector_alive(struct store *s, int64_t now_ms);
+
 /* Takes the one agent whose key (lower-case hex) starts with prefix out of
  * service as of now_ms: its silence is then no metering gap, until it
  * reports again.  Its key in hex, and since when it is retired (an earlier

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "period.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 static const char *const store_schema =
 	"CREATE TABLE IF NOT EXISTS reports ("
@@ -168,6 +168,14 @@ static const char *const store_schema_v6 =
 	"  enrolled_ms INTEGER NOT NULL,"
 	"  present INTEGER NOT NULL DEFAULT 1) WITHOUT ROWID;";
 
+/* Version 7: since when the collector has been up, across restarts after
+ * short downtimes, and its last sign of life (store_collector_up()). */
+static const char *const store_schema_v7 =
+	"CREATE TABLE IF NOT EXISTS collector_up ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  since_ms INTEGER NOT NULL,"
+	"  alive_ms INTEGER NOT NULL);";
+
 static int db_error(struct store *s, const char *what)
 {
 	log_warn("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
@@ -282,6 +290,8 @@ static int store_migrate(struct store *s)
 		err = store_sqlite_exec(s, store_schema_v5);
 	if (!err && version < 6)
 		err = store_sqlite_exec(s, store_schema_v6);
+	if (!err && version < 7)
+		err = store_sqlite_exec(s, store_schema_v7);
 	if (!err)
 		err = store_sqlite_exec(s, "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION));
 	if (!err)
@@ -967,6 +977,60 @@ int store_enrolled_sync(struct store *s, const char (*hex)[REPORT_PK_HEX_LEN + 1
 	sqlite3_finalize(st);
 	if (err)
 		store_sqlite_rollback(s);
+	return err;
+}
+
+int store_collector_up(struct store *s, int64_t now_ms, int64_t max_down_ms,
+		       int64_t *since_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int err;
+
+	err = store_sqlite_begin(s);
+	if (err)
+		return err;
+	*since_ms = now_ms;
+	err = store_sqlite_prepare(s, "SELECT since_ms, alive_ms FROM collector_up", &st);
+	if (!err && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t since = sqlite3_column_int64(st, 0), alive = sqlite3_column_int64(st, 1);
+
+		/* a short downtime continues the count; a clock gone back ends it */
+		if (alive <= now_ms && now_ms - alive < max_down_ms && since <= alive)
+			*since_ms = since;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!err)
+		err = store_sqlite_prepare(s, "INSERT INTO collector_up VALUES (1, ?1, ?2)"
+					   " ON CONFLICT DO UPDATE SET since_ms = ?1, alive_ms = ?2",
+					   &st);
+	if (!err) {
+		sqlite3_bind_int64(st, 1, *since_ms);
+		sqlite3_bind_int64(st, 2, now_ms);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			err = db_error(s, "collector start");
+	}
+	sqlite3_finalize(st);
+	if (!err)
+		err = store_sqlite_commit(s);
+	if (err)
+		store_sqlite_rollback(s);
+	return err;
+}
+
+int store_collector_alive(struct store *s, int64_t now_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int err;
+
+	err = store_sqlite_prepare(s, "UPDATE collector_up SET alive_ms = MAX(alive_ms, ?1)",
+				   &st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, now_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = db_error(s, "collector alive");
+	sqlite3_finalize(st);
 	return err;
 }
 

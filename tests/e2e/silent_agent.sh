@@ -8,7 +8,8 @@
 # agents retire`, a stopped agent raises nothing; its next report puts it
 # back in service.  A restarted collector still lists it on /metrics.  An
 # agent enrolled that never reports is silent too, from its enrolment, until
-# its key is taken out of the enrolled keys.
+# its key is taken out of the enrolled keys.  A collector restarted after a
+# short downtime goes on counting the silence from its earlier start.
 # san: yes
 NAME=sil
 INTERVAL=200ms
@@ -130,5 +131,24 @@ kill -HUP "$COL_PID"
 never_gone() { [ -z "$(never_field .status)" ]; }
 if wait_until 10 never_gone; then ok "no longer enrolled: no longer listed"
 else nok "no longer enrolled, still listed: $(never_field .status)"; fi
+
+# a collector that keeps restarting: its runs of uptime after short
+# downtimes count as one, so the stopped agent is silent at once after a
+# restart, not only silent_after (2 s) later
+kill_collector TERM
+start_collector || { nok "collector did not restart"; exit 1; }
+t0=$(date +%s%N)
+http_up() { [ "$(grep -c 'http: listening on' "$TMP/collector.log")" -ge 3 ]; }
+wait_until 5 http_up
+port=$(sed -n 's/.*http: listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/collector.log" | tail -n 1)
+got=$(agents_metric)
+ms=$((($(date +%s%N) - t0) / 1000000))
+if [ "$ms" -lt 1500 ]; then
+	check "restarted after a short downtime: still silent ${ms} ms after the start" "0 1 0" "$got"
+else
+	nok "the restarted collector took ${ms} ms to answer: too slow to tell"
+fi
+check "the collector says its uptime goes on, at both restarts" 2 \
+	"$(grep -c 'up since [0-9]* ms ago, across a short downtime' "$TMP/collector.log")"
 kill_collector TERM
 exit 0

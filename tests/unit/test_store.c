@@ -538,6 +538,29 @@ static void test_enrolled_agents(void **state)
 	assert_string_equal(seen.line[1], "cdcd db-2 1 12000 0 0 []");
 }
 
+/* The collector's run of uptime: a restart soon after its last sign of
+ * life continues it; a long downtime, or a clock gone back, starts anew. */
+static void test_collector_up(void **state)
+{
+	struct fixture *f = *state;
+	int64_t since = 0;
+
+	assert_int_equal(store_collector_up(f->s, 1000, 500, &since), 0);
+	assert_int_equal(since, 1000);
+	assert_int_equal(store_collector_alive(f->s, 1400), 0);
+	assert_int_equal(store_collector_alive(f->s, 1300), 0);   /* never back */
+	assert_int_equal(store_collector_up(f->s, 1800, 500, &since), 0);
+	assert_int_equal(since, 1000);
+	assert_int_equal(store_collector_alive(f->s, 2000), 0);
+	assert_int_equal(store_collector_up(f->s, 3000, 500, &since), 0);
+	assert_int_equal(since, 3000);
+	assert_int_equal(store_collector_up(f->s, 2500, 500, &since), 0);
+	assert_int_equal(since, 2500);
+	/* silence off (no quiet time): every start counts afresh */
+	assert_int_equal(store_collector_up(f->s, 2600, 0, &since), 0);
+	assert_int_equal(since, 2600);
+}
+
 /* A version 2 database (agents found by scanning every report) gets its
  * per-agent table built from the reports already stored on open. */
 static void test_migrate_agents_from_v2(void **state)
@@ -750,6 +773,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_agents_from_v2, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enrolled_agents, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collector_up, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_retired_from_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_losses, setup, teardown),
