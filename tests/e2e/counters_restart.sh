@@ -30,8 +30,14 @@ NGINX_PID=
 
 mkdir -p "$TMP/ng"
 nginx_conf "$TMP/ng" "$(nginx_ok_server "$HPORT")"
+# nginx's master gets TERM: killed hard (as pipe_cleanup kills), it would
+# leave its worker behind
+stop_nginx() {
+	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+	NGINX_PID=
+}
+trap 'stop_nginx; pipe_cleanup' EXIT
 nginx_start "$TMP/ng" || { nok "nginx did not start"; exit 1; }
-PIDS=$NGINX_PID
 printf '[http]\nports = %s\ntenant_header = X-Tenant-Id\n' "$HPORT" >> "$TMP/agent.conf"
 
 requests() { # N: N keep-alive requests of the tenant
