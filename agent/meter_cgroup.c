@@ -586,22 +586,24 @@ static int assign_slots(struct meter_cgroup *m, int names_fd)
 	return 0;
 }
 
-static bool overflow_empty(struct meter_cgroup *m)
+/* *sum: the overflow counter, summed over CPUs.  0 or a negative errno. */
+static int read_overflow(struct meter_cgroup *m, __u64 *sum)
 {
 	__u32 zero = 0;
 
+	*sum = 0;
 	if (bpf_map_lookup_elem(m->overflow_fd, &zero, m->percpu) < 0)
-		return false;
+		return -errno;
 	for (int c = 0; c < m->ncpus; c++)
-		if (m->percpu[c])
-			return false;
-	return true;
+		*sum += m->percpu[c];
+	return 0;
 }
 
 /* Maps are pinned by now: sync settings and keep the counter fds. */
 static int use_pins(struct meter_cgroup *m)
 {
 	int names_fd = -1, c4_fd = -1, c6_fd = -1, err;
+	__u64 overflow;
 
 	err = meter_open_pinned(m->dir, "names", &names_fd);
 	if (!err)
@@ -611,7 +613,7 @@ static int use_pins(struct meter_cgroup *m)
 	if (!err)
 		err = meter_open_pinned(m->dir, "overflow", &m->overflow_fd);
 	if (!err)
-		m->losses_from_zero = overflow_empty(m);
+		m->losses_from_zero = read_overflow(m, &overflow) == 0 && overflow == 0;
 	if (!err)
 		err = meter_open_pinned(m->dir, "cgroup_tenants", &m->cgroups_fd);
 	if (!err)
@@ -965,7 +967,6 @@ int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
 		TENANT_METRIC_CPU_NS, TENANT_METRIC_NET_RX_BYTES,
 		TENANT_METRIC_NET_TX_BYTES, TENANT_METRIC_TCP_CONNECTIONS,
 	};
-	__u32 zero = 0;
 	__u64 v;
 	int err;
 
@@ -986,9 +987,8 @@ int meter_cgroup_read(struct meter_cgroup *m, struct meter_rows *rows,
 				return err;
 		}
 	}
-	if (bpf_map_lookup_elem(m->overflow_fd, &zero, m->percpu) == 0)
-		for (int c = 0; c < m->ncpus; c++)
-			h->map_overflow += m->percpu[c];
+	if (read_overflow(m, &v) == 0)
+		h->map_overflow += v;
 	return 0;
 }
 

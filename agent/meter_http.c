@@ -698,6 +698,18 @@ static int reuse_pins(struct http_bpf *skel, const char *dir)
 	return err;
 }
 
+/* *total: stat counter slot of http_stats (fd) summed over the ncpu CPUs,
+ * buf their values.  0 or a negative errno. */
+static int stat_total(int fd, uint32_t slot, uint64_t *buf, int ncpu, uint64_t *total)
+{
+	*total = 0;
+	if (bpf_map_lookup_elem(fd, &slot, buf))
+		return -errno;
+	for (int c = 0; c < ncpu; c++)
+		*total += buf[c];
+	return 0;
+}
+
 /* Do the loaded counters hold nothing (m->from_zero), and the loss
  * counters (m->losses_from_zero)?  Maps just created do; so do reused ones
  * that never counted. */
@@ -719,14 +731,14 @@ static int check_empty(struct meter_http *m)
 	}
 	m->from_zero = nslots == 0;
 	m->losses_from_zero = true;
-	for (uint32_t slot = 0; slot < HTTP_STAT_SLOTS && m->losses_from_zero; slot++) {
-		if (bpf_map_lookup_elem(bpf_map__fd(m->skel->maps.http_stats), &slot, stats)) {
-			err = -errno;
+	for (uint32_t slot = 0; slot < HTTP_STAT_COUNT && m->losses_from_zero; slot++) {
+		uint64_t total;
+
+		err = stat_total(bpf_map__fd(m->skel->maps.http_stats), slot, stats, ncpu,
+				 &total);
+		if (err)
 			goto cleanup;
-		}
-		for (int c = 0; c < ncpu; c++)
-			if (stats[c])
-				m->losses_from_zero = false;
+		m->losses_from_zero = total == 0;
 	}
 cleanup:
 	free(stats);
@@ -1002,12 +1014,10 @@ int meter_http_read(struct meter_http *m, struct meter_rows *rows,
 			goto cleanup;
 	}
 	for (uint32_t slot = 0; slot < HTTP_STAT_COUNT; slot++) {
-		uint64_t total = 0;
+		uint64_t total;
 
-		if (bpf_map_lookup_elem(m->stats_fd, &slot, stats))
+		if (stat_total(m->stats_fd, slot, stats, ncpu, &total))
 			continue;
-		for (int c = 0; c < ncpu; c++)
-			total += stats[c];
 		if (slot == HTTP_STAT_OVERFLOW)
 			h->map_overflow += total;
 		else
