@@ -41,10 +41,21 @@ static const char *agent_status(const struct store_agent *a, const struct listin
 	return agents_view_state_name(agents_view_state(a, l->now_ms, l->quiet_ms, 0));
 }
 
+/* A time as JSON, or null when there is none. */
+static json_object *time_or_null(bool have, int64_t ms)
+{
+	char t[32];
+
+	if (!have)
+		return NULL;
+	period_format_time(ms, t, sizeof(t));
+	return json_object_new_string(t);
+}
+
 static int print_agent(const struct store_agent *a, void *arg)
 {
 	const struct listing *l = arg;
-	char last[32], heard[32], retired[32], enrolled[32];
+	char last[32];
 	json_object *j;
 
 	/* enrolled, never reported: no window, nothing heard */
@@ -63,20 +74,12 @@ static int print_agent(const struct store_agent *a, void *arg)
 	json_object_object_add(j, "agent", json_object_new_string(a->agent_hex));
 	json_object_object_add(j, "hostname", json_object_new_string(a->hostname));
 	json_object_object_add(j, "reports", json_object_new_int64((int64_t)a->reports));
-	json_object_object_add(j, "last_window_end", a->reports ?
-			       json_object_new_string(last) : NULL);
-	period_format_time(a->heard_ms, heard, sizeof(heard));
-	json_object_object_add(j, "last_heard", a->reports ?
-			       json_object_new_string(heard) : NULL);
-	if (a->enrolled_ms)
-		period_format_time(a->enrolled_ms, enrolled, sizeof(enrolled));
-	json_object_object_add(j, "enrolled", a->enrolled_ms ?
-			       json_object_new_string(enrolled) : NULL);
+	json_object_object_add(j, "last_window_end",
+			       time_or_null(a->reports != 0, a->window_end_ms));
+	json_object_object_add(j, "last_heard", time_or_null(a->reports != 0, a->heard_ms));
+	json_object_object_add(j, "enrolled", time_or_null(a->enrolled_ms != 0, a->enrolled_ms));
 	json_object_object_add(j, "status", json_object_new_string(agent_status(a, l)));
-	if (a->retired_ms)
-		period_format_time(a->retired_ms, retired, sizeof(retired));
-	json_object_object_add(j, "retired", a->retired_ms ?
-			       json_object_new_string(retired) : NULL);
+	json_object_object_add(j, "retired", time_or_null(a->retired_ms != 0, a->retired_ms));
 	json_object_object_add(j, "event_drops", json_object_new_int64((int64_t)a->event_drops));
 	json_object_object_add(j, "map_overflow", json_object_new_int64((int64_t)a->map_overflow));
 	json_object_object_add(j, "spool_drops", json_object_new_int64((int64_t)a->spool_drops));
