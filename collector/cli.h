@@ -27,6 +27,7 @@ int cli_store_open(const struct cli_env *env, const char *cmd, bool billing,
 int cli_usage(const struct cli_env *env, int argc, char **argv);
 int cli_audit(const struct cli_env *env, int argc, char **argv);
 int cli_agents(const struct cli_env *env, int argc, char **argv);
+int cli_prune(const struct cli_env *env, int argc, char **argv);
 /* The judge's commands (cli_billing.c, cli_pricing.c, cli_reconcile.c,
  * cli_leaks.c). */
 int cli_billing(const struct cli_env *env, int argc, char **argv);

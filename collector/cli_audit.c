@@ -73,7 +73,9 @@ static int audit_export_cmd(const struct cli_env *env, int argc, char **argv)
 	err = audit_export(s, from, to, out, &n);
 	store_close(s);
 	if (err) {
-		fprintf(stderr, "truemeter audit export: %s: %s\n", out, strerror(-err));
+		fprintf(stderr, "truemeter audit export: %s: %s\n", out, err == -ERANGE ?
+			"the range starts where the store pruned the signed reports "
+			"(see above); nothing written" : strerror(-err));
 		return 1;
 	}
 	printf("exported %zu signed reports to %s\n", n, out);

@@ -240,7 +240,8 @@ int cli_usage(const struct cli_env *env, int argc, char **argv)
 	}
 	store_close(s);
 	if (err) {
-		fprintf(stderr, "truemeter usage: query failed: %s\n", strerror(-err));
+		fprintf(stderr, "truemeter usage: query failed: %s\n", err == -ERANGE ?
+			"the range needs windows the store pruned (see above)" : strerror(-err));
 		return 1;
 	}
 	return 0;

@@ -1,4 +1,5 @@
 #include "collector_conf.h"
+#include "retention.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -86,6 +87,7 @@ static const struct conf_key collector_keys[] = {
 	{ "collector", "tls_key", CONF_STRING, C(tls_key), COLLECTOR_PATH_LEN },
 	{ "collector", "workers", CONF_INT, C(workers), 0, 1, 256 },
 	{ "collector", "ipc_mode", CONF_CUSTOM, 0, 0, 0, 0, parse_ipc_mode },
+	{ "collector", "retention_days", CONF_INT, C(retention_days), 0, 0, 100000 },
 	{ NULL },
 };
 
@@ -121,6 +123,13 @@ int collector_conf_check(const struct collector_conf *c, const char *path,
 	if (tls && (!c->tls_cert[0] || !c->tls_key[0])) {
 		snprintf(err, errlen, "%s: [collector] a tls+tcp:// listener needs "
 			 "tls_cert and tls_key", path);
+		return -EINVAL;
+	}
+	if (c->retention_days && c->retention_days < RETENTION_MIN_DAYS) {
+		snprintf(err, errlen, "%s: [collector] retention_days = %lld is under %d: "
+			 "the collector reconciles the previous calendar month too, and "
+			 "keeps its windows (0 keeps everything)", path,
+			 (long long)c->retention_days, RETENTION_MIN_DAYS);
 		return -EINVAL;
 	}
 	if (!c->enrolled_keys[0] && !c->n_enroll) {

@@ -27,6 +27,7 @@ struct collector_conf {
 	char tls_key[COLLECTOR_PATH_LEN];
 	int64_t workers;                      /* concurrent report handlers */
 	int ipc_mode;                         /* ipc:// sockets' permission bits */
+	int64_t retention_days;               /* windows' rows kept; 0 = all */
 };
 
 void collector_conf_defaults(struct collector_conf *c);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "period.h"
 #include "receiver.h"
+#include "retention.h"
 #include "store.h"
 
 /* Every configuration table of the collector; one file holds them all:
@@ -110,6 +112,29 @@ static void sync_enrolled(struct enrol *enrol, struct store *store)
  * follows it, also while no report arrives to make the receiver look. */
 #define ENROL_SYNC_S 60
 
+static void refresh_enrolled(struct enrol *enrol, struct store *store)
+{
+	enrol_reload(enrol);
+	sync_enrolled(enrol, store);
+}
+
+/* Retention: at start and every hour (retention_prune()).  A signal
+ * waiting ends the round; the next one goes on where it stopped. */
+#define PRUNE_EVERY_MS 3600000
+
+static bool signal_waiting(void *arg)
+{
+	const sigset_t *set = arg;
+	sigset_t pending;
+
+	if (sigpending(&pending))
+		return false;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(set, sig) == 1 && sigismember(&pending, sig) == 1)
+			return true;
+	return false;
+}
+
 static int run(const struct collector_settings *s)
 {
 	const struct collector_conf *c = &s->collector;
@@ -119,6 +144,7 @@ static int run(const struct collector_settings *s)
 	struct enrol *enrol = NULL;
 	struct receiver *recv = NULL;
 	struct judge *judge = NULL;
+	int64_t next_prune_ms = 0;
 	sigset_t set;
 	int sig = 0, err;
 
@@ -158,19 +184,24 @@ static int run(const struct collector_settings *s)
 	/* a Type=notify unit is started once reports can arrive */
 	sd_notify(0, "READY=1");
 	for (;;) {
+		if (c->retention_days && period_now_ms() >= next_prune_ms) {
+			struct retention_result res;
+
+			retention_prune(main_store, c->retention_days, period_now_ms(),
+					signal_waiting, &set, &res);
+			next_prune_ms = period_now_ms() + PRUNE_EVERY_MS;
+		}
 		sig = sigtimedwait(&set, NULL, &sync_every);
 		if (sig < 0) {          /* the minute passed (or EINTR) */
-			enrol_reload(enrol);
-			sync_enrolled(enrol, main_store);
+			refresh_enrolled(enrol, main_store);
 			continue;
 		}
 		if (sig != SIGHUP)
 			break;
 		sd_notify(0, "RELOADING=1");
 		log_info("SIGHUP: reloading the enrolled keys, the pricing catalog and mappings");
-		enrol_reload(enrol);
+		refresh_enrolled(enrol, main_store);
 		log_info("%zu agent keys enrolled", enrol_count(enrol));
-		sync_enrolled(enrol, main_store);
 		judge_reload(judge);
 		sd_notify(0, "READY=1");
 	}

@@ -320,6 +320,7 @@ static enum MHD_Result metrics(struct httpd *h, struct MHD_Connection *c)
 	static const char *const sev[3] = { "info", "warning", "critical" };
 	struct alert_counts ac = { 0 };
 	struct store_stats st = { 0 };
+	int64_t pruned;
 	uint64_t bills = 0, hits[SRC_COUNT][WH_NRESULT];
 	char *buf = NULL;
 	size_t len = 0;
@@ -329,12 +330,19 @@ static enum MHD_Result metrics(struct httpd *h, struct MHD_Connection *c)
 		return MHD_NO;
 	store_stats_get(h->s, &st);
 	store_bill_count(h->s, &bills);
+	if (store_pruned_before(h->s, &pruned))
+		pruned = 0;
 	fprintf(f, "# TYPE truemeter_reports_total counter\ntruemeter_reports_total %llu\n"
 		"# TYPE truemeter_usage_rows_total counter\ntruemeter_usage_rows_total %llu\n"
 		"# TYPE truemeter_gaps_total counter\ntruemeter_gaps_total %llu\n"
-		"# TYPE truemeter_billing_records gauge\ntruemeter_billing_records %llu\n",
+		"# TYPE truemeter_billing_records gauge\ntruemeter_billing_records %llu\n"
+		"# HELP truemeter_store_pruned_before_seconds Windows starting before it "
+		"keep only hourly usage sums (retention); 0 if never pruned.\n"
+		"# TYPE truemeter_store_pruned_before_seconds gauge\n"
+		"truemeter_store_pruned_before_seconds %lld\n",
 		(unsigned long long)st.reports, (unsigned long long)st.rows,
-		(unsigned long long)st.gaps, (unsigned long long)bills);
+		(unsigned long long)st.gaps, (unsigned long long)bills,
+		(long long)(pruned / 1000));
 	pthread_mutex_lock(&h->mu);
 	memcpy(hits, h->hits, sizeof(hits));
 	pthread_mutex_unlock(&h->mu);

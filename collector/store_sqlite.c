@@ -11,7 +11,7 @@
 #include "log.h"
 #include "period.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 static const char *const store_schema =
 	"CREATE TABLE IF NOT EXISTS reports ("
@@ -176,6 +176,18 @@ static const char *const store_schema_v7 =
 	"  since_ms INTEGER NOT NULL,"
 	"  alive_ms INTEGER NOT NULL);";
 
+/* Version 8: retention (store_sqlite_prune.c).  Up to where the windows'
+ * own rows and signed envelopes were pruned, and the signed reports by
+ * window start, for the pruning and for audit exports (a report pruned
+ * leaves the index with its envelope). */
+static const char *const store_schema_v8 =
+	"CREATE TABLE IF NOT EXISTS store_pruned ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  before_ms INTEGER NOT NULL,"
+	"  pruned_ms INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS reports_signed_by_start ON reports (window_start_ms)"
+	"  WHERE envelope IS NOT NULL;";
+
 static int db_error(struct store *s, const char *what)
 {
 	log_warn("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
@@ -292,6 +304,8 @@ static int store_migrate(struct store *s)
 		err = store_sqlite_exec(s, store_schema_v6);
 	if (!err && version < 7)
 		err = store_sqlite_exec(s, store_schema_v7);
+	if (!err && version < 8)
+		err = store_sqlite_exec(s, store_schema_v8);
 	if (!err)
 		err = store_sqlite_exec(s, "PRAGMA user_version = " STR(STORE_SCHEMA_VERSION));
 	if (!err)
@@ -678,6 +692,29 @@ static void bind_filters(sqlite3_stmt *st, const char *tenant, int metric,
 	sqlite3_bind_int64(st, 6, hi);
 }
 
+/* The windows USAGE_SRC reads from usage itself, outside the whole hours,
+ * are there: none of them starts before the pruning point. */
+static int edges_kept(struct store *s, int64_t from_ms, int64_t to_ms)
+{
+	char a[32], b[32], p[32];
+	int64_t lo, hi, before;
+	int err;
+
+	err = store_pruned_before(s, &before);
+	if (err || !before)
+		return err;
+	bucket_bounds(from_ms, to_ms, &lo, &hi);
+	if (!((from_ms < lo && from_ms < before) || (hi < to_ms && hi < before)))
+		return 0;
+	period_format_time(from_ms, a, sizeof(a));
+	period_format_time(to_ms, b, sizeof(b));
+	period_format_time(before, p, sizeof(p));
+	log_warn("store %s: usage before %s is kept only as hourly sums (retention): "
+		 "the range %s to %s must start and end on whole hours before then",
+		 s->path, p, a, b);
+	return -ERANGE;
+}
+
 #define USAGE_WHO " AND (?3 IS NULL OR tenant = ?3) AND (?4 = 0 OR metric = ?4)"
 
 /* The usage of windows starting in [?1, ?2) as rows (tenant, metric, value,
@@ -697,6 +734,9 @@ int store_usage_sum(struct store *s, const char *tenant, int metric,
 	sqlite3_stmt *st = NULL;
 	int err, rc;
 
+	err = edges_kept(s, from_ms, to_ms);
+	if (err)
+		goto cleanup;
 	err = store_sqlite_prepare(s, "SELECT tenant, metric, SUM(value),"
 				   " MIN(first_ms), MAX(last_ms) FROM" USAGE_SRC
 				   " GROUP BY tenant, metric ORDER BY tenant, metric", &st);
@@ -729,6 +769,9 @@ int store_usage_hourly(struct store *s, const char *tenant, int metric,
 	sqlite3_stmt *st = NULL;
 	int err, rc;
 
+	err = edges_kept(s, from_ms, to_ms);
+	if (err)
+		goto cleanup;
 	err = store_sqlite_prepare(s, "SELECT (at / 3600000) * 3600000 AS h,"
 				   " SUM(value) FROM" USAGE_SRC " GROUP BY h ORDER BY h", &st);
 	if (err)
@@ -1038,10 +1081,25 @@ int store_envelopes(struct store *s, int64_t from_ms, int64_t to_ms,
 		    store_envelope_cb cb, void *arg)
 {
 	sqlite3_stmt *st = NULL;
+	int64_t before;
 	int err, rc;
 
+	err = store_pruned_before(s, &before);
+	if (!err && from_ms < before) {
+		char a[32], p[32];
+
+		period_format_time(from_ms, a, sizeof(a));
+		period_format_time(before, p, sizeof(p));
+		log_warn("store %s: the signed reports of windows before %s were pruned "
+			 "(retention): an export from %s cannot be complete", s->path, p, a);
+		err = -ERANGE;
+	}
+	if (err)
+		goto cleanup;
+	/* the unary + keeps the planner off the window index: the envelopes
+	 * stream in the unique index's order instead of being sorted */
 	err = store_sqlite_prepare(s, "SELECT envelope FROM reports"
-				   " WHERE window_start_ms >= ? AND window_start_ms < ?"
+				   " WHERE +window_start_ms >= ? AND +window_start_ms < ?"
 				   " AND envelope IS NOT NULL ORDER BY agent, epoch, seq", &st);
 	if (err)
 		goto cleanup;
@@ -1082,9 +1140,9 @@ int store_stats_get(struct store *s, struct store_stats *stats)
 {
 	int err;
 
-	/* The record is append-only: no row is ever deleted, and a rowid table
+	/* Rows are deleted only when old ones are pruned, and a rowid table
 	 * without AUTOINCREMENT numbers rows max + 1, so the largest rowid is
-	 * the count.  One b-tree descent instead of a full scan per scrape
+	 * the count of rows ever stored (unless every row was pruned).  One b-tree descent instead of a full scan per scrape
 	 * (COUNT(*) over 5M usage rows: 1.5 s from a cold cache). */
 	memset(stats, 0, sizeof(*stats));
 	err = count_rows(s, "SELECT COALESCE(MAX(rowid), 0) FROM reports", &stats->reports);

@@ -152,6 +152,18 @@ static void test_collector(void **state)
 	assert_true(collector_load("[collector]\nlisten = tls+tcp://a:1\nenrolled_keys = /k\n",
 				   &c, err) < 0);
 	assert_non_null(strstr(err, "needs tls_cert and tls_key"));
+
+	/* retention: off by default, never shorter than what is reconciled */
+	assert_int_equal(c.retention_days, 0);
+	assert_int_equal(collector_load("[collector]\nlisten = ipc:///x\nenrolled_keys = /k\n"
+					"retention_days = 400\n", &c, err), 0);
+	assert_int_equal(c.retention_days, 400);
+	assert_true(collector_load("[collector]\nlisten = ipc:///x\nenrolled_keys = /k\n"
+				   "retention_days = 30\n", &c, err) < 0);
+	assert_non_null(strstr(err, "retention_days = 30 is under 63"));
+	assert_true(collector_load("[collector]\nlisten = ipc:///x\nenrolled_keys = /k\n"
+				   "retention_days = a year\n", &c, err) < 0);
+	assert_non_null(strstr(err, ":4: bad number 'a year' for 'retention_days'"));
 }
 
 int main(void)

@@ -47,9 +47,10 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* One report with two rows for tenants "acme" and "globex". */
-static int put(struct fixture *f, uint64_t seq, int64_t start_ms, uint64_t acme,
-	       uint64_t globex, uint64_t gap_from, uint64_t gap_to)
+/* One report with two rows for tenants "acme" and "globex", and its
+ * signed envelope env when not NULL (the store keeps it as given). */
+static int put_env(struct fixture *f, uint64_t seq, int64_t start_ms, uint64_t acme,
+		   uint64_t globex, uint64_t gap_from, uint64_t gap_to, const char *env)
 {
 	Truemeter__Report r;
 	Truemeter__UsageRow a, g, *rows[2] = { &a, &g };
@@ -79,7 +80,16 @@ static int put(struct fixture *f, uint64_t seq, int64_t start_ms, uint64_t acme,
 	g.metric = TRUEMETER__METRIC__CPU_NS;
 	g.value = globex;
 	memset(digest, (int)seq, sizeof(digest));
+	if (env)
+		return store_report_put_signed(f->s, &r, digest, (const uint8_t *)env,
+					       strlen(env), gap_from, gap_to, "test gap");
 	return store_report_put(f->s, &r, digest, gap_from, gap_to, "test gap");
+}
+
+static int put(struct fixture *f, uint64_t seq, int64_t start_ms, uint64_t acme,
+	       uint64_t globex, uint64_t gap_from, uint64_t gap_to)
+{
+	return put_env(f, seq, start_ms, acme, globex, gap_from, gap_to, NULL);
 }
 
 static int sum_cb(const struct store_usage *u, void *arg)
@@ -761,6 +771,128 @@ static void test_migrate_losses_from_v4(void **state)
 	assert_string_equal(seen.line[0], "0101 db-1 5000-15000 4 0");
 }
 
+#define HOUR 3600000LL
+
+static uint64_t acme_sum(struct fixture *f, int64_t from, int64_t to, int *err)
+{
+	uint64_t sums[3] = { 0 };
+
+	*err = store_usage_sum(f->s, NULL, 0, from, to, sum_cb, sums);
+	return sums[0];
+}
+
+static int count_env(const uint8_t *env, size_t len, void *arg)
+{
+	(void)env;
+	(void)len;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int64_t usage_rows_left(struct fixture *f)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n;
+
+	assert_int_equal(store_sqlite_prepare(f->s, "SELECT COUNT(*) FROM usage", &st), 0);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Retention: the windows before the point lose their rows and envelopes;
+ * usage of whole hours stays exact, ranges that need the pruned windows
+ * themselves are refused, and the reports' chain and dedup go on. */
+static void test_prune(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t rows = 0, envs = 0;
+	int64_t hourly_before[8], hourly_after[8];
+	struct store_chain chain;
+	int64_t point, base = 0;
+	int err, n = 0, steps = 0, rc;
+
+	assert_int_equal(put_env(f, 1, 2 * HOUR + 1800000, 10, 100, 1, 0, "env-1"), 0);
+	assert_int_equal(put_env(f, 2, 3 * HOUR + 600000, 20, 200, 1, 0, "env-2"), 0);
+	assert_int_equal(put_env(f, 3, 5 * HOUR, 40, 400, 1, 0, "env-3"), 0);
+	assert_int_equal(put_env(f, 4, 5 * HOUR + 1200000, 80, 800, 1, 0, "env-4"), 0);
+	memset(hour_sum, 0, sizeof(hour_sum));
+	assert_int_equal(store_usage_hourly(f->s, "acme", METRIC_API_REQUESTS, 0, 8 * HOUR,
+					    hour_sum_cb, &base), 0);
+	memcpy(hourly_before, hour_sum, sizeof(hourly_before));
+	assert_int_equal(hourly_before[2] + hourly_before[3] + hourly_before[5], 150);
+
+	/* never pruned: nothing to do */
+	assert_int_equal(store_prune_step(f->s, 10, &rows, &envs), 0);
+	assert_int_equal(store_pruned_before(f->s, &point), 0);
+	assert_int_equal(point, 0);
+	assert_int_equal(store_prune_mark(f->s, 0, 1, &point), -EINVAL);
+
+	/* the point is a whole hour, and refuses at once what it will delete */
+	assert_int_equal(store_prune_mark(f->s, 4 * HOUR + 123, 99, &point), 0);
+	assert_int_equal(point, 4 * HOUR);
+	assert_int_equal(acme_sum(f, 2 * HOUR + 1, 6 * HOUR, &err), 0);
+	assert_int_equal(err, -ERANGE);
+	assert_int_equal(acme_sum(f, 0, 3 * HOUR + 5, &err), 0);
+	assert_int_equal(err, -ERANGE);
+	assert_int_equal(store_envelopes(f->s, 0, 6 * HOUR, count_env, &n), -ERANGE);
+	assert_int_equal(n, 0);
+
+	/* in batches of one row: the four rows and two envelopes before it */
+	while ((rc = store_prune_step(f->s, 1, &rows, &envs)) == 1)
+		steps++;
+	assert_int_equal(rc, 0);
+	assert_int_equal(steps, 4);
+	assert_int_equal(rows, 4);
+	assert_int_equal(envs, 2);
+	assert_int_equal(usage_rows_left(f), 4);
+
+	/* whole hours and the windows after the point are as they were */
+	assert_int_equal(acme_sum(f, 0, 6 * HOUR, &err), 150);
+	assert_int_equal(err, 0);
+	assert_int_equal(acme_sum(f, 2 * HOUR, 4 * HOUR, &err), 30);
+	assert_int_equal(err, 0);
+	assert_int_equal(acme_sum(f, 4 * HOUR + 1, 6 * HOUR, &err), 120);
+	assert_int_equal(err, 0);
+	assert_int_equal(acme_sum(f, 0, 5 * HOUR + 1, &err), 70);
+	assert_int_equal(err, 0);
+	assert_int_equal(acme_sum(f, 3 * HOUR + 1, 3 * HOUR + 2, &err), 0);
+	assert_int_equal(err, -ERANGE);
+	memset(hour_sum, 0, sizeof(hour_sum));
+	assert_int_equal(store_usage_hourly(f->s, "acme", METRIC_API_REQUESTS, 0, 8 * HOUR,
+					    hour_sum_cb, &base), 0);
+	memcpy(hourly_after, hour_sum, sizeof(hourly_after));
+	assert_memory_equal(hourly_after, hourly_before, sizeof(hourly_before));
+	assert_int_equal(store_envelopes(f->s, 4 * HOUR, 6 * HOUR, count_env, &n), 0);
+	assert_int_equal(n, 2);
+
+	/* the reports stay: a pruned one sent again is a duplicate */
+	assert_int_equal(put_env(f, 1, 2 * HOUR + 1800000, 10, 100, 1, 0, "env-1"),
+			 STORE_PUT_DUPLICATE);
+	assert_int_equal(store_chain_get(f->s, f->agent, 1, &chain), 0);
+	assert_true(chain.found);
+	assert_int_equal(chain.last_seq, 4);
+
+	/* the point never moves back */
+	assert_int_equal(store_prune_mark(f->s, 2 * HOUR, 100, &point), 0);
+	assert_int_equal(point, 4 * HOUR);
+	assert_int_equal(store_pruned_before(f->s, &point), 0);
+	assert_int_equal(point, 4 * HOUR);
+	assert_int_equal(store_prune_step(f->s, 10, &rows, &envs), 0);
+	assert_int_equal(rows, 4);
+
+	/* a report of a pruned window arriving late counts in its hour, and
+	 * its rows go with the next step */
+	assert_int_equal(put_env(f, 5, HOUR + 60000, 5, 50, 1, 0, "env-5"), STORE_PUT_NEW);
+	assert_int_equal(acme_sum(f, 0, 6 * HOUR, &err), 155);
+	assert_int_equal(store_prune_step(f->s, 10, &rows, &envs), 0);
+	assert_int_equal(rows, 6);
+	assert_int_equal(envs, 3);
+	assert_int_equal(acme_sum(f, HOUR, 2 * HOUR, &err), 5);
+	assert_int_equal(err, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -778,6 +910,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_retired_from_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_losses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_losses_from_v4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
