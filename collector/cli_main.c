@@ -32,7 +32,7 @@ static const struct cli_command commands[] = {
 	{ "pricing", "pricing load|check FILE, quote PLAN METRIC QTY", cli_pricing },
 	{ "reconcile", "metered vs billed per tenant x metric for a period", cli_reconcile, true },
 	{ "leaks", "stored leak alerts (table or --json)", cli_leaks, true },
-	{ "prune", "retention: old windows' usage rows and signed envelopes (--keep-days N)",
+	{ "prune", "retention: old windows' usage rows and signed reports (--keep-days N)",
 	  cli_prune, true },
 	{ NULL, NULL, NULL },
 };

@@ -1,6 +1,6 @@
 /* truemeter prune [--keep-days N]
  * Retention by hand: the windows older than N days lose their usage rows
- * and signed envelopes, as the collector's retention_days does every hour.
+ * and reports, as the collector's retention_days does every hour.
  * Without --keep-days, says up to where the store was pruned. */
 #include <errno.h>
 #include <getopt.h>
@@ -31,12 +31,12 @@ static int show_point(struct store *s)
 	if (store_pruned_before(s, &point))
 		return 1;
 	if (!point) {
-		printf("not pruned: every window's usage rows and signed envelopes are kept\n");
+		printf("not pruned: every window's usage rows and signed reports are kept\n");
 		return 0;
 	}
 	period_format_time(point, when, sizeof(when));
 	printf("pruned before %s: earlier windows' usage is kept as hourly sums, "
-	       "their signed envelopes are gone (audit exports start there)\n", when);
+	       "their signed reports are gone (audit exports start there)\n", when);
 	return 0;
 }
 
@@ -93,7 +93,7 @@ int cli_prune(const struct cli_env *env, int argc, char **argv)
 		return 1;
 	}
 	period_format_time(res.point_ms, when, sizeof(when));
-	printf("pruned %" PRIu64 " usage rows and %" PRIu64 " signed envelopes of windows "
-	       "before %s\n", res.rows, res.envelopes, when);
+	printf("pruned %" PRIu64 " usage rows and %" PRIu64 " reports of windows before %s\n",
+	       res.rows, res.reports, when);
 	return 0;
 }

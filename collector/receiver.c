@@ -154,7 +154,8 @@ static void decide_and_store(struct receiver *r, const Truemeter__Report *rep,
 	} else if (chain.found && rep->seq <= chain.last_seq) {
 		pthread_mutex_unlock(&r->lock);
 		reject(r, v, agent, RECV_REJ_STALE, "seq is behind the stored chain "
-		       "head %" PRIu64 " and was never stored", chain.last_seq);
+		       "head %" PRIu64 " and is not stored (it never arrived, or its "
+		       "window was pruned)", chain.last_seq);
 		return;
 	} else if (rep->seq > chain.last_seq + 1) {
 		gap_from = chain.last_seq + 1;

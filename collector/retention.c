@@ -22,7 +22,7 @@ int retention_prune(struct store *s, int64_t days, int64_t now_ms,
 		return -EINVAL;
 	rc = store_prune_mark(s, now_ms - days * DAY_MS, now_ms, &out->point_ms);
 	while (rc >= 0) {
-		rc = store_prune_step(s, PRUNE_BATCH, &out->rows, &out->envelopes);
+		rc = store_prune_step(s, PRUNE_BATCH, &out->rows, &out->reports);
 		if (rc != 1 || (stop && stop(arg)))
 			break;
 	}
@@ -31,9 +31,9 @@ int retention_prune(struct store *s, int64_t days, int64_t now_ms,
 	if (rc < 0)
 		log_warn("retention: pruning the windows before %s failed: %s", when,
 			 strerror(-rc));
-	else if (out->rows || out->envelopes)
+	else if (out->rows || out->reports)
 		log_info("retention: pruned %" PRIu64 " usage rows and %" PRIu64
-			 " signed envelopes of windows before %s%s", out->rows,
-			 out->envelopes, when, out->more ? " (more to go)" : "");
+			 " reports of windows before %s%s", out->rows, out->reports, when,
+			 out->more ? " (more to go)" : "");
 	return rc < 0 ? rc : 0;
 }

@@ -1,5 +1,5 @@
 /* Retention: the windows older than a number of days lose their usage rows
- * and signed envelopes (store_prune_mark(), store_prune_step()), for the
+ * and reports (store_prune_mark(), store_prune_step()), for the
  * collector's hourly round and `truemeter prune`. */
 #ifndef TM_RETENTION_H
 #define TM_RETENTION_H
@@ -15,7 +15,7 @@
 
 struct retention_result {
 	int64_t point_ms;            /* windows starting before it are pruned */
-	uint64_t rows, envelopes;    /* deleted by this call */
+	uint64_t rows, reports;      /* deleted by this call */
 	bool more;                   /* stopped early: some remain */
 };
 

@@ -146,29 +146,29 @@ int store_collector_alive(struct store *s, int64_t now_ms);
 int store_agent_retire(struct store *s, const char *prefix, int64_t now_ms,
 		       char hex[REPORT_PK_HEX_LEN + 1], int64_t *retired_ms);
 
-/* Retention.  Pruning deletes the usage rows and the signed envelopes of
- * the windows that start before a point, which are nearly all of the
- * store's size.  What stays: the reports themselves (sequence, digests,
- * declared losses: chains, deduplication and gap detection go on), the
- * hourly usage sums (so the usage of whole hours, and so reconciliation
- * and anomaly baselines of any calendar period), gaps, billing records and
- * alerts.  Then store_usage_sum() and store_usage_hourly() fail with
- * -ERANGE for a range whose edges would need windows before the point
- * (one that starts or ends inside an hour before it), and
- * store_envelopes() for a range that starts before it; both log why. */
+/* Retention.  Pruning deletes the windows that start before a point: their
+ * usage rows and their reports with the signed envelopes, nearly all of
+ * the store's size.  What stays: the hourly usage sums (so the usage of
+ * whole hours, and so reconciliation and anomaly baselines of any
+ * calendar period), the latest report of each chain and of each agent
+ * (without its envelope: chains go on, and a report resent from before is
+ * refused as behind its chain), gaps, billing records and alerts.  Then
+ * store_usage_sum() and store_usage_hourly() fail with -ERANGE for a
+ * range whose edges would need windows before the point (one that starts
+ * or ends inside an hour before it), and store_envelopes() for a range
+ * that starts before it; both log why. */
 
 /* Moves the pruning point to before_ms rounded down to a whole hour, never
  * back; the point now in *point_ms.  From then on the pruned data is
  * refused as above; store_prune_step() deletes it. */
 int store_prune_mark(struct store *s, int64_t before_ms, int64_t now_ms,
 		     int64_t *point_ms);
-/* Deletes up to max_rows usage rows and up to max_rows envelopes before
- * the point, in one transaction, and adds how many to *rows and
- * *envelopes.  1 when more may remain, 0 when none do, or a negative
- * errno.  Space freed is reused by later reports; the file does not
- * shrink. */
+/* Deletes up to max_rows usage rows and up to max_rows reports before the
+ * point, in one transaction, and adds how many to *rows and *reports.  1
+ * when more may remain, 0 when none do, or a negative errno.  Space freed
+ * is reused by later reports; the file does not shrink. */
 int store_prune_step(struct store *s, unsigned max_rows, uint64_t *rows,
-		     uint64_t *envelopes);
+		     uint64_t *reports);
 /* The pruning point: 0 if the store was never pruned. */
 int store_pruned_before(struct store *s, int64_t *before_ms);
 

@@ -176,22 +176,24 @@ static const char *const store_schema_v7 =
 	"  since_ms INTEGER NOT NULL,"
 	"  alive_ms INTEGER NOT NULL);";
 
-/* Version 8: retention (store_sqlite_prune.c).  Up to where the windows'
- * own rows and signed envelopes were pruned, and the signed reports by
- * window start, for the pruning and for audit exports (a report pruned
- * leaves the index with its envelope). */
+/* Version 8: retention (store_sqlite_prune.c): up to where old windows
+ * were pruned, and the reports by window start, oldest first to go. */
 static const char *const store_schema_v8 =
 	"CREATE TABLE IF NOT EXISTS store_pruned ("
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  before_ms INTEGER NOT NULL,"
 	"  pruned_ms INTEGER NOT NULL);"
-	"CREATE INDEX IF NOT EXISTS reports_signed_by_start ON reports (window_start_ms)"
-	"  WHERE envelope IS NOT NULL;";
+	"CREATE INDEX IF NOT EXISTS reports_by_start ON reports (window_start_ms);";
 
-static int db_error(struct store *s, const char *what)
+int store_sqlite_error(struct store *s, const char *what)
 {
 	log_warn("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 	return -EIO;
+}
+
+static int db_error(struct store *s, const char *what)
+{
+	return store_sqlite_error(s, what);
 }
 
 int store_sqlite_exec(struct store *s, const char *sql)

@@ -16,6 +16,8 @@ struct store {
 	int64_t clock_ms;               /* store_set_clock(); 0: the wall clock */
 };
 
+/* Logs the connection's last error, doing what; returns -EIO. */
+int store_sqlite_error(struct store *s, const char *what);
 /* Runs SQL without results; logs and returns -EIO on failure. */
 int store_sqlite_exec(struct store *s, const char *sql);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */

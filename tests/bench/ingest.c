@@ -89,6 +89,49 @@ static double db_bytes(const char *path)
 	return bytes;
 }
 
+/* Retention of every window stored, as the collector does it: how fast
+ * the rows go, and what stays: the hourly sums (one per tenant x metric x
+ * hour with usage) and each chain's latest report, here two. */
+static int prune_all(struct store *s, const char *db, double b0, size_t n_reports,
+		     size_t n_rows, size_t n_sums)
+{
+	uint64_t rows = 0, reports = 0;
+	int64_t point;
+	double t0 = now_s(), t, b;
+	int rc;
+
+	rc = store_prune_mark(s, 1764000000000LL + 100 * 3600000LL, 1, &point);
+	while (!rc || rc == 1)
+		if ((rc = store_prune_step(s, 5000, &rows, &reports)) == 0)
+			break;
+	t = now_s() - t0;
+	b = db_bytes(db);
+	if (rc || rows != n_rows || reports != n_reports - 2 || b < 0)
+		return -1;
+	printf("# pruned %llu rows and %llu reports in %.3f s; %.0f bytes stay\n",
+	       (unsigned long long)rows, (unsigned long long)reports, t, b - b0);
+	printf("BENCH prune_rows_per_s %.0f rows/s\n", (double)rows / t);
+	printf("BENCH store_bytes_kept_per_hourly_sum %.0f bytes\n", (b - b0) / (double)n_sums);
+	return 0;
+}
+
+/* The hourly sums stored; 0 on error. */
+static size_t store_sums(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM usage_rollup", -1, &st,
+			       NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
 /* Seconds to ingest the chain; -1 if any report was not stored. */
 static double ingest(struct receiver *recv, struct sealed *c, size_t n)
 {
@@ -156,6 +199,9 @@ int main(int argc, char **argv)
 	       " the 700-row ones\n", b1 - b0, b2 - b1);
 	printf("BENCH store_bytes_per_report %.0f bytes\n", (b1 - b0) / (double)n_small);
 	printf("BENCH store_bytes_per_row %.1f bytes\n", (b2 - b1) / (double)(n_big * 700));
+	if (prune_all(store, db, b0, n_small + n_big, n_small * 20 + n_big * 700,
+		      store_sums(db)))
+		return 1;
 	receiver_free(recv);
 	enrol_free(enrol);
 	store_close(store);

@@ -1,9 +1,10 @@
 #!/bin/sh
-# Retention: a collector with retention_days prunes the usage rows of
-# windows older than that at start, keeps their hourly sums (whole hours
-# of usage stay exact), refuses ranges that need the pruned windows
-# themselves (usage inside an hour, audit exports) with a message, and
-# says where it pruned (truemeter prune, /metrics).  Bad settings refused.
+# Retention: a collector with retention_days prunes the usage rows and
+# reports of windows older than that at start, keeps their hourly sums
+# (whole hours of usage stay exact) and each chain's latest report,
+# refuses ranges that need the pruned windows themselves (usage inside an
+# hour, audit exports) with a message, and says where it pruned (truemeter
+# prune, /metrics).  Bad settings refused.
 # san: yes
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
@@ -54,10 +55,10 @@ until grep -q 'retention: pruned' "$TMP/err.log" 2>/dev/null; do
 	sleep 0.1
 done
 check "the collector prunes the old windows at start" 1 \
-	"$(grep -c 'retention: pruned 2 usage rows and 0 signed envelopes of windows before' "$TMP/err.log")"
+	"$(grep -c 'retention: pruned 2 usage rows and 2 reports of windows before' "$TMP/err.log")"
 check "their rows are gone, the recent one stays" 1 \
 	"$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM usage')"
-check "the reports stay (chain and dedup)" 3 \
+check "the old reports go, the recent one stays" 1 \
 	"$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM reports')"
 check "whole hours: the old day's usage is exact" 1000 "$(value "${OLD}T00:00:00Z" "${NEXT}T00:00:00Z")"
 check "the old hour alone" 700 "$(value "${OLD}T10:00:00Z" "${OLD}T11:00:00Z")"
@@ -89,4 +90,4 @@ $T prune --keep-days 10 2> "$TMP/cli.err"
 check "prune --keep-days 10 is a usage error" 2 "$?"
 check "naming the minimum" 1 "$(grep -c "'10' is not a number of days from 63" "$TMP/cli.err")"
 check "prune --keep-days 63 by hand: nothing more" 1 \
-	"$($T prune --keep-days 63 | grep -c '^pruned 0 usage rows and 0 signed envelopes')"
+	"$($T prune --keep-days 63 | grep -c '^pruned 0 usage rows and 0 reports')"

@@ -206,7 +206,7 @@ static void test_gaps(void **state)
 	assert_int_equal(store_gaps(f->store, 0, INT64_MAX, gap_cb, gap), 0);
 	assert_non_null(strstr(gap, "2-4"));
 	assert_non_null(strstr(gap, "3 spool drops"));
-	/* a late seq 3 is behind the head and was never stored */
+	/* a late seq 3 is behind the head and is not stored */
 	assert_int_equal(send_seq(f, 8, 3, 3, true, 0), TRUEMETER__ACK__STATUS__REJECTED);
 	/* a new epoch starting past 1 is a gap too */
 	assert_int_equal(send_seq(f, 9, 4, 4, true, 0), TRUEMETER__ACK__STATUS__OK);
@@ -214,6 +214,38 @@ static void test_gaps(void **state)
 	assert_int_equal(st.gaps, 2);
 	assert_int_equal(st.rejected[RECV_REJ_STALE], 1);
 	assert_int_equal(stored_total(f), 10);
+}
+
+/* Retention: a report resent after its window was pruned is refused as
+ * behind its chain, never counted twice; the chain goes on from its head. */
+static void test_pruned_resend(void **state)
+{
+	struct fixture *f = *state;
+	struct receiver_stats st;
+	uint64_t rows = 0, reports = 0;
+	uint8_t *env, d[REPORT_DIGEST_LEN];
+	int64_t point;
+	char err[256];
+	size_t len;
+
+	assert_int_equal(send_seq(f, 5, 1, 10, false, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(send_seq(f, 5, 2, 20, true, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(send_seq(f, 5, 3, 30, true, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(store_prune_mark(f->store, 2 * 3600000, 1, &point), 0);
+	assert_int_equal(store_prune_step(f->store, 100, &rows, &reports), 0);
+	assert_int_equal(rows, 3);
+	assert_int_equal(reports, 2);          /* the chain's head stays */
+	make(&f->key, 5, 1, NULL, 10, 0, &env, &len, d);
+	assert_int_equal(send_buf(f, env, len, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "behind the stored chain head 3"));
+	assert_non_null(strstr(err, "or its window was pruned"));
+	free(env);
+	assert_int_equal(stored_total(f), 60);
+	assert_int_equal(send_seq(f, 5, 4, 40, true, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(stored_total(f), 100);
+	receiver_stats_get(f->recv, &st);
+	assert_int_equal(st.stored, 4);
+	assert_int_equal(st.rejected[RECV_REJ_STALE], 1);
 }
 
 static void test_seq_rules(void **state)
@@ -474,6 +506,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chain_and_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pruned_resend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enrol_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enrol_revoke, setup, teardown),

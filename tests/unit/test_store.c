@@ -789,26 +789,37 @@ static int count_env(const uint8_t *env, size_t len, void *arg)
 	return 0;
 }
 
-static int64_t usage_rows_left(struct fixture *f)
+static int64_t count_sql(struct fixture *f, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t n;
 
-	assert_int_equal(store_sqlite_prepare(f->s, "SELECT COUNT(*) FROM usage", &st), 0);
+	assert_int_equal(store_sqlite_prepare(f->s, sql, &st), 0);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
 }
 
-/* Retention: the windows before the point lose their rows and envelopes;
+static int64_t usage_rows_left(struct fixture *f)
+{
+	return count_sql(f, "SELECT COUNT(*) FROM usage");
+}
+
+static int64_t reports_with_envelope(struct fixture *f)
+{
+	return count_sql(f, "SELECT COUNT(*) FROM reports WHERE envelope IS NOT NULL");
+}
+
+/* Retention: the windows before the point lose their rows and reports;
  * usage of whole hours stays exact, ranges that need the pruned windows
- * themselves are refused, and the reports' chain and dedup go on. */
+ * themselves are refused, and each chain's head stays. */
 static void test_prune(void **state)
 {
 	struct fixture *f = *state;
-	uint64_t rows = 0, envs = 0;
+	uint64_t rows = 0, reports = 0;
 	int64_t hourly_before[8], hourly_after[8];
+	uint8_t digest[REPORT_DIGEST_LEN];
 	struct store_chain chain;
 	int64_t point, base = 0;
 	int err, n = 0, steps = 0, rc;
@@ -824,7 +835,7 @@ static void test_prune(void **state)
 	assert_int_equal(hourly_before[2] + hourly_before[3] + hourly_before[5], 150);
 
 	/* never pruned: nothing to do */
-	assert_int_equal(store_prune_step(f->s, 10, &rows, &envs), 0);
+	assert_int_equal(store_prune_step(f->s, 10, &rows, &reports), 0);
 	assert_int_equal(store_pruned_before(f->s, &point), 0);
 	assert_int_equal(point, 0);
 	assert_int_equal(store_prune_mark(f->s, 0, 1, &point), -EINVAL);
@@ -839,13 +850,13 @@ static void test_prune(void **state)
 	assert_int_equal(store_envelopes(f->s, 0, 6 * HOUR, count_env, &n), -ERANGE);
 	assert_int_equal(n, 0);
 
-	/* in batches of one row: the four rows and two envelopes before it */
-	while ((rc = store_prune_step(f->s, 1, &rows, &envs)) == 1)
+	/* in batches of one row: the four rows and two reports before it */
+	while ((rc = store_prune_step(f->s, 1, &rows, &reports)) == 1)
 		steps++;
 	assert_int_equal(rc, 0);
 	assert_int_equal(steps, 4);
 	assert_int_equal(rows, 4);
-	assert_int_equal(envs, 2);
+	assert_int_equal(reports, 2);
 	assert_int_equal(usage_rows_left(f), 4);
 
 	/* whole hours and the windows after the point are as they were */
@@ -867,30 +878,33 @@ static void test_prune(void **state)
 	assert_int_equal(store_envelopes(f->s, 4 * HOUR, 6 * HOUR, count_env, &n), 0);
 	assert_int_equal(n, 2);
 
-	/* the reports stay: a pruned one sent again is a duplicate */
-	assert_int_equal(put_env(f, 1, 2 * HOUR + 1800000, 10, 100, 1, 0, "env-1"),
-			 STORE_PUT_DUPLICATE);
+	/* the chain's head stays, the reports before the point go (the
+	 * receiver refuses one sent again as behind the chain) */
 	assert_int_equal(store_chain_get(f->s, f->agent, 1, &chain), 0);
 	assert_true(chain.found);
 	assert_int_equal(chain.last_seq, 4);
+	assert_int_equal(store_report_digest(f->s, f->agent, 1, 1, digest), 0);
+	assert_int_equal(store_report_digest(f->s, f->agent, 1, 3, digest), 1);
 
 	/* the point never moves back */
 	assert_int_equal(store_prune_mark(f->s, 2 * HOUR, 100, &point), 0);
 	assert_int_equal(point, 4 * HOUR);
 	assert_int_equal(store_pruned_before(f->s, &point), 0);
 	assert_int_equal(point, 4 * HOUR);
-	assert_int_equal(store_prune_step(f->s, 10, &rows, &envs), 0);
+	assert_int_equal(store_prune_step(f->s, 10, &rows, &reports), 0);
 	assert_int_equal(rows, 4);
 
-	/* a report of a pruned window arriving late counts in its hour, and
-	 * its rows go with the next step */
-	assert_int_equal(put_env(f, 5, HOUR + 60000, 5, 50, 1, 0, "env-5"), STORE_PUT_NEW);
-	assert_int_equal(acme_sum(f, 0, 6 * HOUR, &err), 155);
-	assert_int_equal(store_prune_step(f->s, 10, &rows, &envs), 0);
-	assert_int_equal(rows, 6);
-	assert_int_equal(envs, 3);
-	assert_int_equal(acme_sum(f, HOUR, 2 * HOUR, &err), 5);
-	assert_int_equal(err, 0);
+	/* the latest report of a chain stays without its envelope once its
+	 * window is pruned; the agent's latest too */
+	assert_int_equal(store_prune_mark(f->s, 6 * HOUR, 101, &point), 0);
+	assert_int_equal(store_prune_step(f->s, 10, &rows, &reports), 0);
+	assert_int_equal(rows, 8);
+	assert_int_equal(reports, 3);
+	assert_int_equal(store_report_digest(f->s, f->agent, 1, 4, digest), 1);
+	assert_int_equal(acme_sum(f, 0, 6 * HOUR, &err), 150);
+	assert_int_equal(reports_with_envelope(f), 0);
+	assert_int_equal(count_sql(f, "SELECT COUNT(*) FROM pragma_foreign_key_check"), 0);
+	assert_int_equal(count_sql(f, "SELECT foreign_keys FROM pragma_foreign_keys"), 1);
 }
 
 int main(void)
