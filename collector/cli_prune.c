@@ -1,7 +1,8 @@
-/* truemeter prune [--keep-days N]
+/* truemeter prune [--keep-days N [--archive DIR]]
  * Retention by hand: the windows older than N days lose their usage rows
- * and reports, as the collector's retention_days does every hour.
- * Without --keep-days, says up to where the store was pruned. */
+ * and reports, as the collector's retention_days does every hour (with
+ * --archive, each month's audit bundle is written to DIR first).  Without
+ * --keep-days, says up to where the store was pruned. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,8 +19,8 @@ static int usage_err(const char *msg)
 {
 	if (msg)
 		fprintf(stderr, "truemeter prune: %s\n", msg);
-	fprintf(stderr, "usage: truemeter prune [--keep-days N]   (N >= %d; without it, "
-		"show the pruning point)\n", RETENTION_MIN_DAYS);
+	fprintf(stderr, "usage: truemeter prune [--keep-days N [--archive DIR]]   (N >= %d; "
+		"without it, show the pruning point)\n", RETENTION_MIN_DAYS);
 	return 2;
 }
 
@@ -44,9 +45,11 @@ int cli_prune(const struct cli_env *env, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "keep-days", required_argument, NULL, 'k' },
+		{ "archive", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct retention_opts ro = { 0 };
 	struct retention_result res;
 	struct store *s = NULL;
 	const char *keep = NULL;
@@ -54,10 +57,13 @@ int cli_prune(const struct cli_env *env, int argc, char **argv)
 	long long days = 0;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "k:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "k:a:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'k':
 			keep = optarg;
+			break;
+		case 'a':
+			ro.archive_dir = optarg;
 			break;
 		case 'h':
 			usage_err(NULL);
@@ -68,6 +74,8 @@ int cli_prune(const struct cli_env *env, int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage_err("unexpected argument");
+	if (ro.archive_dir && !keep)
+		return usage_err("--archive goes with --keep-days");
 	if (keep) {
 		errno = 0;
 		days = strtoll(keep, &end, 10);
@@ -86,14 +94,18 @@ int cli_prune(const struct cli_env *env, int argc, char **argv)
 		store_close(s);
 		return rc;
 	}
-	rc = retention_prune(s, days, period_now_ms(), NULL, NULL, &res);
+	ro.days = days;
+	rc = retention_prune(s, &ro, period_now_ms(), &res);
 	store_close(s);
 	if (rc) {
 		fprintf(stderr, "truemeter prune: pruning failed: %s\n", strerror(-rc));
 		return 1;
 	}
 	period_format_time(res.point_ms, when, sizeof(when));
-	printf("pruned %" PRIu64 " usage rows and %" PRIu64 " reports of windows before %s\n",
+	printf("pruned %" PRIu64 " usage rows and %" PRIu64 " reports of windows before %s",
 	       res.rows, res.reports, when);
+	if (ro.archive_dir)
+		printf(" (%zu months archived first)", res.archived);
+	printf("\n");
 	return 0;
 }

@@ -88,6 +88,7 @@ static const struct conf_key collector_keys[] = {
 	{ "collector", "workers", CONF_INT, C(workers), 0, 1, 256 },
 	{ "collector", "ipc_mode", CONF_CUSTOM, 0, 0, 0, 0, parse_ipc_mode },
 	{ "collector", "retention_days", CONF_INT, C(retention_days), 0, 0, 100000 },
+	{ "collector", "retention_archive", CONF_STRING, C(retention_archive), COLLECTOR_PATH_LEN },
 	{ NULL },
 };
 
@@ -130,6 +131,11 @@ int collector_conf_check(const struct collector_conf *c, const char *path,
 			 "the collector reconciles the previous calendar month too, and "
 			 "keeps its windows (0 keeps everything)", path,
 			 (long long)c->retention_days, RETENTION_MIN_DAYS);
+		return -EINVAL;
+	}
+	if (c->retention_archive[0] && !c->retention_days) {
+		snprintf(err, errlen, "%s: [collector] retention_archive is set but "
+			 "retention_days is not: nothing would be pruned", path);
 		return -EINVAL;
 	}
 	if (!c->enrolled_keys[0] && !c->n_enroll) {

@@ -28,6 +28,7 @@ struct collector_conf {
 	int64_t workers;                      /* concurrent report handlers */
 	int ipc_mode;                         /* ipc:// sockets' permission bits */
 	int64_t retention_days;               /* windows' rows kept; 0 = all */
+	char retention_archive[COLLECTOR_PATH_LEN];  /* months bundled first */
 };
 
 void collector_conf_defaults(struct collector_conf *c);

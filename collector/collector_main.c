@@ -185,10 +185,13 @@ static int run(const struct collector_settings *s)
 	sd_notify(0, "READY=1");
 	for (;;) {
 		if (c->retention_days && period_now_ms() >= next_prune_ms) {
+			const struct retention_opts ro = {
+				.days = c->retention_days, .archive_dir = c->retention_archive,
+				.stop = signal_waiting, .arg = &set,
+			};
 			struct retention_result res;
 
-			retention_prune(main_store, c->retention_days, period_now_ms(),
-					signal_waiting, &set, &res);
+			retention_prune(main_store, &ro, period_now_ms(), &res);
 			next_prune_ms = period_now_ms() + PRUNE_EVERY_MS;
 		}
 		sig = sigtimedwait(&set, NULL, &sync_every);

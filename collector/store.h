@@ -169,6 +169,8 @@ int store_prune_mark(struct store *s, int64_t before_ms, int64_t now_ms,
  * is reused by later reports; the file does not shrink. */
 int store_prune_step(struct store *s, unsigned max_rows, uint64_t *rows,
 		     uint64_t *reports);
+/* The start of the oldest window with a report stored, INT64_MAX if none. */
+int store_oldest_window(struct store *s, int64_t *start_ms);
 /* The pruning point: 0 if the store was never pruned. */
 int store_pruned_before(struct store *s, int64_t *before_ms);
 

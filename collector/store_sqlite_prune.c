@@ -28,6 +28,24 @@ cleanup:
 	return err;
 }
 
+int store_oldest_window(struct store *s, int64_t *start_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int err;
+
+	*start_ms = INT64_MAX;
+	err = store_sqlite_prepare(s, "SELECT MIN(window_start_ms) FROM reports", &st);
+	if (err)
+		goto cleanup;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		err = store_sqlite_error(s, "oldest window");
+	else if (sqlite3_column_type(st, 0) != SQLITE_NULL)
+		*start_ms = sqlite3_column_int64(st, 0);
+cleanup:
+	sqlite3_finalize(st);
+	return err;
+}
+
 int store_prune_mark(struct store *s, int64_t before_ms, int64_t now_ms, int64_t *point_ms)
 {
 	sqlite3_stmt *st = NULL;

@@ -4,7 +4,8 @@
 # (whole hours of usage stay exact) and each chain's latest report,
 # refuses ranges that need the pruned windows themselves (usage inside an
 # hour, audit exports) with a message, and says where it pruned (truemeter
-# prune, /metrics).  Bad settings refused.
+# prune, /metrics).  Each month is archived as an audit bundle before its
+# first window goes.  Bad settings refused.
 # san: yes
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
@@ -38,6 +39,7 @@ listen = ipc://$TMP/c.sock
 database = $TRUEMETER_DB
 enroll = $(printf 'ab%.0s' $(seq 32))
 retention_days = 63
+retention_archive = $TMP/archive
 [http]
 port = 0
 CONF
@@ -46,6 +48,12 @@ sed 's/retention_days = 63/retention_days = 30/' "$TMP/c.conf" > "$TMP/short.con
 check "retention_days under 63 is refused" 1 "$?"
 check "and the message says why" 1 "$(grep -c 'retention_days = 30 is under 63' "$TMP/short.err")"
 
+sed '/^retention_days/d' "$TMP/c.conf" > "$TMP/noret.conf"
+"$B/truemeter-collector" -n -c "$TMP/noret.conf" 2> "$TMP/noret.err"
+check "an archive without retention_days is refused" 1 \
+	"$(grep -c 'retention_archive is set but retention_days is not' "$TMP/noret.err")"
+
+mkdir "$TMP/archive"
 "$B/truemeter-collector" -c "$TMP/c.conf" > /dev/null 2> "$TMP/err.log" &
 PID=$!
 i=0
@@ -56,6 +64,11 @@ until grep -q 'retention: pruned' "$TMP/err.log" 2>/dev/null; do
 done
 check "the collector prunes the old windows at start" 1 \
 	"$(grep -c 'retention: pruned 2 usage rows and 2 reports of windows before' "$TMP/err.log")"
+MONTH=$(echo "$OLD" | cut -c1-7)
+check "the old month was archived first" 1 \
+	"$(grep -c "retention: archived $MONTH (0 signed reports) to $TMP/archive/$MONTH.tmb" "$TMP/err.log")"
+check "as an audit bundle of that month" "$(date -u -d "$MONTH-01" +%s)000" \
+	"$($T audit verify "$TMP/archive/$MONTH.tmb" --json 2>/dev/null | jq -r '.from_ms')"
 check "their rows are gone, the recent one stays" 1 \
 	"$(sqlite3 "$TRUEMETER_DB" 'SELECT COUNT(*) FROM usage')"
 check "the old reports go, the recent one stays" 1 \
@@ -86,6 +99,8 @@ wait "$PID"
 check "collector stops cleanly" 0 "$?"
 PID=
 
+$T prune --archive "$TMP/archive" 2> "$TMP/cli.err"
+check "prune --archive alone is a usage error" 2 "$?"
 $T prune --keep-days 10 2> "$TMP/cli.err"
 check "prune --keep-days 10 is a usage error" 2 "$?"
 check "naming the minimum" 1 "$(grep -c "'10' is not a number of days from 63" "$TMP/cli.err")"

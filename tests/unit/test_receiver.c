@@ -1,6 +1,7 @@
 /* Receiver decisions against a real SQLite store in a temp file: OK,
  * DUPLICATE, conflicting and chain-broken rejections, gaps, seq rules,
- * enrolment, garbage, and that rejections leave the store unchanged. */
+ * enrolment, garbage, and that rejections leave the store unchanged; and
+ * retention of the reports it stored (resends, archives). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,10 +15,12 @@
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "enrol.h"
 #include "metric.h"
 #include "receiver.h"
 #include "reportbuild.h"
+#include "retention.h"
 #include "store.h"
 
 struct fixture {
@@ -246,6 +249,52 @@ static void test_pruned_resend(void **state)
 	receiver_stats_get(f->recv, &st);
 	assert_int_equal(st.stored, 4);
 	assert_int_equal(st.rejected[RECV_REJ_STALE], 1);
+}
+
+/* Retention with an archive: the month about to lose its first windows is
+ * first written whole as an audit bundle, which verifies with the agent's
+ * key; an archive that cannot be written prunes nothing; a month archived
+ * is not written again. */
+static void test_retention_archive(void **state)
+{
+	struct fixture *f = *state;
+	const int64_t april = 90LL * 86400000;          /* 1970-04-01 */
+	struct retention_opts ro = { .days = 63 };
+	struct retention_result res;
+	struct audit_result ar = { 0 };
+	char dir[160], path[192];
+	int64_t point;
+
+	assert_int_equal(send_seq(f, 5, 1, 10, false, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(send_seq(f, 5, 2, 20, true, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(send_seq(f, 5, 3, 30, true, 0), TRUEMETER__ACK__STATUS__OK);
+	snprintf(dir, sizeof(dir), "%s/no/such/dir", f->dir);
+	ro.archive_dir = dir;
+	assert_true(retention_prune(f->store, &ro, april, &res) < 0);
+	assert_int_equal(store_pruned_before(f->store, &point), 0);
+	assert_int_equal(point, 0);
+	assert_int_equal(res.rows, 0);
+
+	ro.archive_dir = f->dir;
+	assert_int_equal(retention_prune(f->store, &ro, april, &res), 0);
+	assert_int_equal(res.archived, 1);
+	assert_int_equal(res.rows, 3);
+	assert_int_equal(res.reports, 2);
+	assert_int_equal(res.point_ms, 27LL * 86400000);      /* 63 days back */
+	snprintf(path, sizeof(path), "%s/1970-01.tmb", f->dir);
+	assert_int_equal(audit_verify(path, (const uint8_t (*)[REPORT_PK_LEN])f->key.pk, 1,
+				      &ar), 0);
+	assert_int_equal(ar.reports, 3);
+	assert_int_equal(ar.verified, 3);
+	assert_int_equal(ar.chain_breaks + ar.gaps + ar.bad_signatures, 0);
+	assert_int_equal(ar.n_totals, 1);
+	assert_int_equal(ar.totals[0].value, 60);
+	audit_result_free(&ar);
+
+	assert_int_equal(retention_prune(f->store, &ro, april + 86400000, &res), 0);
+	assert_int_equal(res.archived, 0);
+	assert_int_equal(res.rows, 0);
+	assert_int_equal(stored_total(f), 60);
 }
 
 static void test_seq_rules(void **state)
@@ -507,6 +556,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gaps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pruned_resend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_archive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enrol_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enrol_revoke, setup, teardown),
