@@ -1,9 +1,10 @@
 #include "collector_conf.h"
-#include "retention.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "retention.h"
 
 #define C(f) offsetof(struct collector_conf, f)
 

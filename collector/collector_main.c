@@ -192,7 +192,8 @@ static int run(const struct collector_settings *s)
 			struct retention_result res;
 
 			retention_prune(main_store, &ro, period_now_ms(), &res);
-			next_prune_ms = period_now_ms() + PRUNE_EVERY_MS;
+			/* cut short by a signal: on after it, not in an hour */
+			next_prune_ms = res.more ? 0 : period_now_ms() + PRUNE_EVERY_MS;
 		}
 		sig = sigtimedwait(&set, NULL, &sync_every);
 		if (sig < 0) {          /* the minute passed (or EINTR) */

@@ -96,8 +96,9 @@ static const char *const store_schema_v2 =
 
 /* Version 3: each agent's report count and latest report (by window end,
  * then seq), kept by a trigger, so listing the agents reads a row per
- * agent instead of every report stored.  Reports are never updated or
- * deleted, so inserts are all the trigger follows.  SET's right-hand
+ * agent instead of every report stored.  Pruning (version 8) deletes
+ * reports, but never an agent's latest, so inserts are all the trigger
+ * follows (its count stays that of the reports ever received).  SET's right-hand
  * sides see the row as it was. */
 #define LATER_THAN_STORED \
 	"(excluded.window_end_ms > window_end_ms OR" \
@@ -1144,8 +1145,9 @@ int store_stats_get(struct store *s, struct store_stats *stats)
 
 	/* Rows are deleted only when old ones are pruned, and a rowid table
 	 * without AUTOINCREMENT numbers rows max + 1, so the largest rowid is
-	 * the count of rows ever stored (unless every row was pruned).  One b-tree descent instead of a full scan per scrape
-	 * (COUNT(*) over 5M usage rows: 1.5 s from a cold cache). */
+	 * the count of rows ever stored (unless every row was pruned).  One
+	 * b-tree descent instead of a full scan per scrape (COUNT(*) over 5M
+	 * usage rows: 1.5 s from a cold cache). */
 	memset(stats, 0, sizeof(*stats));
 	err = count_rows(s, "SELECT COALESCE(MAX(rowid), 0) FROM reports", &stats->reports);
 	if (!err)
