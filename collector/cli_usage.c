@@ -1,9 +1,11 @@
 /* truemeter usage: stored usage per tenant x metric x period.
  *
  *   truemeter usage [--tenant T] [--metric M] [--period YYYY-MM |
- *                   --from DATE --to DATE] [--by hour|day|month] [--json]
+ *                   --from DATE --to DATE] [--by hour|day|month] [--detail]
+ *                   [--json]
  *
- * A table by default; --json prints one JSON object per line. */
+ * --detail splits it by route x method x status class.  A table by
+ * default; --json prints one JSON object per line. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -31,7 +33,7 @@ struct usage_args {
 	int metric;
 	int64_t from, to;
 	enum bucket by;
-	bool json;
+	bool json, detail;
 };
 
 struct usage_out {
@@ -46,7 +48,7 @@ static int usage_line(FILE *f, int status)
 {
 	fprintf(f, "usage: truemeter usage [--tenant T] [--metric M] "
 		"[--period YYYY-MM | --from DATE --to DATE] [--by hour|day|month] "
-		"[--json]\n");
+		"[--detail] [--json]\n");
 	return status;
 }
 
@@ -91,16 +93,32 @@ static void bucket_label(enum bucket by, int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "%.13s:00Z", t);
 }
 
+static void print_header(const struct usage_args *a)
+{
+	if (a->detail)
+		printf("%-20s %-24s %-20s %-24s %-8s %-6s %20s\n", "PERIOD", "TENANT",
+		       "METRIC", "ROUTE", "METHOD", "STATUS", "VALUE");
+	else
+		printf("%-20s %-24s %-20s %20s\n", "PERIOD", "TENANT", "METRIC", "VALUE");
+}
+
 static int print_row(const struct store_usage *u, void *arg)
 {
 	struct usage_out *o = arg;
-	char label[32], from[32], to[32];
 	const char *metric = metric_name(u->metric);
+	const char *status = metric_status_class(u->status_class);
+	char label[32], from[32], to[32];
 
 	bucket_label(o->a->by, o->from, label, sizeof(label));
 	if (!metric)
 		metric = "unknown";
 	o->rows++;
+	if (!o->a->json && o->a->detail) {
+		printf("%-20s %-24s %-20s %-24s %-8s %-6s %20" PRIu64 "\n", label, u->tenant,
+		       metric, *u->route ? u->route : "-", *u->method ? u->method : "-",
+		       status ? status : "-", u->value);
+		return 0;
+	}
 	if (!o->a->json) {
 		printf("%-20s %-24s %-20s %20" PRIu64 "\n", label, u->tenant, metric,
 		       u->value);
@@ -115,6 +133,12 @@ static int print_row(const struct store_usage *u, void *arg)
 	json_object_object_add(j, "to", json_object_new_string(to));
 	json_object_object_add(j, "tenant", json_object_new_string(u->tenant));
 	json_object_object_add(j, "metric", json_object_new_string(metric));
+	if (o->a->detail) {
+		json_object_object_add(j, "route", json_object_new_string(u->route));
+		json_object_object_add(j, "method", json_object_new_string(u->method));
+		json_object_object_add(j, "status_class",
+				       status ? json_object_new_string(status) : NULL);
+	}
 	json_object_object_add(j, "value", json_object_new_int64((int64_t)u->value));
 	printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
 	json_object_put(j);
@@ -149,6 +173,7 @@ static int parse_args(int argc, char **argv, struct usage_args *a)
 		{ "to", required_argument, NULL, 't' },
 		{ "by", required_argument, NULL, 'b' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "detail", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -156,7 +181,7 @@ static int parse_args(int argc, char **argv, struct usage_args *a)
 	int opt;
 
 	*a = (struct usage_args){ .from = 0, .to = INT64_MAX, .by = BY_MONTH };
-	while ((opt = getopt_long(argc, argv, "T:m:p:f:t:b:jh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "T:m:p:f:t:b:jdh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'T':
 			if (!*optarg)
@@ -195,6 +220,9 @@ static int parse_args(int argc, char **argv, struct usage_args *a)
 		case 'j':
 			a->json = true;
 			break;
+		case 'd':
+			a->detail = true;
+			break;
 		case 'h':
 			return usage_line(stdout, 0);
 		default:        /* getopt said which */
@@ -215,6 +243,8 @@ int cli_usage(const struct cli_env *env, int argc, char **argv)
 	struct usage_args a;
 	struct usage_out o = { .a = &a };
 	struct bounds b = { 0 };
+	int (*query)(struct store *, const char *, int, int64_t, int64_t, store_usage_cb,
+		     void *);
 	struct store *s = NULL;
 	int rc, err;
 
@@ -223,9 +253,10 @@ int cli_usage(const struct cli_env *env, int argc, char **argv)
 		return rc;
 	if (cli_store_open(env, "usage", false, &s))
 		return 1;
-	err = store_usage_sum(s, a.tenant, a.metric, a.from, a.to, widen, &b);
+	query = a.detail ? store_usage_detail : store_usage_sum;
+	err = query(s, a.tenant, a.metric, a.from, a.to, widen, &b);
 	if (!err && !a.json)
-		printf("%-20s %-24s %-20s %20s\n", "PERIOD", "TENANT", "METRIC", "VALUE");
+		print_header(&a);
 	if (!err && b.any) {
 		int64_t start = b.first > a.from ? b.first : a.from;
 		int64_t bf, bt;
@@ -234,8 +265,7 @@ int cli_usage(const struct cli_env *env, int argc, char **argv)
 		     bucket_of(a.by, bt, &bf, &bt)) {
 			o.from = bf > a.from ? bf : a.from;
 			o.to = bt < a.to ? bt : a.to;
-			err = store_usage_sum(s, a.tenant, a.metric, o.from, o.to,
-					      print_row, &o);
+			err = query(s, a.tenant, a.metric, o.from, o.to, print_row, &o);
 		}
 	}
 	store_close(s);

@@ -227,20 +227,33 @@ static enum MHD_Result leaks(struct httpd *h, struct MHD_Connection *c)
 	return respond_json(c, 200, arr);
 }
 
+struct usage_json {
+	json_object *arr;
+	bool detail;             /* route, method and status class too */
+};
+
 static int usage_json_cb(const struct store_usage *u, void *arg)
 {
+	struct usage_json *uj = arg;
 	json_object *o = json_object_new_object();
+	const char *status = metric_status_class(u->status_class);
 	char t[32];
 
 	json_object_object_add(o, "tenant", json_object_new_string(u->tenant));
 	json_object_object_add(o, "metric", json_object_new_string(metric_name(u->metric) ?
 				metric_name(u->metric) : "unknown"));
+	if (uj->detail) {
+		json_object_object_add(o, "route", json_object_new_string(u->route));
+		json_object_object_add(o, "method", json_object_new_string(u->method));
+		json_object_object_add(o, "status_class",
+				       status ? json_object_new_string(status) : NULL);
+	}
 	json_object_object_add(o, "value", json_object_new_uint64(u->value));
 	period_format_time(u->first_ms, t, sizeof(t));
 	json_object_object_add(o, "first_window", json_object_new_string(t));
 	period_format_time(u->last_ms, t, sizeof(t));
 	json_object_object_add(o, "last_window_end", json_object_new_string(t));
-	json_object_array_add(arg, o);
+	json_object_array_add(uj->arr, o);
 	return 0;
 }
 
@@ -259,24 +272,36 @@ static int period_arg(struct MHD_Connection *c, char name[8], int64_t *from, int
 	return 0;
 }
 
+/* ?period=YYYY-MM&tenant=T&detail=1 (detail: by route x method x status
+ * class too, from the windows themselves). */
 static enum MHD_Result usage(struct httpd *h, struct MHD_Connection *c)
 {
 	const char *tenant = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "tenant");
-	json_object *o, *arr;
+	const char *detail = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "detail");
+	struct usage_json uj = { 0 };
+	json_object *o;
 	int64_t from, to;
 	char name[8];
+	int err;
 
 	if (period_arg(c, name, &from, &to))
 		return respond_msg(c, 400, "error", "period must be YYYY-MM");
-	arr = json_object_new_array();
-	if (store_usage_sum(h->s, tenant && *tenant ? tenant : NULL, 0, from, to,
-			    usage_json_cb, arr)) {
-		json_object_put(arr);
+	if (detail && strcmp(detail, "0") && strcmp(detail, "1"))
+		return respond_msg(c, 400, "error", "detail must be 0 or 1");
+	uj.detail = detail && !strcmp(detail, "1");
+	uj.arr = json_object_new_array();
+	err = (uj.detail ? store_usage_detail : store_usage_sum)(h->s, tenant && *tenant ?
+		tenant : NULL, 0, from, to, usage_json_cb, &uj);
+	if (err) {
+		json_object_put(uj.arr);
+		if (err == -ERANGE)
+			return respond_msg(c, 410, "error", "that period's windows were "
+					   "pruned (retention)");
 		return respond_msg(c, 500, "error", "store query failed");
 	}
 	o = json_object_new_object();
 	json_object_object_add(o, "period", json_object_new_string(name));
-	json_object_object_add(o, "usage", arr);
+	json_object_object_add(o, "usage", uj.arr);
 	return respond_json(c, 200, o);
 }
 

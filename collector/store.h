@@ -65,10 +65,19 @@ struct store_usage {
 	int metric;
 	uint64_t value;
 	int64_t first_ms, last_ms;       /* earliest window start, latest end */
+	/* store_usage_detail() only (else "", "", 0): the HTTP dimensions,
+	 * "" and 0 for metrics without them; status_class 1..5 for 1xx..5xx */
+	const char *route, *method;
+	int status_class;
 };
 typedef int (*store_usage_cb)(const struct store_usage *u, void *arg);
 int store_usage_sum(struct store *s, const char *tenant, int metric,
 		    int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg);
+/* The same per tenant x metric x route x method x status class, read from
+ * the windows themselves (slower: no hourly sums hold the dimensions);
+ * -ERANGE, logged, for a range that starts before the pruning point. */
+int store_usage_detail(struct store *s, const char *tenant, int metric,
+		       int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg);
 
 /* Hourly series for one tenant x metric: cb per hour bucket that has data,
  * in time order (hour_ms = bucket start). */

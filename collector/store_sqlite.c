@@ -731,18 +731,17 @@ static int edges_kept(struct store *s, int64_t from_ms, int64_t to_ms)
 	"  window_start_ms < ?5) OR (window_start_ms >= ?6 AND window_start_ms < ?2))" \
 	USAGE_WHO ")"
 
-int store_usage_sum(struct store *s, const char *tenant, int metric,
-		    int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg)
+/* The rows of a usage query, columns tenant, metric, then route, method
+ * and status class when detail is set, then the sum, the first window
+ * start and the last window end, to cb. */
+static int usage_rows(struct store *s, const char *sql, bool detail, const char *tenant,
+		      int metric, int64_t from_ms, int64_t to_ms, store_usage_cb cb,
+		      void *arg)
 {
 	sqlite3_stmt *st = NULL;
-	int err, rc;
+	int err, rc, c;
 
-	err = edges_kept(s, from_ms, to_ms);
-	if (err)
-		goto cleanup;
-	err = store_sqlite_prepare(s, "SELECT tenant, metric, SUM(value),"
-				   " MIN(first_ms), MAX(last_ms) FROM" USAGE_SRC
-				   " GROUP BY tenant, metric ORDER BY tenant, metric", &st);
+	err = store_sqlite_prepare(s, sql, &st);
 	if (err)
 		goto cleanup;
 	bind_filters(st, tenant, metric, from_ms, to_ms);
@@ -750,11 +749,18 @@ int store_usage_sum(struct store *s, const char *tenant, int metric,
 		struct store_usage u = {
 			.tenant = (const char *)sqlite3_column_text(st, 0),
 			.metric = sqlite3_column_int(st, 1),
-			.value = (uint64_t)sqlite3_column_int64(st, 2),
-			.first_ms = sqlite3_column_int64(st, 3),
-			.last_ms = sqlite3_column_int64(st, 4),
+			.route = "", .method = "",
 		};
 
+		c = 2;
+		if (detail) {
+			u.route = (const char *)sqlite3_column_text(st, c++);
+			u.method = (const char *)sqlite3_column_text(st, c++);
+			u.status_class = sqlite3_column_int(st, c++);
+		}
+		u.value = (uint64_t)sqlite3_column_int64(st, c++);
+		u.first_ms = sqlite3_column_int64(st, c++);
+		u.last_ms = sqlite3_column_int64(st, c);
 		err = cb(&u, arg);
 		if (err)
 			goto cleanup;
@@ -764,6 +770,51 @@ int store_usage_sum(struct store *s, const char *tenant, int metric,
 cleanup:
 	sqlite3_finalize(st);
 	return err;
+}
+
+int store_usage_sum(struct store *s, const char *tenant, int metric,
+		    int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg)
+{
+	int err = edges_kept(s, from_ms, to_ms);
+
+	return err ? err : usage_rows(s, "SELECT tenant, metric, SUM(value),"
+				      " MIN(first_ms), MAX(last_ms) FROM" USAGE_SRC
+				      " GROUP BY tenant, metric ORDER BY tenant, metric", false,
+				      tenant, metric, from_ms, to_ms, cb, arg);
+}
+
+/* The windows of [from_ms, to_ms) are all there (edges_kept() for the
+ * whole range). */
+static int windows_kept(struct store *s, int64_t from_ms, int64_t to_ms)
+{
+	char a[32], p[32];
+	int64_t before;
+	int err;
+
+	err = store_pruned_before(s, &before);
+	if (err || from_ms >= before || from_ms >= to_ms)
+		return err;
+	period_format_time(from_ms, a, sizeof(a));
+	period_format_time(before, p, sizeof(p));
+	log_warn("store %s: the windows before %s were pruned (retention), with their "
+		 "route, method and status detail: a range from %s needs them", s->path, p, a);
+	return -ERANGE;
+}
+
+/* (bind_filters() also binds ?5 and ?6, which this query has not: SQLite
+ * ignores them.) */
+int store_usage_detail(struct store *s, const char *tenant, int metric,
+		       int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg)
+{
+	int err = windows_kept(s, from_ms, to_ms);
+
+	return err ? err : usage_rows(s, "SELECT tenant, metric, route, method, status_class,"
+				      " SUM(value), MIN(window_start_ms), MAX(window_end_ms)"
+				      " FROM usage WHERE window_start_ms >= ?1 AND"
+				      " window_start_ms < ?2" USAGE_WHO
+				      " GROUP BY tenant, metric, route, method, status_class"
+				      " ORDER BY tenant, metric, route, method, status_class",
+				      true, tenant, metric, from_ms, to_ms, cb, arg);
 }
 
 int store_usage_hourly(struct store *s, const char *tenant, int metric,

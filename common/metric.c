@@ -27,3 +27,12 @@ int metric_from_name(const char *name)
 			return i;
 	return -EINVAL;
 }
+
+const char *metric_status_class(int status_class)
+{
+	static const char *const names[] = { NULL, "1xx", "2xx", "3xx", "4xx", "5xx" };
+
+	if (status_class < 1 || status_class > 5)
+		return NULL;
+	return names[status_class];
+}

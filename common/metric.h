@@ -19,5 +19,8 @@ enum metric {
 const char *metric_name(int metric);
 /* Metric number for a name, or -EINVAL. */
 int metric_from_name(const char *name);
+/* An HTTP status class as people write it ("2xx" for 2), or NULL for
+ * none (0: the metric has no status) or a number out of 1..5. */
+const char *metric_status_class(int status_class);
 
 #endif

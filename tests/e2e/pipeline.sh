@@ -40,6 +40,25 @@ for t in acme globex initech umbrella; do
 	check "metered api_requests for $t equal nginx's access log" "$n" "$(val "metered_$t")"
 done
 
+# The detail the meter counted, per tenant x status class, is what nginx
+# logged (the status is the log's third field), and its routes are the
+# configured patterns the requests match.
+"$B/truemeter" -d "$TMP/demo/truemeter.db" usage --period "$(date -u +%Y-%m)" \
+	--metric api_requests --detail --json > "$TMP/detail.json"
+for t in acme globex initech umbrella; do
+	check "usage --detail: $t's requests per status class equal nginx's log" \
+		"$(awk -v t="$t" '$1 == t { c[substr($3, 1, 1) "xx"]++ }
+			END { for (k in c) print k, c[k] }' "$TMP/demo/nginx/access.log" |
+			sort | tr '\n' ' ')" \
+		"$(jq -r --arg t "$t" 'select(.tenant == $t) | "\(.status_class) \(.value)"' \
+			"$TMP/detail.json" | awk '{ c[$1] += $2 } END { for (k in c) print k, c[k] }' |
+			sort | tr '\n' ' ')"
+done
+check "usage --detail: routes, methods and status classes as traffic.lua sends them" \
+	"/v1/items/* GET 2xx;/v1/orders POST 2xx;/v1/orders/* GET 2xx;other GET 4xx;" \
+	"$(jq -r '"\(.route) \(.method) \(.status_class)"' "$TMP/detail.json" | sort -u |
+		tr '\n' ';')"
+
 # "kind tenant metric leak status" per alert, from the JSON lines.
 sed -n 's/.*"kind":"\([^"]*\)","tenant":"\([^"]*\)","metric":"\([^"]*\)".*"leak":\([0-9-]*\),.*"status":"\([^"]*\)".*/\1 \2 \3 \4 \5/p' \
 	"$TMP/results.leaks.json" | sort > "$TMP/alerts"

@@ -771,6 +771,42 @@ static void test_migrate_losses_from_v4(void **state)
 	assert_string_equal(seen.line[0], "0101 db-1 5000-15000 4 0");
 }
 
+/* The detail of the usage: per route x method x status class */
+static int detail_cb(const struct store_usage *u, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	snprintf(out + n, 512 - n, "%s %d %s %s %d %llu;", u->tenant, u->metric, u->route,
+		 u->method, u->status_class, (unsigned long long)u->value);
+	return 0;
+}
+
+static void test_usage_detail(void **state)
+{
+	struct fixture *f = *state;
+	char out[512] = "";
+	int64_t point;
+
+	assert_int_equal(put(f, 1, 10000, 5, 100, 1, 0), 0);
+	assert_int_equal(put(f, 2, 20000, 7, 200, 1, 0), 0);
+	assert_int_equal(put(f, 3, 3 * 3600000 + 5000, 11, 300, 1, 0), 0);
+	assert_int_equal(store_usage_detail(f->s, NULL, 0, 0, 30000, detail_cb, out), 0);
+	assert_string_equal(out, "acme 1 /v1/items/* GET 2 12;globex 6   0 300;");
+	out[0] = '\0';
+	assert_int_equal(store_usage_detail(f->s, "acme", METRIC_API_REQUESTS, 15000,
+					    4 * 3600000, detail_cb, out), 0);
+	assert_string_equal(out, "acme 1 /v1/items/* GET 2 18;");
+	/* the windows before a pruning point have no detail left */
+	assert_int_equal(store_prune_mark(f->s, 3 * 3600000, 1, &point), 0);
+	assert_int_equal(store_usage_detail(f->s, NULL, 0, 0, 4 * 3600000, detail_cb, out),
+			 -ERANGE);
+	out[0] = '\0';
+	assert_int_equal(store_usage_detail(f->s, NULL, 0, 3 * 3600000, 4 * 3600000,
+					    detail_cb, out), 0);
+	assert_string_equal(out, "acme 1 /v1/items/* GET 2 11;globex 6   0 300;");
+}
+
 #define HOUR 3600000LL
 
 static uint64_t acme_sum(struct fixture *f, int64_t from, int64_t to, int *err)
@@ -925,6 +961,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_losses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_losses_from_v4, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_detail, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -401,6 +401,7 @@ static void test_read_endpoints(void **state)
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "truemeter_webhooks_total{source=\"stripe\",result=\"stored\"} 0"));
 	assert_non_null(strstr(r.body, "truemeter_alerts_open{kind=\"underbilled\",severity=\"critical\"} 0"));
+	assert_non_null(strstr(r.body, "\ntruemeter_store_pruned_before_seconds 0\n"));
 	r = request(f, "/api/v1/leaks", NULL, 0, NULL, NULL);
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.body, "[]");
@@ -409,6 +410,12 @@ static void test_read_endpoints(void **state)
 	assert_non_null(strstr(r.body, "\"period\":\"2026-11\""));
 	r = request(f, "/api/v1/usage?period=nov", NULL, 0, NULL, NULL);
 	assert_int_equal(r.status, 400);
+	r = request(f, "/api/v1/usage?period=2026-11&detail=1", NULL, 0, NULL, NULL);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "\"usage\":[]"));
+	r = request(f, "/api/v1/usage?period=2026-11&detail=yes", NULL, 0, NULL, NULL);
+	assert_int_equal(r.status, 400);
+	assert_non_null(strstr(r.body, "detail must be 0 or 1"));
 	r = request(f, "/", NULL, 0, NULL, NULL);
 	assert_int_equal(r.status, 200);
 	assert_non_null(strstr(r.body, "<h2>Open leak alerts</h2>"));
