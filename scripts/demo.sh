@@ -258,6 +258,10 @@ for t in $TENANTS; do
 		grep -o '"value": *[0-9]*' | awk -F: '{ s += $2 } END { print s + 0 }')"
 done
 
+step "The same requests by route x method x status class, as the meter counted them"
+"$B/truemeter" -d "$DIR/truemeter.db" usage --metric api_requests --from "$PSTART" \
+	--to "$PEND" --tenant acme --detail
+
 step "The meter's own health, as the agent declared it: usage it could not count"
 "$B/truemeter" -d "$DIR/truemeter.db" agents
 result "agent_losses" "$("$B/truemeter" -d "$DIR/truemeter.db" agents --json |
