@@ -220,7 +220,9 @@ static void test_gaps(void **state)
 }
 
 /* Retention: a report resent after its window was pruned is refused as
- * behind its chain, never counted twice; the chain goes on from its head. */
+ * behind its chain, never counted twice, also in an older epoch than the
+ * agent's latest report (a spool replayed after a restart); the chain
+ * goes on from its head. */
 static void test_pruned_resend(void **state)
 {
 	struct fixture *f = *state;
@@ -231,23 +233,28 @@ static void test_pruned_resend(void **state)
 	char err[256];
 	size_t len;
 
+	/* the agent's latest report: epoch 6's seq 4 (its window, 4-5 s, is
+	 * the latest) */
+	for (uint64_t seq = 1; seq <= 4; seq++)
+		assert_int_equal(send_seq(f, 6, seq, 1000, seq > 1, 0),
+				 TRUEMETER__ACK__STATUS__OK);
 	assert_int_equal(send_seq(f, 5, 1, 10, false, 0), TRUEMETER__ACK__STATUS__OK);
 	assert_int_equal(send_seq(f, 5, 2, 20, true, 0), TRUEMETER__ACK__STATUS__OK);
 	assert_int_equal(send_seq(f, 5, 3, 30, true, 0), TRUEMETER__ACK__STATUS__OK);
 	assert_int_equal(store_prune_mark(f->store, 2 * 3600000, 1, &point), 0);
 	assert_int_equal(store_prune_step(f->store, 100, &rows, &reports), 0);
-	assert_int_equal(rows, 3);
-	assert_int_equal(reports, 2);          /* the chain's head stays */
+	assert_int_equal(rows, 7);
+	assert_int_equal(reports, 5);          /* each chain's head stays */
 	make(&f->key, 5, 1, NULL, 10, 0, &env, &len, d);
 	assert_int_equal(send_buf(f, env, len, err), TRUEMETER__ACK__STATUS__REJECTED);
 	assert_non_null(strstr(err, "behind the stored chain head 3"));
 	assert_non_null(strstr(err, "or its window was pruned"));
 	free(env);
-	assert_int_equal(stored_total(f), 60);
+	assert_int_equal(stored_total(f), 4060);
 	assert_int_equal(send_seq(f, 5, 4, 40, true, 0), TRUEMETER__ACK__STATUS__OK);
-	assert_int_equal(stored_total(f), 100);
+	assert_int_equal(stored_total(f), 4100);
 	receiver_stats_get(f->recv, &st);
-	assert_int_equal(st.stored, 4);
+	assert_int_equal(st.stored, 8);
 	assert_int_equal(st.rejected[RECV_REJ_STALE], 1);
 }
 
