@@ -1,7 +1,8 @@
 /* A month of usage as one agent with 1-minute windows stores it (20
  * tenants x 2 metrics: 1.7M rows), then the period sum every reconcile
- * tick runs: through the store (15-minute rollup plus the windows at the
- * edges) and, for comparison, summed over every window.
+ * tick runs: through the store (hourly sums plus the windows at the
+ * edges) and, for comparison, summed over every window; and the month by
+ * route x method x status class (store_usage_detail(), every window).
  *
  * usage: usage_month DB_PATH */
 #include <stdio.h>
@@ -64,7 +65,9 @@ static int fill(struct store *s)
 	return err;
 }
 
-static double time_sum(struct store *s, int raw)
+enum sum_kind { SUM_HOURLY, SUM_RAW, SUM_DETAIL };
+
+static double time_sum(struct store *s, enum sum_kind kind)
 {
 	double best = 1e18;
 
@@ -72,7 +75,7 @@ static double time_sum(struct store *s, int raw)
 		double t0 = mono_ms();
 		int n = 0;
 
-		if (raw) {
+		if (kind == SUM_RAW) {
 			sqlite3_stmt *st;
 
 			if (store_sqlite_prepare(s, "SELECT tenant, metric, SUM(value),"
@@ -85,7 +88,8 @@ static double time_sum(struct store *s, int raw)
 			while (sqlite3_step(st) == SQLITE_ROW)
 				n++;
 			sqlite3_finalize(st);
-		} else if (store_usage_sum(s, NULL, 0, MONTH_START, MONTH_END, count_cb, &n)) {
+		} else if ((kind == SUM_DETAIL ? store_usage_detail : store_usage_sum)
+			   (s, NULL, 0, MONTH_START, MONTH_END, count_cb, &n)) {
 			return -1;
 		}
 		if (n != 2 * TENANTS) {
@@ -102,7 +106,7 @@ static double time_sum(struct store *s, int raw)
 int main(int argc, char **argv)
 {
 	struct store *s = NULL;
-	double t0, fill_ms, sum_ms, raw_ms;
+	double t0, fill_ms, sum_ms, raw_ms, detail_ms;
 	long rows = 30L * 1440 * 2 * TENANTS;
 
 	if (argc != 2) {
@@ -118,14 +122,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fill_ms = mono_ms() - t0;
-	sum_ms = time_sum(s, 0);
-	raw_ms = time_sum(s, 1);
+	sum_ms = time_sum(s, SUM_HOURLY);
+	raw_ms = time_sum(s, SUM_RAW);
+	detail_ms = time_sum(s, SUM_DETAIL);
 	store_close(s);
-	if (sum_ms < 0 || raw_ms < 0)
+	if (sum_ms < 0 || raw_ms < 0 || detail_ms < 0)
 		return 1;
 	printf("BENCH usage_month_rows %ld rows\n", rows);
 	printf("BENCH usage_month_store_rows_per_s %.0f rows/s\n", rows / (fill_ms / 1000));
 	printf("BENCH usage_month_sum_ms %.1f ms\n", sum_ms);
 	printf("BENCH usage_month_sum_every_window_ms %.1f ms\n", raw_ms);
+	printf("BENCH usage_month_detail_ms %.1f ms\n", detail_ms);
 	return 0;
 }
