@@ -22,8 +22,10 @@ static int archive_month(struct store *s, const char *dir, const char *name,
 	size_t n = 0;
 	int err;
 
-	if (snprintf(path, sizeof(path), "%s/%s.tmb", dir, name) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s.tmb", dir, name) >= (int)sizeof(path)) {
+		log_warn("retention: archive directory %s: name too long; nothing pruned", dir);
 		return -ENAMETOOLONG;
+	}
 	if (access(path, F_OK) == 0)
 		return 0;                       /* archived by an earlier round */
 	err = audit_export(s, from, to, path, &n);
