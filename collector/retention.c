@@ -15,6 +15,15 @@
 /* rows per transaction: short enough for ingest to go on between them */
 #define PRUNE_BATCH 5000
 
+/* DIR/YYYY-MM.tmb, the bundle of month name. */
+static int bundle_path(const char *dir, const char *name, char path[4096])
+{
+	if (snprintf(path, 4096, "%s/%s.tmb", dir, name) < 4096)
+		return 0;
+	log_warn("retention: archive directory %s: name too long; nothing pruned", dir);
+	return -ENAMETOOLONG;
+}
+
 static int archive_month(struct store *s, const char *dir, const char *name,
 			 int64_t from, int64_t to, size_t *archived)
 {
@@ -22,10 +31,9 @@ static int archive_month(struct store *s, const char *dir, const char *name,
 	size_t n = 0;
 	int err;
 
-	if (snprintf(path, sizeof(path), "%s/%s.tmb", dir, name) >= (int)sizeof(path)) {
-		log_warn("retention: archive directory %s: name too long; nothing pruned", dir);
-		return -ENAMETOOLONG;
-	}
+	err = bundle_path(dir, name, path);
+	if (err)
+		return err;
 	if (access(path, F_OK) == 0)
 		return 0;                       /* archived by an earlier round */
 	err = audit_export(s, from, to, path, &n);
@@ -56,7 +64,9 @@ static int archive_months(struct store *s, const char *dir, int64_t old, int64_t
 	if (from < old) {
 		char path[4096];
 
-		snprintf(path, sizeof(path), "%s/%s.tmb", dir, name);
+		err = bundle_path(dir, name, path);
+		if (err)
+			return err;
 		if (access(path, F_OK) != 0)
 			log_warn("retention: %s was partly pruned before it could be "
 				 "archived; %s is not written", name, path);

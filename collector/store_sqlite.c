@@ -192,11 +192,6 @@ int store_sqlite_error(struct store *s, const char *what)
 	return -EIO;
 }
 
-static int db_error(struct store *s, const char *what)
-{
-	return store_sqlite_error(s, what);
-}
-
 int store_sqlite_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
@@ -228,7 +223,7 @@ void store_sqlite_rollback(struct store *s)
 int store_sqlite_prepare(struct store *s, const char *sql, sqlite3_stmt **st)
 {
 	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
-		return db_error(s, "prepare");
+		return store_sqlite_error(s, "prepare");
 	return 0;
 }
 
@@ -336,7 +331,7 @@ int store_open(const char *path, struct store **out)
 	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		err = s->db ? db_error(s, "open") : -ENOMEM;
+		err = s->db ? store_sqlite_error(s, "open") : -ENOMEM;
 		goto cleanup;
 	}
 	sqlite3_busy_timeout(s->db, 10000);
@@ -407,7 +402,7 @@ int store_chain_get(struct store *s, const uint8_t agent[REPORT_PK_LEN],
 			memcpy(chain->last_digest, sqlite3_column_blob(st, 1),
 			       REPORT_DIGEST_LEN);
 	} else if (rc != SQLITE_DONE) {
-		err = db_error(s, "chain lookup");
+		err = store_sqlite_error(s, "chain lookup");
 	}
 cleanup:
 	sqlite3_finalize(st);
@@ -437,7 +432,7 @@ int store_report_digest(struct store *s, const uint8_t agent[REPORT_PK_LEN],
 			memcpy(digest, sqlite3_column_blob(st, 0), REPORT_DIGEST_LEN);
 		err = 1;
 	} else if (rc != SQLITE_DONE) {
-		err = db_error(s, "report lookup");
+		err = store_sqlite_error(s, "report lookup");
 	}
 cleanup:
 	sqlite3_finalize(st);
@@ -521,7 +516,7 @@ static int insert_report(struct store *s, const Truemeter__Report *r,
 	sqlite3_bind_int64(st, 18, h ? clamp_count(h->event_drops_window) : 0);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
-		err = db_error(s, "insert report");
+		err = store_sqlite_error(s, "insert report");
 		goto cleanup;
 	}
 	*id = sqlite3_last_insert_rowid(s->db);
@@ -561,7 +556,7 @@ static int insert_rows(struct store *s, const Truemeter__Report *r, sqlite3_int6
 		sqlite3_bind_int64(st, 9, (sqlite3_int64)u->value);
 		if (sqlite3_step(st) != SQLITE_DONE) {
 			sqlite3_reset(st);
-			return db_error(s, "insert usage");
+			return store_sqlite_error(s, "insert usage");
 		}
 	}
 	sqlite3_reset(st);
@@ -601,7 +596,7 @@ static int insert_gap(struct store *s, const Truemeter__Report *r, const char *h
 	sqlite3_bind_text(st, 7, reason ? reason : "reports missing", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, s->clock_ms ? s->clock_ms : period_now_ms());
 	if (sqlite3_step(st) != SQLITE_DONE)
-		err = db_error(s, "insert gap");
+		err = store_sqlite_error(s, "insert gap");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
@@ -766,7 +761,7 @@ static int usage_rows(struct store *s, const char *sql, bool detail, const char 
 			goto cleanup;
 	}
 	if (rc != SQLITE_DONE)
-		err = db_error(s, "usage query");
+		err = store_sqlite_error(s, "usage query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
@@ -784,20 +779,20 @@ int store_usage_sum(struct store *s, const char *tenant, int metric,
 }
 
 /* The windows of [from_ms, to_ms) are all there (edges_kept() for the
- * whole range). */
-static int windows_kept(struct store *s, int64_t from_ms, int64_t to_ms)
+ * whole range); what names what the pruned windows took with them. */
+static int windows_kept(struct store *s, int64_t from_ms, int64_t to_ms, const char *what)
 {
 	char a[32], p[32];
 	int64_t before;
 	int err;
 
 	err = store_pruned_before(s, &before);
-	if (err || from_ms >= before || from_ms >= to_ms)
+	if (err || !before || from_ms >= before || from_ms >= to_ms)
 		return err;
 	period_format_time(from_ms, a, sizeof(a));
 	period_format_time(before, p, sizeof(p));
-	log_warn("store %s: the windows before %s were pruned (retention), with their "
-		 "route, method and status detail: a range from %s needs them", s->path, p, a);
+	log_warn("store %s: the windows before %s were pruned (retention), with %s: "
+		 "a range from %s needs them", s->path, p, what, a);
 	return -ERANGE;
 }
 
@@ -806,7 +801,7 @@ static int windows_kept(struct store *s, int64_t from_ms, int64_t to_ms)
 int store_usage_detail(struct store *s, const char *tenant, int metric,
 		       int64_t from_ms, int64_t to_ms, store_usage_cb cb, void *arg)
 {
-	int err = windows_kept(s, from_ms, to_ms);
+	int err = windows_kept(s, from_ms, to_ms, "their route, method and status detail");
 
 	return err ? err : usage_rows(s, "SELECT tenant, metric, route, method, status_class,"
 				      " SUM(value), MIN(window_start_ms), MAX(window_end_ms)"
@@ -838,7 +833,7 @@ int store_usage_hourly(struct store *s, const char *tenant, int metric,
 			goto cleanup;
 	}
 	if (rc != SQLITE_DONE)
-		err = db_error(s, "hourly query");
+		err = store_sqlite_error(s, "hourly query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
@@ -873,7 +868,7 @@ int store_gaps(struct store *s, int64_t from_ms, int64_t to_ms,
 			goto cleanup;
 	}
 	if (rc != SQLITE_DONE)
-		err = db_error(s, "gap query");
+		err = store_sqlite_error(s, "gap query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
@@ -922,7 +917,7 @@ int store_losses(struct store *s, int64_t from_ms, int64_t to_ms,
 			goto cleanup;
 	}
 	if (rc != SQLITE_DONE)
-		err = db_error(s, "loss query");
+		err = store_sqlite_error(s, "loss query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
@@ -970,7 +965,7 @@ int store_agents(struct store *s, store_agent_cb cb, void *arg)
 			goto cleanup;
 	}
 	if (rc != SQLITE_DONE)
-		err = db_error(s, "agent query");
+		err = store_sqlite_error(s, "agent query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
@@ -999,7 +994,7 @@ static int agents_matching(struct store *s, const char *prefix,
 				 (const char *)sqlite3_column_text(st, 0));
 	}
 	if (rc != SQLITE_DONE)
-		err = db_error(s, "agent query");
+		err = store_sqlite_error(s, "agent query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
@@ -1028,7 +1023,7 @@ int store_agent_retire(struct store *s, const char *prefix, int64_t now_ms,
 	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now_ms);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		err = db_error(s, "retire agent");
+		err = store_sqlite_error(s, "retire agent");
 		goto cleanup;
 	}
 	*retired_ms = sqlite3_column_int64(st, 0);
@@ -1048,7 +1043,7 @@ static int enrolled_put(struct store *s, sqlite3_stmt *st, const char *hex, int6
 	sqlite3_reset(st);
 	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, now_ms);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(s, "enrolled key");
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : store_sqlite_error(s, "enrolled key");
 }
 
 int store_enrolled_sync(struct store *s, const char (*hex)[REPORT_PK_HEX_LEN + 1],
@@ -1105,7 +1100,7 @@ int store_collector_up(struct store *s, int64_t now_ms, int64_t max_down_ms,
 		sqlite3_bind_int64(st, 1, *since_ms);
 		sqlite3_bind_int64(st, 2, now_ms);
 		if (sqlite3_step(st) != SQLITE_DONE)
-			err = db_error(s, "collector start");
+			err = store_sqlite_error(s, "collector start");
 	}
 	sqlite3_finalize(st);
 	if (!err)
@@ -1126,7 +1121,7 @@ int store_collector_alive(struct store *s, int64_t now_ms)
 		return err;
 	sqlite3_bind_int64(st, 1, now_ms);
 	if (sqlite3_step(st) != SQLITE_DONE)
-		err = db_error(s, "collector alive");
+		err = store_sqlite_error(s, "collector alive");
 	sqlite3_finalize(st);
 	return err;
 }
@@ -1135,19 +1130,9 @@ int store_envelopes(struct store *s, int64_t from_ms, int64_t to_ms,
 		    store_envelope_cb cb, void *arg)
 {
 	sqlite3_stmt *st = NULL;
-	int64_t before;
 	int err, rc;
 
-	err = store_pruned_before(s, &before);
-	if (!err && from_ms < before) {
-		char a[32], p[32];
-
-		period_format_time(from_ms, a, sizeof(a));
-		period_format_time(before, p, sizeof(p));
-		log_warn("store %s: the signed reports of windows before %s were pruned "
-			 "(retention): an export from %s cannot be complete", s->path, p, a);
-		err = -ERANGE;
-	}
+	err = windows_kept(s, from_ms, to_ms, "their signed reports");
 	if (err)
 		goto cleanup;
 	/* the unary + keeps the planner off the window index: the envelopes
@@ -1166,7 +1151,7 @@ int store_envelopes(struct store *s, int64_t from_ms, int64_t to_ms,
 			goto cleanup;
 	}
 	if (rc != SQLITE_DONE)
-		err = db_error(s, "envelope query");
+		err = store_sqlite_error(s, "envelope query");
 cleanup:
 	sqlite3_finalize(st);
 	return err;
@@ -1181,7 +1166,7 @@ static int count_rows(struct store *s, const char *sql, uint64_t *out)
 	if (err)
 		goto cleanup;
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		err = db_error(s, "count");
+		err = store_sqlite_error(s, "count");
 		goto cleanup;
 	}
 	*out = (uint64_t)sqlite3_column_int64(st, 0);

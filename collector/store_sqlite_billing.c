@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
 #include "store_billing.h"
 #include "store_sqlite.h"
 
@@ -70,10 +69,8 @@ static int step_done(struct store *s, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		log_warn("store: %s", sqlite3_errmsg(s->db));
-		return -EIO;
-	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return store_sqlite_error(s, "write");
 	return 0;
 }
 
@@ -231,10 +228,8 @@ static int each_row(struct store *s, sqlite3_stmt *st,
 		if (err)
 			return err;
 	}
-	if (rc != SQLITE_DONE) {
-		log_warn("store: %s", sqlite3_errmsg(s->db));
-		return -EIO;
-	}
+	if (rc != SQLITE_DONE)
+		return store_sqlite_error(s, "query");
 	return 0;
 }
 
@@ -296,8 +291,7 @@ static int count_query(struct store *s, const char *sql, const char *bind, uint6
 	if (bind)
 		sqlite3_bind_text(st, 1, bind, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		log_warn("store: %s", sqlite3_errmsg(s->db));
-		err = -EIO;
+		err = store_sqlite_error(s, "count");
 		goto cleanup;
 	}
 	*n = (uint64_t)sqlite3_column_int64(st, 0);
@@ -393,8 +387,7 @@ int store_mapping_get(struct store *s, const char *kind, const char *key,
 		snprintf(out, outlen, "%s", col_text(st, 0));
 		err = 1;
 	} else if (rc != SQLITE_DONE) {
-		log_warn("store: %s", sqlite3_errmsg(s->db));
-		err = -EIO;
+		err = store_sqlite_error(s, "query");
 	}
 cleanup:
 	sqlite3_finalize(st);
@@ -430,8 +423,7 @@ int store_catalog_get(struct store *s, char **json)
 		*json = strdup(col_text(st, 0));
 		err = *json ? 1 : -ENOMEM;
 	} else if (rc != SQLITE_DONE) {
-		log_warn("store: %s", sqlite3_errmsg(s->db));
-		err = -EIO;
+		err = store_sqlite_error(s, "query");
 	}
 cleanup:
 	sqlite3_finalize(st);
