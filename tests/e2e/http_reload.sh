@@ -313,7 +313,7 @@ printf 'drain_max = 1s\n' | cat "$TMP/b.conf" - > "$TMP/c.conf"
 start_nginx
 "$DUMP" -c "$TMP/b.conf" </dev/null 2>"$TMP/load5.err" ||
 	nok "meter did not load: $(cat "$TMP/load5.err")"
-start_wrk 6 cut
+start_wrk 10 cut   # outlasts the upgrade's load (≈2.5 s here), 2 s of wrk2 and the cut
 sleep 1
 upgrade "$TMP/c.conf" "$TMP/upgrade5.err" ||
 	nok "no drain at the upgrade: $(cat "$TMP/upgrade5.err")"
