@@ -47,8 +47,10 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
+# BPF_DEFS: -D options for benchmark builds of the programs (tests/bench/http_floor.sh)
+BPF_DEFS   ?=
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
-	-I. -Ibpf -I$(BUILD)/bpf
+	-I. -Ibpf -I$(BUILD)/bpf $(BPF_DEFS)
 
 # ---- sources ---------------------------------------------------------------
 BPF_SRCS   := $(wildcard bpf/*.bpf.c)

@@ -133,6 +133,31 @@ static int walk_step(__u32 i, void *ctx)
 	return !w->left;
 }
 
+#ifdef TM_HTTP_FLOOR
+/* Benchmark builds only (tests/bench/http_floor.sh): the user-memory copies
+ * a request's bytes need, and nothing after them (no parsing, no counting).
+ * With the hooks, the port check, the connection's state and the stream
+ * check before it, this is what any meter reading the bytes at these hooks
+ * costs at the least. */
+static __always_inline void floor_copies(struct walk *w)
+{
+	struct iovec v;
+	__u64 n;
+
+	if (w->iov) {
+		if (bpf_probe_read_user(&v, sizeof(v), (void *)w->iov))
+			return;
+		w->base = (__u64)v.iov_base;
+		w->seg_len = v.iov_len;
+	}
+	if (!w->base)
+		return;
+	n = w->seg_len < WIN ? w->seg_len : WIN;
+	n &= 2 * WIN - 1;
+	bpf_probe_read_user(w->sc->buf, n, (void *)w->base);
+}
+#endif
+
 /* A global function: the verifier goes through it once per program, for
  * any direction and connection, instead of once per call site and state of
  * the caller (the write hook was within 10% of its instruction limit). */
@@ -175,6 +200,10 @@ __noinline int walk(struct conn *c, struct inflight *in, __u64 ret)
 		w.seg_len = ret;
 		break;
 	}
+#ifdef TM_HTTP_FLOOR
+	floor_copies(&w);
+	return 0;
+#endif
 	steps = bpf_loop(MAX_STEPS, walk_step, &w, 0);
 	if (steps >= MAX_STEPS && w.left && !c->broken) {
 		conn_drop(c, HTTP_STAT_DROP_STEPS);
