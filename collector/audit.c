@@ -103,27 +103,61 @@ struct link {
 	size_t prev_len;
 };
 
+/* Findings in the order they are to be printed. */
+struct findings {
+	char **lines;
+	size_t n;
+};
+
+static void vfinding(struct findings *to, const char *fmt, va_list ap)
+{
+	char **v, *line = NULL;
+
+	if (vasprintf(&line, fmt, ap) < 0)
+		return;
+	v = realloc(to->lines, (to->n + 1) * sizeof(*v));
+	if (!v) {
+		free(line);
+		return;
+	}
+	to->lines = v;
+	to->lines[to->n++] = line;
+}
+
+static void finding(struct findings *to, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void finding(struct findings *to, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfinding(to, fmt, ap);
+	va_end(ap);
+}
+
 static void problem(struct audit_result *res, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 static void problem(struct audit_result *res, const char *fmt, ...)
 {
-	char **v, *line = NULL;
+	struct findings f = { res->problems, res->n_problems };
 	va_list ap;
 
 	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		line = NULL;
+	vfinding(&f, fmt, ap);
 	va_end(ap);
-	if (!line)
-		return;
-	v = realloc(res->problems, (res->n_problems + 1) * sizeof(*v));
-	if (!v) {
-		free(line);
-		return;
-	}
-	res->problems = v;
-	res->problems[res->n_problems++] = line;
+	res->problems = f.lines;
+	res->n_problems = f.n;
+}
+
+static void findings_free(struct findings *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->lines[i]);
+	free(f->lines);
+	f->lines = NULL;
+	f->n = 0;
 }
 
 static int add_total(struct audit_result *res, const char *tenant, int metric,
@@ -197,17 +231,43 @@ static bool trusted(const uint8_t *pk, const uint8_t (*keys)[REPORT_PK_LEN], siz
 	return n == 0;
 }
 
-/* What audit_verify gathers while it reads; links and buf are its own. */
+/* What audit_verify gathers while it reads; links, chain and buf are its
+ * own.  A bundle in chain order (agent, epoch, seq: as audit_export writes
+ * it) has its chains checked as it is read, against the link before, so
+ * memory does not grow with the reports.  Any other order is read again,
+ * keeping every link to sort them (collect). */
 struct verify_ctx {
 	const uint8_t (*keys)[REPORT_PK_LEN];
 	size_t n_keys;
-	struct link *links;
+	bool collect;
+	struct link *links;     /* collect: every verified report's */
 	size_t n_links, cap_links;
+	struct link last, cur;  /* in chain order: the last verified, this one */
+	bool have_last;
+	struct findings chain;  /* in chain order: printed after the reports' */
 	size_t merged;          /* res->n_totals after the last merge */
 	uint8_t *buf;           /* the envelope being checked */
 	size_t cap_buf;
 	struct audit_result *res;
 };
+
+static void chain_step(const struct link *prev, const struct link *cur,
+		       struct audit_result *res, struct findings *out);
+
+/* A verified report's link: kept (collect) or checked against the last. */
+static int link_done(struct verify_ctx *v, struct link *l)
+{
+	if (v->collect) {
+		v->n_links++;
+		return 0;
+	}
+	if (v->have_last && cmp_link(&v->last, l) > 0)
+		return -EAGAIN;         /* not in chain order: read again */
+	chain_step(v->have_last ? &v->last : NULL, l, v->res, &v->chain);
+	v->last = *l;
+	v->have_last = true;
+	return 0;
+}
 
 /* Checks one envelope; on success appends its link and its usage. */
 static int verify_one(struct verify_ctx *v, const uint8_t *env, size_t len, size_t idx)
@@ -218,7 +278,7 @@ static int verify_one(struct verify_ctx *v, const uint8_t *env, size_t len, size
 	char err[256], hex[REPORT_PK_HEX_LEN + 1];
 	int rc = 0;
 
-	if (v->n_links == v->cap_links) {
+	if (v->collect && v->n_links == v->cap_links) {
 		size_t cap = v->cap_links ? 2 * v->cap_links : 256;
 
 		l = realloc(v->links, cap * sizeof(*l));
@@ -227,7 +287,7 @@ static int verify_one(struct verify_ctx *v, const uint8_t *env, size_t len, size
 		v->links = l;
 		v->cap_links = cap;
 	}
-	l = &v->links[v->n_links];
+	l = v->collect ? &v->links[v->n_links] : &v->cur;
 	if (report_open(env, len, &r, l->digest, err, sizeof(err))) {
 		res->bad_signatures++;
 		problem(res, "report #%zu: %s", idx + 1, err);
@@ -247,7 +307,9 @@ static int verify_one(struct verify_ctx *v, const uint8_t *env, size_t len, size
 	l->prev_len = r->prev_digest.len;
 	if (l->prev_len == REPORT_DIGEST_LEN)
 		memcpy(l->prev, r->prev_digest.data, REPORT_DIGEST_LEN);
-	v->n_links++;
+	rc = link_done(v, l);
+	if (rc)
+		goto cleanup;
 	res->verified++;
 	if (r->health && (r->health->map_overflow_window || r->health->event_drops_window)) {
 		res->lossy_reports++;
@@ -276,48 +338,52 @@ cleanup:
 	return rc;
 }
 
-/* Walks sorted links: duplicates, chain breaks and gaps. */
-static void check_chains(struct link *links, size_t n, struct audit_result *res)
+/* One link against the one before it in chain order (prev NULL for the
+ * first): a new chain, a duplicate, a gap or a break, into out. */
+static void chain_step(const struct link *prev, const struct link *cur,
+		       struct audit_result *res, struct findings *out)
 {
+	bool same_chain = prev && memcmp(prev->agent, cur->agent, REPORT_PK_LEN) == 0 &&
+			  prev->epoch == cur->epoch;
 	char hex[REPORT_PK_HEX_LEN + 1];
 
+	report_hex(cur->agent, REPORT_PK_LEN, hex);
+	if (!same_chain) {
+		res->agents++;
+		if (cur->seq == 1 && cur->prev_len != 0) {
+			res->chain_breaks++;
+			finding(out, "agent %.16s… epoch %llu: seq 1 claims a predecessor",
+				hex, (unsigned long long)cur->epoch);
+		}
+	} else if (cur->seq == prev->seq) {
+		res->duplicates++;
+		finding(out, "agent %.16s… epoch %llu seq %llu appears twice", hex,
+			(unsigned long long)cur->epoch, (unsigned long long)cur->seq);
+	} else if (cur->seq != prev->seq + 1) {
+		res->gaps++;
+		finding(out, "agent %.16s… epoch %llu: reports %llu..%llu are missing "
+			"(usage in that time cannot be verified)", hex,
+			(unsigned long long)cur->epoch,
+			(unsigned long long)prev->seq + 1,
+			(unsigned long long)cur->seq - 1);
+	} else if (cur->prev_len != REPORT_DIGEST_LEN ||
+		   memcmp(cur->prev, prev->digest, REPORT_DIGEST_LEN) != 0) {
+		res->chain_breaks++;
+		finding(out, "agent %.16s… epoch %llu seq %llu does not chain to seq %llu",
+			hex, (unsigned long long)cur->epoch,
+			(unsigned long long)cur->seq, (unsigned long long)prev->seq);
+	}
+}
+
+/* collect: sorts the links, then checks each against the one before. */
+static void check_chains(struct link *links, size_t n, struct audit_result *res,
+			 struct findings *out)
+{
 	if (!n)
 		return;         /* links may be NULL: no report verified */
 	qsort(links, n, sizeof(*links), cmp_link);
-	for (size_t i = 0; i < n; i++) {
-		struct link *cur = &links[i], *prev = i ? &links[i - 1] : NULL;
-		bool same_chain = prev && memcmp(prev->agent, cur->agent, REPORT_PK_LEN) == 0 &&
-				  prev->epoch == cur->epoch;
-
-		report_hex(cur->agent, REPORT_PK_LEN, hex);
-		if (!same_chain) {
-			res->agents++;
-			if (cur->seq == 1 && cur->prev_len != 0) {
-				res->chain_breaks++;
-				problem(res, "agent %.16s… epoch %llu: seq 1 claims a predecessor",
-					hex, (unsigned long long)cur->epoch);
-			}
-			continue;
-		}
-		if (cur->seq == prev->seq) {
-			res->duplicates++;
-			problem(res, "agent %.16s… epoch %llu seq %llu appears twice", hex,
-				(unsigned long long)cur->epoch, (unsigned long long)cur->seq);
-		} else if (cur->seq != prev->seq + 1) {
-			res->gaps++;
-			problem(res, "agent %.16s… epoch %llu: reports %llu..%llu are missing "
-				"(usage in that time cannot be verified)", hex,
-				(unsigned long long)cur->epoch,
-				(unsigned long long)prev->seq + 1,
-				(unsigned long long)cur->seq - 1);
-		} else if (cur->prev_len != REPORT_DIGEST_LEN ||
-			   memcmp(cur->prev, prev->digest, REPORT_DIGEST_LEN) != 0) {
-			res->chain_breaks++;
-			problem(res, "agent %.16s… epoch %llu seq %llu does not chain to seq %llu",
-				hex, (unsigned long long)cur->epoch,
-				(unsigned long long)cur->seq, (unsigned long long)prev->seq);
-		}
-	}
+	for (size_t i = 0; i < n; i++)
+		chain_step(i ? &links[i - 1] : NULL, &links[i], res, out);
 }
 
 /* ---- reading a bundle one field at a time ------------------------------------
@@ -497,6 +563,40 @@ static int read_bundle(FILE *f, struct verify_ctx *v, uint64_t size)
 	}
 }
 
+/* One reading of the bundle in f into res (emptied first); the chain
+ * findings go after the reports' own.  -EAGAIN: the bundle is not in
+ * chain order, and v->collect is not set. */
+static int verify_pass(FILE *f, uint64_t size, struct verify_ctx *v)
+{
+	struct audit_result *res = v->res;
+	int err;
+
+	audit_result_free(res);
+	findings_free(&v->chain);
+	v->n_links = 0;
+	v->have_last = false;
+	v->merged = 0;
+	if (fseek(f, 0, SEEK_SET) < 0)
+		return -errno;
+	if (!v->n_keys)
+		problem(res, "no agent keys supplied: signatures were checked against "
+			"the keys inside the reports, which proves integrity, not origin");
+	err = read_bundle(f, v, size);
+	if (err)
+		return err;
+	if (v->collect)
+		check_chains(v->links, v->n_links, res, &v->chain);
+	for (size_t i = 0; i < v->chain.n; i++)
+		problem(res, "%s", v->chain.lines[i]);
+	if (res->lossy_reports)
+		problem(res, "%zu reports declare events their meter lost (map overflow %llu, "
+			"event drops %llu): the usage below is short by the requests in them",
+			res->lossy_reports, (unsigned long long)res->lost_map_overflow,
+			(unsigned long long)res->lost_event_drops);
+	merge_totals(res);
+	return 0;
+}
+
 int audit_verify(const char *path, const uint8_t (*keys)[REPORT_PK_LEN],
 		 size_t n_keys, struct audit_result *res)
 {
@@ -513,23 +613,17 @@ int audit_verify(const char *path, const uint8_t (*keys)[REPORT_PK_LEN],
 		err = -errno;
 		goto cleanup;
 	}
-	if (!n_keys)
-		problem(res, "no agent keys supplied: signatures were checked against "
-			"the keys inside the reports, which proves integrity, not origin");
-	err = read_bundle(f, &v, (uint64_t)st.st_size);
-	if (err)
-		goto cleanup;
-	check_chains(v.links, v.n_links, res);
-	if (res->lossy_reports)
-		problem(res, "%zu reports declare events their meter lost (map overflow %llu, "
-			"event drops %llu): the usage below is short by the requests in them",
-			res->lossy_reports, (unsigned long long)res->lost_map_overflow,
-			(unsigned long long)res->lost_event_drops);
-	merge_totals(res);
+	err = verify_pass(f, (uint64_t)st.st_size, &v);
+	if (err == -EAGAIN) {
+		log_debug("audit: %s is not in chain order: reading it again", path);
+		v.collect = true;
+		err = verify_pass(f, (uint64_t)st.st_size, &v);
+	}
 cleanup:
 	fclose(f);
 	free(v.links);
 	free(v.buf);
+	findings_free(&v.chain);
 	if (err)
 		audit_result_free(res);        /* nothing half-read is reported */
 	return err;
