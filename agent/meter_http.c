@@ -745,6 +745,35 @@ cleanup:
 	return err;
 }
 
+/* How long the load took, and how close the largest program came to the
+ * verifier's limit of 1,000,000 instructions (the parser is sized against
+ * it: README, "Cost per API request"). */
+static void log_verified(struct http_bpf *skel, const struct timespec *t0)
+{
+	const char *largest = NULL;
+	struct bpf_program *prog;
+	struct timespec t1;
+	__u32 most = 0;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+
+		if (!bpf_program__autoload(prog) ||
+		    bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+			continue;
+		if (info.verified_insns > most) {
+			most = info.verified_insns;
+			largest = bpf_program__name(prog);
+		}
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_info("HTTP programs loaded in %.1f s; the verifier went through %u "
+		 "instructions of its 1,000,000 for the largest (%s)",
+		 (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9,
+		 most, largest ? largest : "none");
+}
+
 /* Loads, attaches and pins the new programs.  Programs sharing the
  * connection state know which bytes they parsed (its stream positions):
  * the new programs attach beside the old ones, which parse each I/O first
@@ -757,14 +786,17 @@ static int load_attach(struct meter_http *m, const struct meter_conf *conf,
 		       const struct load_plan *p, struct meter_health *h, bool *old_stopped)
 {
 	bool overlap = p->same_obj && pinned_same_hooks(m->skel, p->dir);
+	struct timespec t0;
 	int err;
 
 	*old_stopped = false;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = http_bpf__load(m->skel);
 	if (err) {
 		log_warn("loading bpf/http.bpf.o failed: %s", strerror(-err));
 		goto cleanup;
 	}
+	log_verified(m->skel, &t0);
 	err = fill_keys(m->skel, conf);
 	if (err)
 		goto cleanup;
