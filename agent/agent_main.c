@@ -43,18 +43,25 @@
 static volatile sig_atomic_t stopping, hangup;
 
 /* Fault injection for the crash tests: TRUEMETER_CRASH_POINT=WHERE:N makes
- * the N-th window die at WHERE ("sealed", "spooled", "saved") like a power
- * cut would, without any cleanup. */
+ * the N-th pass die at WHERE ("opened": the meter loaded, no baseline yet;
+ * "sealed", "spooled", "saved": in a window) like a power cut would,
+ * without any cleanup.  WHERE:stop stops the agent there (SIGSTOP) the
+ * first time instead, for a test to act before it goes on (SIGCONT). */
 static char crash_where[16];
 static long crash_countdown;
+static bool crash_stop;
 
 static void crash_point(const char *where)
 {
-	if (crash_countdown > 0 && strcmp(crash_where, where) == 0 &&
-	    --crash_countdown == 0) {
-		log_warn("test crash point '%s' reached: exiting hard", where);
-		_exit(99);
+	if (crash_countdown <= 0 || strcmp(crash_where, where) != 0 || --crash_countdown)
+		return;
+	if (crash_stop) {
+		log_warn("test stop point '%s' reached: stopping", where);
+		raise(SIGSTOP);
+		return;
 	}
+	log_warn("test crash point '%s' reached: exiting hard", where);
+	_exit(99);
 }
 
 static void crash_init(void)
@@ -65,7 +72,8 @@ static void crash_init(void)
 	if (!colon || colon - v >= (long)sizeof(crash_where))
 		return;
 	memcpy(crash_where, v, (size_t)(colon - v));
-	crash_countdown = atol(colon + 1);
+	crash_stop = strcmp(colon + 1, "stop") == 0;
+	crash_countdown = crash_stop ? 1 : atol(colon + 1);
 }
 
 struct agent {
@@ -136,8 +144,32 @@ static int load_state(struct agent *a)
 	return 0;
 }
 
+static bool counts_from_zero(const struct meter_row *key, void *meter)
+{
+	return meter_counts_from_zero(meter, key);
+}
+
+/* Fresh state, and the meter has no pins yet: whatever it will count is
+ * this epoch's.  The state is saved with a zero baseline before the meter
+ * loads, so an agent that dies before its first read comes back to a
+ * state that reports everything the meter counted meanwhile, where a
+ * missing state would take those counts for some earlier agent's. */
+static void save_new_epoch(struct agent *a)
+{
+	int err;
+
+	state_losses_declared(&a->st, 0, 0);
+	a->st.window_end_ms = period_now_ms();
+	err = state_save(a->state_path, &a->st);
+	if (err)
+		log_warn("cannot save state %s: %s", a->state_path, strerror(-err));
+}
+
 /* Fresh state: the first read is the baseline, so counts from before the
- * agent ever ran are not reported. */
+ * agent ever ran (in pins an earlier agent left) are not reported.
+ * Counters the meter made afresh count from zero: what they hold was
+ * counted since their programs attached, while the rest of the meter
+ * loaded. */
 static int take_baseline(struct agent *a)
 {
 	struct meter_health h;
@@ -153,19 +185,19 @@ static int take_baseline(struct agent *a)
 	err = delta_set(a->st.baseline, rows, n);
 	if (err)
 		goto cleanup;
-	state_losses_declared(&a->st, h.map_overflow, h.event_drops);
-	a->st.window_end_ms = period_now_ms();
+	delta_zero_if(a->st.baseline, counts_from_zero, a->meter);
+	if (meter_losses_from_zero(a->meter))
+		state_losses_declared(&a->st, 0, 0);
+	else
+		state_losses_declared(&a->st, h.map_overflow, h.event_drops);
+	if (!a->st.window_end_ms)
+		a->st.window_end_ms = period_now_ms();
 	err = state_save(a->state_path, &a->st);
 	if (err)
 		log_warn("cannot save state %s: %s", a->state_path, strerror(-err));
 cleanup:
 	free(rows);
 	return err;
-}
-
-static bool counts_from_zero(const struct meter_row *key, void *meter)
-{
-	return meter_counts_from_zero(meter, key);
 }
 
 /* Continued state, but counters the meter made afresh (pins do not survive
@@ -610,11 +642,14 @@ static int agent_run(struct agent *a)
 	fresh = load_state(a);
 	if (fresh < 0)
 		return fresh;
+	if (fresh && !meter_pins_present(&a->conf.meter))
+		save_new_epoch(a);
 	err = meter_open(&a->conf.meter, &a->meter);
 	if (err) {
 		log_warn("cannot start the meter: %s", strerror(-err));
 		return err;
 	}
+	crash_point("opened");
 	err = fresh ? take_baseline(a) : restart_baseline(a);
 	if (err)
 		return err;

@@ -1,5 +1,6 @@
 #include "meter.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -161,6 +162,23 @@ static int ensure_bpffs(const char *pin_dir)
 		log_warn("cannot create pin directory %s: %s (is bpffs mounted at "
 			 "/sys/fs/bpf?)", pin_dir, strerror(-err));
 	return err;
+}
+
+bool meter_pins_present(const struct meter_conf *conf)
+{
+	struct dirent *e;
+	bool present = false;
+	DIR *d;
+
+	if (ensure_bpffs(conf->pin_dir))
+		return true;
+	d = opendir(conf->pin_dir);
+	if (!d)
+		return errno != ENOENT;
+	while (!present && (e = readdir(d)))
+		present = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return present;
 }
 
 int meter_open(const struct meter_conf *conf, struct meter **out)

@@ -44,6 +44,11 @@ struct meter_health {
 
 struct meter;
 
+/* Does the meter's pin directory hold anything an earlier agent left
+ * (mounting bpffs first where meter_open() would)?  True when it cannot
+ * tell. */
+bool meter_pins_present(const struct meter_conf *conf);
+
 /* Loads and attaches every enabled hook.  A missing optional hook is logged
  * and listed in health; only an unusable configuration or no BPF at all is
  * an error.  conf is copied. */
