@@ -54,3 +54,22 @@ bool jsonget_int(json_object *o, const char *key, int64_t *out)
 	*out = json_object_get_int64(v);
 	return true;
 }
+
+#define JSONGET_MAX_TIME_S 253402300799LL      /* 9999-12-31T23:59:59Z */
+
+bool jsonget_time_ms(json_object *o, const char *key, int64_t *ms)
+{
+	int64_t s;
+
+	if (!jsonget_int(o, key, &s) || s < 0 || s > JSONGET_MAX_TIME_S)
+		return false;
+	*ms = s * 1000;
+	return true;
+}
+
+json_object *jsonget_idx(json_object *a, size_t i)
+{
+	if (!a || !json_object_is_type(a, json_type_array) || i >= json_object_array_length(a))
+		return NULL;
+	return json_object_array_get_idx(a, i);
+}

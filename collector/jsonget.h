@@ -21,5 +21,12 @@ json_object *jsonget(json_object *o, const char *key);
 const char *jsonget_str(json_object *o, const char *key);
 /* o[key] when it is an integer; false otherwise. */
 bool jsonget_int(json_object *o, const char *key, int64_t *out);
+/* o[key] when it is a Unix time in seconds from 1970 to 9999, as
+ * milliseconds in *ms; false otherwise (so a far-off value cannot
+ * overflow the conversion). */
+bool jsonget_time_ms(json_object *o, const char *key, int64_t *ms);
+/* a[i] when a is an array that long, else NULL (json-c's own accessor
+ * asserts the type, which would take the process down on a bad input). */
+json_object *jsonget_idx(json_object *a, size_t i);
 
 #endif

@@ -176,6 +176,8 @@ const struct plan *pricing_plan_for(const struct pricing *p, const char *tenant,
 
 	if (!p)
 		return NULL;
+	if (!p->nassignments)           /* assignments may be NULL then */
+		return plan_by_name(p, p->default_plan);
 	end = p->assignments + p->nassignments;
 	for (a = first_of(p, tenant); a && a < end && strcmp(a->tenant, tenant) == 0; a++)
 		if (a->from_ms <= at_ms && at_ms < a->to_ms)
@@ -188,7 +190,7 @@ bool pricing_assigned(const struct pricing *p, const char *tenant,
 {
 	const struct plan_assignment *a, *end;
 
-	if (!p)
+	if (!p || !p->nassignments)
 		return false;
 	end = p->assignments + p->nassignments;
 	for (a = first_of(p, tenant); a && a < end && strcmp(a->tenant, tenant) == 0; a++)

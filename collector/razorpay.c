@@ -156,12 +156,12 @@ static int sub_state(struct rz_ctx *c, json_object *sub, const char *tenant, con
 	u->status = billing_batch_str(&c->ev->bb, status);
 	if (!u->sub_id || !u->tenant || !u->status)
 		return -ENOMEM;
-	if (jsonget_int(sub, "current_start", &v))
-		u->period_start_ms = v * 1000;
-	if (jsonget_int(sub, "current_end", &v))
-		u->period_end_ms = v * 1000;
+	if (jsonget_time_ms(sub, "current_start", &v))
+		u->period_start_ms = v;
+	if (jsonget_time_ms(sub, "current_end", &v))
+		u->period_end_ms = v;
 	if (strcmp(event, "subscription.cancelled") == 0)
-		u->ended_ms = jsonget_int(sub, "ended_at", &v) ? v * 1000 : c->created_ms;
+		u->ended_ms = jsonget_time_ms(sub, "ended_at", &v) ? v : c->created_ms;
 	u->updated_ms = c->created_ms;
 	c->ev->nsubs++;
 	return learn_customer(c, sub, tenant);
@@ -182,7 +182,7 @@ static int charged_bill(struct rz_ctx *c, json_object *sub, json_object *pay, co
 		return 0;
 	}
 	jsonget_int(sub, "quantity", &qty);
-	if (!jsonget_int(sub, "current_start", &start) || !jsonget_int(sub, "current_end", &end) ||
+	if (!jsonget_time_ms(sub, "current_start", &start) || !jsonget_time_ms(sub, "current_end", &end) ||
 	    end <= start || qty < 0 || !jsonget_int(pay, "amount", &b.amount) ||
 	    billing_currency_norm(jsonget_str(pay, "currency"), cur)) {
 		snprintf(c->err, c->errlen, "subscription.charged: needs subscription "
@@ -191,8 +191,8 @@ static int charged_bill(struct rz_ctx *c, json_object *sub, json_object *pay, co
 	}
 	b.invoice_id = jsonget_str(pay, "invoice_id") ? jsonget_str(pay, "invoice_id") : jsonget_str(pay, "id");
 	b.line_id = plan ? plan : "";
-	b.period_start_ms = start * 1000;
-	b.period_end_ms = end * 1000;
+	b.period_start_ms = start;
+	b.period_end_ms = end;
 	b.quantity = (uint64_t)qty;
 	b.currency = cur;
 	if (!b.invoice_id) {
@@ -241,7 +241,7 @@ static int invoice_lines(struct rz_ctx *c, json_object *inv, const char *tenant)
 			 jsonget_str(inv, "id"));
 		return -EINVAL;
 	}
-	if (!jsonget_int(inv, "billing_start", &start) || !jsonget_int(inv, "billing_end", &end) ||
+	if (!jsonget_time_ms(inv, "billing_start", &start) || !jsonget_time_ms(inv, "billing_end", &end) ||
 	    end <= start) {
 		c->ev->skipped += json_object_array_length(items);   /* not a usage period */
 		return 0;
@@ -272,8 +272,8 @@ static int invoice_lines(struct rz_ctx *c, json_object *inv, const char *tenant)
 		}
 		b.quantity = (uint64_t)qty;
 		b.currency = curn;
-		b.period_start_ms = start * 1000;
-		b.period_end_ms = end * 1000;
+		b.period_start_ms = start;
+		b.period_end_ms = end;
 		rc = billing_batch_add(&c->ev->bb, &b);
 		if (rc)
 			return rc;
@@ -330,7 +330,6 @@ int razorpay_event_parse(const char *body, size_t len, const char *event_id,
 	json_object *root = NULL, *payload;
 	const char *event;
 	char idbuf[2 * crypto_generichash_BYTES + 1];
-	int64_t created;
 	int rc = -EINVAL;
 
 	ev->source = "razorpay";
@@ -341,11 +340,10 @@ int razorpay_event_parse(const char *body, size_t len, const char *event_id,
 	}
 	event = jsonget_str(root, "event");
 	payload = jsonget(root, "payload");
-	if (!event || !payload || !jsonget_int(root, "created_at", &created)) {
+	if (!event || !payload || !jsonget_time_ms(root, "created_at", &c.created_ms)) {
 		snprintf(err, errlen, "not a Razorpay event (needs event, payload, created_at)");
 		goto cleanup;
 	}
-	c.created_ms = created * 1000;
 	if (!event_id || !*event_id) {
 		uint8_t h[crypto_generichash_BYTES];
 

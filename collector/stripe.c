@@ -209,15 +209,13 @@ static int add_lines(json_object *inv, const char *tenant_hint, struct store *s,
 		b.line_id = jsonget_str(line, "id");
 		if (!b.line_id)
 			b.line_id = price_id ? price_id : "";
-		if (!jsonget_int(period, "start", &b.period_start_ms) ||
-		    !jsonget_int(period, "end", &b.period_end_ms) ||
+		if (!jsonget_time_ms(period, "start", &b.period_start_ms) ||
+		    !jsonget_time_ms(period, "end", &b.period_end_ms) ||
 		    b.period_end_ms <= b.period_start_ms) {
 			snprintf(err, errlen, "%s.lines.data[%zu]: bad or missing period.start/end",
 				 where, j);
 			return -EINVAL;
 		}
-		b.period_start_ms *= 1000;
-		b.period_end_ms *= 1000;
 		if (!jsonget_int(line, "quantity", &qty) || qty < 0 || !jsonget_int(line, "amount", &b.amount)) {
 			snprintf(err, errlen, "%s.lines.data[%zu]: bad or missing quantity/amount",
 				 where, j);
@@ -324,7 +322,7 @@ static int sub_event(json_object *sub, const char *type, int64_t created_ms,
 		     struct billing_event *ev, char *err, size_t errlen)
 {
 	struct store_sub *u = &ev->subs[ev->nsubs++];
-	json_object *item0 = json_object_array_get_idx(jsonget(jsonget(sub, "items"), "data"), 0);
+	json_object *item0 = jsonget_idx(jsonget(jsonget(sub, "items"), "data"), 0);
 	const char *id = jsonget_str(sub, "id"), *status = jsonget_str(sub, "status"), *cust, *tenant;
 	int64_t v = 0;
 	char tbuf[128];
@@ -349,13 +347,15 @@ static int sub_event(json_object *sub, const char *type, int64_t created_ms,
 	if (!u->sub_id || !u->tenant || !u->status)
 		return -ENOMEM;
 	/* current_period_* moved from the subscription to its items in 2025. */
-	if (jsonget_int(sub, "current_period_start", &v) || jsonget_int(item0, "current_period_start", &v))
-		u->period_start_ms = v * 1000;
-	if (jsonget_int(sub, "current_period_end", &v) || jsonget_int(item0, "current_period_end", &v))
-		u->period_end_ms = v * 1000;
+	if (jsonget_time_ms(sub, "current_period_start", &v) ||
+	    jsonget_time_ms(item0, "current_period_start", &v))
+		u->period_start_ms = v;
+	if (jsonget_time_ms(sub, "current_period_end", &v) ||
+	    jsonget_time_ms(item0, "current_period_end", &v))
+		u->period_end_ms = v;
 	if (strcmp(u->status, "canceled") == 0 || strcmp(u->status, "incomplete_expired") == 0)
-		u->ended_ms = jsonget_int(sub, "ended_at", &v) || jsonget_int(sub, "canceled_at", &v) ?
-			      v * 1000 : created_ms;
+		u->ended_ms = jsonget_time_ms(sub, "ended_at", &v) ||
+			      jsonget_time_ms(sub, "canceled_at", &v) ? v : created_ms;
 	u->updated_ms = created_ms;
 	cust = get_id(sub, "customer");
 	if (cust && meta(sub, "tenant") && ev->nmaps < BILLING_EVENT_MAX) {
@@ -378,7 +378,7 @@ int stripe_event_parse(const char *body, size_t len, struct store *s,
 {
 	json_object *root = NULL, *obj;
 	const char *id, *type;
-	int64_t created = 0;
+	int64_t created_ms = 0;
 	int rc = -EINVAL;
 
 	ev->source = "stripe";
@@ -390,7 +390,7 @@ int stripe_event_parse(const char *body, size_t len, struct store *s,
 	id = jsonget_str(root, "id");
 	type = jsonget_str(root, "type");
 	obj = jsonget(jsonget(root, "data"), "object");
-	if (!id || !type || !obj || !jsonget_int(root, "created", &created)) {
+	if (!id || !type || !obj || !jsonget_time_ms(root, "created", &created_ms)) {
 		snprintf(err, errlen, "not a Stripe event (needs id, type, created, data.object)");
 		goto cleanup;
 	}
@@ -402,11 +402,11 @@ int stripe_event_parse(const char *body, size_t len, struct store *s,
 	}
 	if (strcmp(type, "invoice.finalized") == 0 || strcmp(type, "invoice.paid") == 0 ||
 	    strcmp(type, "invoice.payment_failed") == 0)
-		rc = invoice_event(obj, type, created * 1000, s, maps, ev, err, errlen);
+		rc = invoice_event(obj, type, created_ms, s, maps, ev, err, errlen);
 	else if (strncmp(type, "customer.subscription.", 22) == 0 &&
 		 (strcmp(type + 22, "created") == 0 || strcmp(type + 22, "updated") == 0 ||
 		  strcmp(type + 22, "deleted") == 0))
-		rc = sub_event(obj, type, created * 1000, s, maps, ev, err, errlen);
+		rc = sub_event(obj, type, created_ms, s, maps, ev, err, errlen);
 	else {
 		ev->ignored = 1;
 		rc = 0;

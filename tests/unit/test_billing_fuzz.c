@@ -174,12 +174,79 @@ static void test_import_parsers(void **state)
 	tstore_close(&t);
 }
 
+/* Inputs that coverage-guided fuzzing (libFuzzer, under ASan/UBSan) found
+ * to take the collector down: json-c asserts on an index into what is not
+ * an array (a subscription without items.data), and seconds far in the
+ * future overflow their conversion to milliseconds.  Each is parsed or
+ * refused now, as any bad input. */
+static int stripe_rc(struct tstore *t, const char *body)
+{
+	struct billing_event ev = { 0 };
+	char err[256];
+	int rc = stripe_event_parse(body, strlen(body), t->s, NULL, &ev, err, sizeof(err));
+
+	if (rc == 0 && !ev.ignored)
+		assert_true(billing_event_apply(t->s, &ev) >= 0);
+	billing_event_free(&ev);
+	return rc;
+}
+
+#define SUB_EVENT(CREATED, ITEMS, END)                                                  \
+	"{\"id\": \"evt_f\", \"type\": \"customer.subscription.updated\", "            \
+	"\"created\": " CREATED ", \"data\": {\"object\": {\"id\": \"sub_f\", "        \
+	"\"customer\": \"cus_f\", \"status\": \"active\", \"metadata\": "               \
+	"{\"tenant\": \"acme\"}" ITEMS ", \"current_period_end\": " END "}}}"
+
+static void test_found_by_coverage_fuzzing(void **state)
+{
+	static const char rzp[] =
+		"{\"event\": \"subscription.halted\", \"created_at\": 9223372036854775807, "
+		"\"payload\": {\"subscription\": {\"entity\": {\"id\": \"sub_r\", "
+		"\"notes\": {\"tenant\": \"acme\"}}}}}";
+	static const char line[] =
+		"{\"id\": \"evt_l\", \"type\": \"invoice.paid\", \"created\": 1700000000, "
+		"\"data\": {\"object\": {\"id\": \"in_l\", \"status\": \"paid\", "
+		"\"currency\": \"usd\", \"metadata\": {\"tenant\": \"acme\"}, \"lines\": "
+		"{\"data\": [{\"id\": \"il_1\", \"quantity\": 1, \"amount\": 5, "
+		"\"metadata\": {\"metric\": \"api_requests\"}, \"period\": "
+		"{\"start\": 1700000000, \"end\": 9223372036854775807}}]}}}}";
+	struct billing_event ev = { 0 };
+	struct pricing *p = NULL;
+	struct tstore t;
+	char err[256];
+
+	assert_non_null(tstore_open(&t));
+	/* no items, items.data not an array: the period is the subscription's */
+	assert_int_equal(stripe_rc(&t, SUB_EVENT("1700000000", "", "1702592000")), 0);
+	assert_int_equal(stripe_rc(&t, SUB_EVENT("1700000000", ", \"items\": {\"data\": \"x\"}",
+						 "1702592000")), 0);
+	assert_int_equal(stripe_rc(&t, SUB_EVENT("1700000000", ", \"items\": 7", "1702592000")), 0);
+	/* a period end in year 292 billion is no time at all: not set */
+	assert_int_equal(stripe_rc(&t, SUB_EVENT("1700000000", "", "9223372036854775807")), 0);
+	/* an event created then, or a line ending then, is refused */
+	assert_int_equal(stripe_rc(&t, SUB_EVENT("9223372036854775807", "", "1")), -EINVAL);
+	assert_int_equal(stripe_rc(&t, SUB_EVENT("-9223372036854775807", "", "1")), -EINVAL);
+	assert_int_equal(stripe_rc(&t, line), -EINVAL);
+	assert_int_equal(razorpay_event_parse(rzp, strlen(rzp), "evt_r", t.s, NULL, &ev, err,
+					      sizeof(err)), -EINVAL);
+	billing_event_free(&ev);
+	tstore_close(&t);
+	/* a catalog without assignments has no array of them to search */
+	assert_int_equal(pricing_parse("{\"currency\": \"usd\", \"default_plan\": \"d\", "
+				       "\"plans\": [{\"name\": \"d\", \"prices\": []}]}",
+				       "fuzz", &p, err, sizeof(err)), 0);
+	assert_string_equal(pricing_plan_for(p, "acme", 0)->name, "d");
+	assert_false(pricing_assigned(p, "acme", 0, 1));
+	pricing_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_webhook_parsers),
 		cmocka_unit_test(test_catalog_parser),
 		cmocka_unit_test(test_import_parsers),
+		cmocka_unit_test(test_found_by_coverage_fuzzing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,11 +54,30 @@ static void test_typed_lookups(void **state)
 	json_object_put(o);
 }
 
+/* Arrays by index: anything but an array that long is NULL, never
+ * json-c's assertion. */
+static void test_index(void **state)
+{
+	json_object *o = parse("{\"a\": [1, {\"k\": \"v\"}], \"s\": \"x\", \"e\": []}");
+
+	(void)state;
+	assert_non_null(o);
+	assert_string_equal(jsonget_str(jsonget_idx(jsonget(o, "a"), 1), "k"), "v");
+	assert_non_null(jsonget_idx(jsonget(o, "a"), 0));
+	assert_null(jsonget_idx(jsonget(o, "a"), 2));
+	assert_null(jsonget_idx(jsonget(o, "e"), 0));
+	assert_null(jsonget_idx(jsonget(o, "s"), 0));     /* a string */
+	assert_null(jsonget_idx(o, 0));                   /* an object */
+	assert_null(jsonget_idx(NULL, 0));
+	json_object_put(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_object_only),
 		cmocka_unit_test(test_typed_lookups),
+		cmocka_unit_test(test_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
