@@ -84,7 +84,7 @@ TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(wildcard tests/bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check check-fast demo bench install vmlinux clean tests
+.PHONY: all deps check check-fast demo bench fuzz install vmlinux clean tests
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -159,6 +159,32 @@ $(BUILD)/bpf $(BUILD)/proto:
 	@mkdir -p $@
 
 tests: $(PROGS) $(TEST_BINS) $(TOOL_BINS) $(BENCH_BINS)
+
+# ---- fuzzing (clang's libFuzzer, ASan/UBSan; not part of check) -------------
+# Each target compiles the sources it tests with coverage, and takes the rest
+# from the normal build's libraries.
+FUZZ_NAMES   := pricing webhook import audit
+FUZZ_pricing := collector/pricing.c collector/money.c
+FUZZ_webhook := collector/stripe.c collector/razorpay.c collector/billing.c collector/jsonget.c
+FUZZ_import  := collector/billing_import.c collector/stripe.c collector/billing.c \
+		collector/jsonget.c
+FUZZ_audit   := collector/audit.c common/report.c
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SECS    ?= 60
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+define fuzz_rule
+$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_util.h $(FUZZ_$(1)) $(LIBS)
+	$$(call msg,FUZZ,$$@)
+	@mkdir -p $$(dir $$@)
+	$$(Q)$$(CLANG) $$(FUZZ_CFLAGS) $$(filter-out -MMD -MP,$$(CPPFLAGS)) $$(filter %.c,$$^) \
+		$$(LIBS) $$(LIBS) $$(LDLIBS) -o $$@
+endef
+$(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(n))))
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory -j$(NPROC) tests $(FUZZ_BINS)
+	$(Q)sh tests/fuzz/run.sh $(BUILD) $(FUZZ_SECS)
 
 # ---- running -----------------------------------------------------------------
 # check: the normal build's whole suite, then the sanitizer build's unit and
