@@ -44,6 +44,7 @@ static const char *const reason_names[RECV_REJ_COUNT] = {
 	[RECV_REJ_CONFLICT] = "conflict",
 	[RECV_REJ_CHAIN] = "chain_broken",
 	[RECV_REJ_STALE] = "stale",
+	[RECV_REJ_CONTENT] = "content",
 };
 
 const char *receiver_reason_name(enum receiver_reason why)
@@ -195,8 +196,42 @@ store_failed:
 		 ": %s; asked the agent to retry", hex, v->epoch, v->seq, strerror(-rc));
 }
 
+static bool string_ok(const Truemeter__Report *rep, uint32_t idx)
+{
+	return idx < rep->n_strings && rep->strings[idx];
+}
+
+/* What the store refuses, refused here as such: asked to retry instead,
+ * an agent would resend it forever, its later reports queued behind it.
+ * Every row names a non-empty tenant and strings the report has, and fits
+ * SQLite's signed integers; the window does not end before it starts. */
+static int content_check(const Truemeter__Report *rep, char *why, size_t len)
+{
+	if (rep->window_end_ms < rep->window_start_ms) {
+		snprintf(why, len, "window ends (%" PRId64 ") before it starts (%" PRId64 ")",
+			 rep->window_end_ms, rep->window_start_ms);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < rep->n_rows; i++) {
+		const Truemeter__UsageRow *u = rep->rows[i];
+
+		if (!string_ok(rep, u->tenant) || !*rep->strings[u->tenant] ||
+		    !string_ok(rep, u->route) || !string_ok(rep, u->method)) {
+			snprintf(why, len, "row %zu names a string the report does not "
+				 "have (or an empty tenant)", i);
+			return -EINVAL;
+		}
+		if (u->value > (uint64_t)INT64_MAX) {
+			snprintf(why, len, "row %zu: value %" PRIu64 " is out of range", i,
+				 u->value);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 /* Everything that needs no store: size, decode, signature, enrolment, seq
- * and prev_digest shape.  Returns the report (to store) or NULL. */
+ * and prev_digest shape, content.  Returns the report (to store) or NULL. */
 static Truemeter__Report *check_message(struct receiver *r, const uint8_t *buf,
 					size_t len, uint8_t digest[REPORT_DIGEST_LEN],
 					struct verdict *v)
@@ -234,6 +269,10 @@ static Truemeter__Report *check_message(struct receiver *r, const uint8_t *buf,
 	if (rep->seq > 1 && rep->prev_digest.len != REPORT_DIGEST_LEN) {
 		reject(r, v, agent, RECV_REJ_BAD_SEQ, "prev_digest is %zu bytes, "
 		       "expected %d", rep->prev_digest.len, REPORT_DIGEST_LEN);
+		goto fail;
+	}
+	if (content_check(rep, why, sizeof(why))) {
+		reject(r, v, agent, RECV_REJ_CONTENT, "%s", why);
 		goto fail;
 	}
 	return rep;

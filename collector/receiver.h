@@ -35,6 +35,7 @@ enum receiver_reason {
 	RECV_REJ_CONFLICT,      /* same seq stored with another digest */
 	RECV_REJ_CHAIN,         /* prev_digest does not match */
 	RECV_REJ_STALE,         /* seq behind the chain head, never stored */
+	RECV_REJ_CONTENT,       /* rows or window the store cannot hold */
 	RECV_REJ_COUNT
 };
 

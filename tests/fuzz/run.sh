@@ -11,7 +11,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:?usage: run.sh BUILD SECS [NAME...]}" && pwd)
 SECS=${2:?usage: run.sh BUILD SECS [NAME...]}
 shift 2
-[ $# -gt 0 ] || set -- pricing webhook import audit
+[ $# -gt 0 ] || set -- pricing webhook import audit receiver
 E=$ROOT/examples
 pass=0
 fail=0
@@ -41,6 +41,10 @@ seed() { # NAME DIR: the examples, each with the target's leading bytes
 				-o "$2/bundle" >/dev/null 2>&1
 		rm -rf "$t"
 		;;
+	receiver)  # the target writes real reports on its first run
+		printf '\001' > "$2/empty"
+		TM_FUZZ_SEED_DIR=$2 "$BUILD/fuzz/fuzz_receiver" -runs=1 "$2/empty" >/dev/null 2>&1
+		;;
 	esac
 }
 
@@ -64,7 +68,7 @@ for name in "$@"; do
 		ls "$BUILD/fuzz/crash-$name-"* 2>/dev/null | sed 's/^/# input: /'
 		fail=$((fail + 1))
 	fi
-	rm -f "/tmp/tm-fuzz-$name."*    # the target's store and input files
+	rm -rf "/tmp/tm-fuzz-$name."*   # the target's store and input files
 done
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

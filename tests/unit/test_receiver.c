@@ -197,6 +197,65 @@ static void test_chain_and_dedup(void **state)
 	assert_int_equal(st.rejected[RECV_REJ_CHAIN], 1);
 }
 
+/* A report of the enrolled key, its signature good, that the store cannot
+ * hold: refused as such, not answered RETRY (which an agent would resend
+ * forever, its later reports waiting behind it).  kind: 0 a row naming a
+ * string the report lacks, 1 an empty tenant, 2 a value above INT64_MAX,
+ * 3 a window that ends before it starts. */
+static int send_bad_content(struct fixture *f, uint64_t seq, int kind, char *err)
+{
+	struct meter_row d = { .tenant = "acme", .metric = METRIC_API_REQUESTS, .value = 5 };
+	struct reportbuild_in in = {
+		.agent_id = f->key.pk, .epoch = 8, .seq = seq, .prev_digest = seq > 1 ? f->last : NULL,
+		.window_start_ms = 1000 * (int64_t)seq, .window_end_ms = 1000 * (int64_t)seq + 1000,
+		.deltas = &d, .n_deltas = 1,
+	};
+	uint8_t *env, digest[REPORT_DIGEST_LEN];
+	Truemeter__Report *r;
+	uint32_t tenant;
+	size_t len;
+	int st;
+
+	assert_int_equal(reportbuild_make(&in, &r), 0);
+	tenant = r->rows[0]->tenant;
+	if (kind == 0)
+		r->rows[0]->route = (uint32_t)r->n_strings;
+	else if (kind == 1)
+		r->strings[tenant][0] = '\0';
+	else if (kind == 2)
+		r->rows[0]->value = (uint64_t)INT64_MAX + 1;
+	else
+		r->window_end_ms = r->window_start_ms - 1;
+	assert_int_equal(report_seal(&f->key, r, &env, &len, digest), 0);
+	reportbuild_free(r);
+	st = send_buf(f, env, len, err);
+	free(env);
+	return st;
+}
+
+static void test_bad_content(void **state)
+{
+	struct fixture *f = *state;
+	struct receiver_stats st;
+	char err[256];
+
+	assert_int_equal(send_bad_content(f, 1, 0, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "row 0 names a string the report does not have"));
+	assert_int_equal(send_bad_content(f, 1, 1, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "empty tenant"));
+	assert_int_equal(send_bad_content(f, 1, 2, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "row 0: value 9223372036854775808 is out of range"));
+	assert_int_equal(send_bad_content(f, 1, 3, err), TRUEMETER__ACK__STATUS__REJECTED);
+	assert_non_null(strstr(err, "window ends (999) before it starts (1000)"));
+	assert_int_equal(stored_total(f), 0);
+	/* the chain starts with the next good report */
+	assert_int_equal(send_seq(f, 8, 1, 10, false, 0), TRUEMETER__ACK__STATUS__OK);
+	assert_int_equal(stored_total(f), 10);
+	receiver_stats_get(f->recv, &st);
+	assert_int_equal(st.rejected[RECV_REJ_CONTENT], 4);
+	assert_int_equal(st.retries, 0);
+}
+
 static void test_gaps(void **state)
 {
 	struct fixture *f = *state;
@@ -560,6 +619,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_chain_and_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_content, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seq_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pruned_resend, setup, teardown),
