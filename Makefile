@@ -163,13 +163,15 @@ tests: $(PROGS) $(TEST_BINS) $(TOOL_BINS) $(BENCH_BINS)
 # ---- fuzzing (clang's libFuzzer, ASan/UBSan; not part of check) -------------
 # Each target compiles the sources it tests with coverage, and takes the rest
 # from the normal build's libraries.
-FUZZ_NAMES   := pricing webhook import audit receiver
+FUZZ_NAMES   := pricing webhook import audit receiver conf
 FUZZ_pricing := collector/pricing.c collector/money.c
 FUZZ_webhook := collector/stripe.c collector/razorpay.c collector/billing.c collector/jsonget.c
 FUZZ_import  := collector/billing_import.c collector/stripe.c collector/billing.c \
 		collector/jsonget.c
 FUZZ_audit   := collector/audit.c common/report.c
 FUZZ_receiver := collector/receiver.c collector/store_sqlite.c common/report.c
+FUZZ_conf    := common/conf.c agent/agent_conf.c agent/meter_conf.c \
+		collector/collector_conf.c collector/judge_conf.c
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_SECS    ?= 60
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)

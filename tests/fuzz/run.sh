@@ -11,7 +11,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:?usage: run.sh BUILD SECS [NAME...]}" && pwd)
 SECS=${2:?usage: run.sh BUILD SECS [NAME...]}
 shift 2
-[ $# -gt 0 ] || set -- pricing webhook import audit receiver
+[ $# -gt 0 ] || set -- pricing webhook import audit receiver conf
 E=$ROOT/examples
 pass=0
 fail=0
@@ -40,6 +40,10 @@ seed() { # NAME DIR: the examples, each with the target's leading bytes
 			"$BUILD/truemeter" -d "$t/t.db" audit export --period 2026-11 \
 				-o "$2/bundle" >/dev/null 2>&1
 		rm -rf "$t"
+		;;
+	conf)
+		{ printf '\000'; cat "$E/agent.conf"; } > "$2/agent"
+		{ printf '\001'; cat "$E/collector.conf"; } > "$2/collector"
 		;;
 	receiver)  # the target writes real reports on its first run
 		printf '\001' > "$2/empty"
