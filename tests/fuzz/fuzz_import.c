@@ -10,6 +10,7 @@
 #include "billing.h"
 #include "fuzz_util.h"
 #include "store.h"
+#include "store_billing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		snprintf(path, sizeof(path), "/tmp/tm-fuzz-import.%d.db", (int)getpid());
 		unlink(path);
-		if (store_open(path, &store))
+		if (store_open(path, &store) || store_billing_init(store))
 			abort();
 		snprintf(input, sizeof(input), "/tmp/tm-fuzz-import.%d.in", (int)getpid());
 	}

@@ -11,6 +11,7 @@
 #include "billing.h"
 #include "razorpay.h"
 #include "store.h"
+#include "store_billing.h"
 #include "stripe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,7 +25,7 @@ static struct store *fuzz_store(void)
 	if (!store) {
 		snprintf(path, sizeof(path), "/tmp/tm-fuzz-webhook.%d.db", (int)getpid());
 		unlink(path);
-		if (store_open(path, &store))
+		if (store_open(path, &store) || store_billing_init(store))
 			abort();
 	}
 	return store;
