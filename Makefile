@@ -185,7 +185,8 @@ $(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_util.h $(FUZZ_$(
 endef
 $(foreach n,$(FUZZ_NAMES),$(eval $(call fuzz_rule,$(n))))
 
-fuzz: deps
+fuzz:
+	$(Q)DEPS_EXTRA=libclang-rt-14-dev sh scripts/deps.sh
 	$(Q)$(MAKE) --no-print-directory -j$(NPROC) tests $(FUZZ_BINS)
 	$(Q)sh tests/fuzz/run.sh $(BUILD) $(FUZZ_SECS)
 

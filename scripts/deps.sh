@@ -9,6 +9,9 @@ libsqlite3-dev sqlite3 libjson-c-dev libinih-dev libcsv-dev libmicrohttpd-dev
 libcurl4-openssl-dev libcmocka-dev libcap-dev libcap2-bin libsystemd-dev
 systemd systemd-container nginx-light wrk iproute2 curl
 openssl procps psmisc bc jq util-linux coreutils"
+# DEPS_EXTRA: more for one target (make fuzz: libFuzzer's runtime, which
+# clang only recommends)
+PKGS="$PKGS ${DEPS_EXTRA:-}"
 
 missing=""
 for p in $PKGS; do
