@@ -315,9 +315,11 @@ void reportbuild_free(Truemeter__Report *r)
 
 static int copy_str(char *dst, size_t size, const Truemeter__Report *r, uint32_t idx)
 {
-	if (idx >= r->n_strings || !r->strings[idx] || strlen(r->strings[idx]) >= size)
+	const char *s = report_string(r, idx);
+
+	if (!s || strlen(s) >= size)
 		return -EBADMSG;
-	memcpy(dst, r->strings[idx], strlen(r->strings[idx]) + 1);
+	memcpy(dst, s, strlen(s) + 1);
 	return 0;
 }
 

@@ -318,13 +318,14 @@ static int verify_one(struct verify_ctx *v, const uint8_t *env, size_t len, size
 	}
 	for (size_t i = 0; i < r->n_rows && !rc; i++) {
 		const Truemeter__UsageRow *u = r->rows[i];
+		const char *tenant = report_string(r, u->tenant);
 
-		if (u->tenant >= r->n_strings) {
+		if (!tenant) {
 			problem(res, "report #%zu: row %zu names string %u of %zu",
 				idx + 1, i, u->tenant, r->n_strings);
 			continue;
 		}
-		rc = add_total(res, r->strings[u->tenant], (int)u->metric, u->value);
+		rc = add_total(res, tenant, (int)u->metric, u->value);
 	}
 	/* Rows repeat the same tenants and metrics: merge whenever the
 	 * unmerged tail outgrows the merged part, so memory follows the

@@ -196,11 +196,6 @@ store_failed:
 		 ": %s; asked the agent to retry", hex, v->epoch, v->seq, strerror(-rc));
 }
 
-static bool string_ok(const Truemeter__Report *rep, uint32_t idx)
-{
-	return idx < rep->n_strings && rep->strings[idx];
-}
-
 /* What the store refuses, refused here as such: asked to retry instead,
  * an agent would resend it forever, its later reports queued behind it.
  * Every row names a non-empty tenant and strings the report has, and fits
@@ -214,9 +209,10 @@ static int content_check(const Truemeter__Report *rep, char *why, size_t len)
 	}
 	for (size_t i = 0; i < rep->n_rows; i++) {
 		const Truemeter__UsageRow *u = rep->rows[i];
+		const char *tenant = report_string(rep, u->tenant);
 
-		if (!string_ok(rep, u->tenant) || !*rep->strings[u->tenant] ||
-		    !string_ok(rep, u->route) || !string_ok(rep, u->method)) {
+		if (!tenant || !*tenant || !report_string(rep, u->route) ||
+		    !report_string(rep, u->method)) {
 			snprintf(why, len, "row %zu names a string the report does not "
 				 "have (or an empty tenant)", i);
 			return -EINVAL;

@@ -458,11 +458,6 @@ static char *join_strings(char **v, size_t n)
 	return out;
 }
 
-static const char *row_string(const Truemeter__Report *r, uint32_t idx)
-{
-	return idx < r->n_strings && r->strings[idx] ? r->strings[idx] : NULL;
-}
-
 struct signed_env {
 	const uint8_t *data;
 	size_t len;
@@ -534,9 +529,9 @@ static int insert_rows(struct store *s, const Truemeter__Report *r, sqlite3_int6
 
 	for (size_t i = 0; i < r->n_rows; i++) {
 		const Truemeter__UsageRow *u = r->rows[i];
-		const char *tenant = row_string(r, u->tenant);
-		const char *route = row_string(r, u->route);
-		const char *method = row_string(r, u->method);
+		const char *tenant = report_string(r, u->tenant);
+		const char *route = report_string(r, u->route);
+		const char *method = report_string(r, u->method);
 
 		if (!tenant || !*tenant || !route || !method ||
 		    u->value > (uint64_t)INT64_MAX) {

@@ -195,6 +195,11 @@ cleanup:
 	return rc;
 }
 
+const char *report_string(const Truemeter__Report *r, uint32_t idx)
+{
+	return idx < r->n_strings && r->strings[idx] ? r->strings[idx] : NULL;
+}
+
 void report_free(Truemeter__Report *r)
 {
 	if (r)

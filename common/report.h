@@ -45,6 +45,10 @@ int report_open(const uint8_t *buf, size_t len, Truemeter__Report **out,
 		uint8_t digest[REPORT_DIGEST_LEN], char *err, size_t errlen);
 void report_free(Truemeter__Report *r);
 
+/* The report's string idx (a usage row's tenant, route or method), or NULL
+ * when the report has no such string.  Borrowed from r. */
+const char *report_string(const Truemeter__Report *r, uint32_t idx);
+
 /* Ack encoding helpers; *out malloc'd, the caller frees. */
 int report_ack_pack(uint64_t epoch, uint64_t seq, Truemeter__Ack__Status st,
 		    const char *error, uint8_t **out, size_t *outlen);
