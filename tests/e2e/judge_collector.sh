@@ -6,16 +6,10 @@
 # san: yes
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
+. "$TM_ROOT/tests/lib/scratch.sh"
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
-TMP=$(mktemp -d /tmp/tmjcol.XXXXXX)
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+scratch tmjcol
 DB=$TMP/c.db
 KEY=$(printf 'ab%.0s' $(seq 32))
 

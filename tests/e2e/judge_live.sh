@@ -7,17 +7,11 @@
 # san: yes
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
+. "$TM_ROOT/tests/lib/scratch.sh"
 . "$TM_ROOT/tests/lib/wait.sh"
 B=${TM_BUILD:?TM_BUILD not set}
 R=${TM_ROOT:?TM_ROOT not set}
-TMP=$(mktemp -d /tmp/tmjlive.XXXXXX)
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+scratch tmjlive
 DB=$TMP/c.db
 SS=whsec_e2e_secret
 RS=rzp_e2e_secret

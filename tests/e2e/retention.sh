@@ -9,15 +9,9 @@
 # san: yes
 set -u
 . "${TM_ROOT:?TM_ROOT not set}/tests/lib/tap.sh"
+. "$TM_ROOT/tests/lib/scratch.sh"
 B=${TM_BUILD:?TM_BUILD not set}
-TMP=$(mktemp -d /tmp/tmret.XXXXXX)
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT INT TERM
+scratch tmret
 export TRUEMETER_DB=$TMP/c.db
 T="$B/truemeter"
 OLD=$(date -u -d '100 days ago' +%Y-%m-%d)
